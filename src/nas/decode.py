@@ -1,0 +1,139 @@
+"""Turn searched alpha/beta logits into a discrete architecture (pure numpy).
+
+Conventions (SPEC sections 5 and 6):
+
+* ``betas`` has shape (L, 4, 3): ``betas[l][s][k]`` is the logit of the move from level ``s`` at
+  layer ``l-1`` (the stem, at level 0, for ``l == 0``) to level ``s-1+k`` at layer ``l``
+  (k=0 finer, 1 same, 2 coarser). Node (l, s) exists when ``s <= l+1``.
+* ``alphas`` has shape (20, 8): one row per cell edge, ordered block 0: states 0,1; block 1:
+  states 0,1,2; block 2: states 0..3; ...; columns in the op table's ``PRIMITIVES`` order
+  (column 0 is ``none``).
+"""
+import numpy as np
+
+NUM_LEVELS = 4
+NUM_MOVES = 3
+
+
+def _softmax(logits, mask):
+    """Softmax along the last axis over the entries where ``mask`` is true; others are 0."""
+    masked = np.where(mask, logits, -np.inf)
+    peak = masked.max(axis=-1, keepdims=True)
+    peak = np.where(np.isfinite(peak), peak, 0.0)
+    exp = np.where(mask, np.exp(masked - peak), 0.0)
+    total = exp.sum(axis=-1, keepdims=True)
+    return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
+
+
+def move_mask(num_layers, num_levels=NUM_LEVELS):
+    """Boolean (L, levels, 3): True where the move exists (source node exists, target level valid).
+
+    The source of layer ``l`` is layer ``l-1`` whose nodes have level ``<= l`` (the stem, level 0,
+    for ``l == 0``); the target level ``s-1+k`` must lie in ``0..levels-1``. Targets then always
+    satisfy ``level <= l+1``.
+    """
+    layer = np.arange(num_layers)[:, None, None]
+    source = np.arange(num_levels)[None, :, None]
+    target = source - 1 + np.arange(NUM_MOVES)[None, None, :]
+    return (source <= layer) & (target >= 0) & (target < num_levels)
+
+
+def normalize_betas(betas):
+    """(L, levels, 3) raw logits -> move probabilities: softmax over each node's existing moves.
+
+    No extra rescaling (the PyTorch port's 2/3 factor is not in the paper). Moves that do not exist
+    get probability 0, so every existing source node's row sums to 1 and every other row is 0.
+    """
+    betas = np.asarray(betas, dtype=np.float64)
+    if betas.ndim != 3 or betas.shape[2] != NUM_MOVES:
+        raise ValueError(f"betas must have shape (layers, levels, 3), got {betas.shape}")
+    return _softmax(betas, move_mask(betas.shape[0], betas.shape[1]))
+
+
+def decode_path(betas):
+    """Maximum-probability network path (list of L levels) by Viterbi over the normalised betas.
+
+    Starts at the stem (level 0); each layer moves by at most one level; levels stay in range.
+    Works in log space; ties resolve to the lowest source level.
+    """
+    probs = normalize_betas(betas)
+    num_layers, num_levels, _ = probs.shape
+    with np.errstate(divide="ignore"):
+        log_probs = np.log(probs)
+    score = np.full(num_levels, -np.inf)
+    score[0] = 0.0
+    back = np.zeros((num_layers, num_levels), dtype=np.int64)
+    for layer in range(num_layers):
+        new_score = np.full(num_levels, -np.inf)
+        for target in range(num_levels):
+            for source in range(max(0, target - 1), min(num_levels, target + 2)):
+                candidate = score[source] + log_probs[layer, source, target - source + 1]
+                if candidate > new_score[target]:
+                    new_score[target] = candidate
+                    back[layer, target] = source
+        score = new_score
+    level = int(np.argmax(score))
+    path = [level]
+    for layer in range(num_layers - 1, 0, -1):
+        level = int(back[layer, level])
+        path.append(level)
+    return path[::-1]
+
+
+def path_log_probability(betas, path):
+    """Log probability of ``path`` under the normalised betas (-inf for an invalid path)."""
+    probs = normalize_betas(betas)
+    total = 0.0
+    source = 0
+    for layer, target in enumerate(path):
+        move = target - source + 1
+        if not 0 <= move < NUM_MOVES or probs[layer, source, move] == 0:
+            return -np.inf
+        total += np.log(probs[layer, source, move])
+        source = target
+    return total
+
+
+def edge_block_ranges(num_blocks):
+    """[(first_edge, num_edges)] per block: block b has 2+b incoming edges (states 0..b+1)."""
+    ranges, start = [], 0
+    for block in range(num_blocks):
+        ranges.append((start, 2 + block))
+        start += 2 + block
+    return ranges
+
+
+def num_cell_edges(num_blocks):
+    """Number of cell edges (20 for 5 blocks)."""
+    return sum(count for _, count in edge_block_ranges(num_blocks))
+
+
+def decode_cell(alphas, primitives=None):
+    """Genotype rows ``[input_state, op_name]`` (2 per block) from (edges, ops) raw alpha logits.
+
+    Softmax per edge over all ops (``none`` included, as in the supernet), then per block keep the
+    two incoming edges with the largest max-over-non-``none`` weight, each with its argmax
+    non-``none`` op. Rows within a block are ordered by input state (ascending); ties between
+    edges go to the lower state. ``primitives`` defaults to the op table's PRIMITIVES.
+    """
+    if primitives is None:
+        from src.nas.operations import PRIMITIVES as primitives
+    alphas = np.asarray(alphas, dtype=np.float64)
+    if alphas.ndim != 2 or alphas.shape[1] != len(primitives):
+        raise ValueError(f"alphas must have shape (edges, {len(primitives)}), got {alphas.shape}")
+    if primitives[0] != "none":
+        raise ValueError(f"primitives[0] must be 'none', got {primitives[0]!r}")
+    weights = _softmax(alphas, np.ones_like(alphas, dtype=bool))[:, 1:]
+    num_blocks = 0
+    while num_cell_edges(num_blocks + 1) <= alphas.shape[0]:
+        num_blocks += 1
+    if num_cell_edges(num_blocks) != alphas.shape[0]:
+        raise ValueError(f"{alphas.shape[0]} alpha rows do not match any whole number of blocks")
+    rows = []
+    for start, count in edge_block_ranges(num_blocks):
+        strength = weights[start:start + count].max(axis=1)
+        kept = sorted(np.argsort(-strength, kind="stable")[:2])
+        for state in kept:
+            op = int(np.argmax(weights[start + state])) + 1
+            rows.append([int(state), primitives[op]])
+    return rows
