@@ -1,0 +1,1 @@
+"""Neural architecture search: op table, architecture format, supernet, decode."""
