@@ -1,4 +1,4 @@
-"""Device set-up: the one place that knows about CPU/GPU/Ascend differences."""
+"""Device set-up: the one place that knows about CPU/GPU/Ascend and launcher differences."""
 import os
 
 # oneDNN in MindSpore 2.10 picks a reference convolution (~300x slower) on AVX-512/AMX CPUs;
@@ -11,3 +11,37 @@ CPU_ISA_CAP = "AVX2"
 def apply_cpu_isa_cap():
     """Set ONEDNN_MAX_CPU_ISA=AVX2 unless the user chose a value; returns the value in force."""
     return os.environ.setdefault(CPU_ISA_VAR, CPU_ISA_CAP)
+
+
+def init_device(cfg):
+    """Select backend and mode; start the collective group when distributed.
+
+    Returns (rank_id, rank_size). ``communication.init()`` raises without a launcher (msrun or a
+    rank table), so it is only called for ``distribute: true`` runs.
+    """
+    import mindspore as ms
+
+    ms.set_device(cfg.device_target, None if cfg.distribute else cfg.device_id)
+    ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == "graph" else ms.PYNATIVE_MODE)
+    ms.set_seed(cfg.seed)
+    if not cfg.distribute:
+        return 0, 1
+    from mindspore.communication import get_group_size, get_rank, init
+    from mindspore import ParallelMode
+
+    try:
+        init()
+    except RuntimeError as exc:
+        from src.errors import UserError
+        raise UserError("distribute is true but no launcher started this process (%s); start it with "
+                        "scripts/run_distribute_train_msrun.sh or scripts/run_distribute_train.sh" % exc) from None
+    rank_size = get_group_size()
+    ms.reset_auto_parallel_context()
+    ms.set_auto_parallel_context(parallel_mode=ParallelMode.DATA_PARALLEL, gradients_mean=True,
+                                 device_num=rank_size)
+    return get_rank(), rank_size
+
+
+def use_sync_bn(cfg):
+    """SyncBatchNorm exists only on Ascend; elsewhere each device normalises its own batch."""
+    return cfg.distribute and cfg.device_target == "Ascend"
