@@ -186,10 +186,11 @@ def validate_cell(cell):
 def _format_json(data):
     """JSON with the path on one line and one cell row per line, for people to read."""
     rows = ",\n    ".join(json.dumps(row) for row in data["cell"])
+    provenance = json.dumps(data["provenance"], indent=2).replace("\n", "\n  ")
     return ("{\n"
             f'  "network_path": {json.dumps(data["network_path"])},\n'
             f'  "cell": [\n    {rows}\n  ],\n'
-            f'  "provenance": {json.dumps(data["provenance"], indent=4)}\n'
+            f'  "provenance": {provenance}\n'
             "}\n")
 
 
