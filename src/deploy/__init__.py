@@ -1,0 +1,1 @@
+"""Deployment: export to MINDIR/ONNX/AIR and one predictor over checkpoints, MINDIR and ONNX."""

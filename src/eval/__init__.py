@@ -1,0 +1,1 @@
+"""Evaluation: confusion-matrix scores and flip / multi-scale / sliding-window inference."""
