@@ -1,0 +1,40 @@
+"""Convert a Cityscapes split to MindRecord (labels mapped to trainIds).
+
+    python build_mindrecord.py --data_path CITYSCAPES_ROOT --output_path DIR --split train [--num_shards N]
+"""
+import argparse
+import sys
+
+import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
+from src.data.mindrecord_writer import build_mindrecord
+from src.errors import UserError
+
+
+def parse_args(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--data_path", required=True, help="Cityscapes root holding leftImg8bit/ and gtFine/")
+    parser.add_argument("--output_path", required=True, help="directory for cityscapes_<split>.mindrecord*")
+    parser.add_argument("--split", required=True, choices=["train", "val"])
+    parser.add_argument("--num_shards", type=int, default=1, help="MindRecord shard files (default 1)")
+    parser.add_argument("--num_workers", type=int, default=2, help="decode/encode processes (default 2)")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing MindRecord of this split")
+    return parser.parse_args(argv)
+
+
+def main(argv=None):
+    args = parse_args(argv)
+    try:
+        files = build_mindrecord(args.data_path, args.output_path, args.split, args.num_shards,
+                                 args.num_workers, args.overwrite)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("interrupted: no MindRecord written", file=sys.stderr)
+        return 130
+    print("wrote " + ", ".join(files))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Cityscapes data: label table, file discovery, MindRecord conversion, pipelines, demo data."""

@@ -1,0 +1,146 @@
+"""MindSpore data pipelines over the Cityscapes MindRecord files.
+
+Columns: image float32 (3, H, W) normalised as (x/255 - mean)/std, label int32 (H, W) with trainIds
+and 255 = ignore; eval also yields file_name.
+
+channel_order "rgb": pixels in RGB order, normalised with the RGB ImageNet constants (correct).
+channel_order "bgr": pixels in BGR order, normalised with the same RGB constants: this reproduces
+the MindSpore ModelZoo port (needed for its checkpoints), and nothing else.
+"""
+import cv2
+import mindspore.dataset as ds
+import mindspore.dataset.transforms as transforms
+import mindspore.dataset.vision as vision
+import numpy as np
+from mindspore import dtype as mstype
+
+from src.data.labels import IGNORE_LABEL
+from src.data.record_codec import decode_label
+from src.errors import UserError
+
+IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
+IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
+CHANNEL_ORDERS = ("rgb", "bgr")
+
+
+def _pair(size, what):
+    pair = (size, size) if isinstance(size, int) else tuple(size)
+    if len(pair) != 2 or min(pair) < 1:
+        raise UserError(f"{what} must be a positive int or (height, width), got {size!r}")
+    return pair
+
+
+def scale_flip_crop(image, label, scale, flip, offset, crop_size, ignore_label=IGNORE_LABEL):
+    """One crop of the image flipped (if `flip`), resized by `scale`, padded bottom/right to the crop.
+
+    `offset` = (y, x) of the crop window in the scaled, padded frame. Only the pixels inside the
+    window are computed (an inverse affine map on the source: bilinear for the image, nearest for
+    the label), so large scales cost no more than small ones. Padding: image 0, label ignore_label.
+    """
+    height, width = label.shape
+    crop_h, crop_w = crop_size
+    scaled_h, scaled_w = max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+    sy, sx = scaled_h / height, scaled_w / width
+    y0, x0 = offset
+    valid_h, valid_w = min(crop_h, scaled_h - y0), min(crop_w, scaled_w - x0)
+    # dst pixel (u, v) of the window -> scaled pixel (v + y0, u + x0 or its mirror) -> source pixel,
+    # with pixel centres at +0.5 (the cv2.resize convention).
+    if flip:
+        row_x = [-1.0 / sx, 0.0, (scaled_w - 0.5 - x0) / sx - 0.5]
+    else:
+        row_x = [1.0 / sx, 0.0, (x0 + 0.5) / sx - 0.5]
+    matrix = np.array([row_x, [0.0, 1.0 / sy, (y0 + 0.5) / sy - 0.5]], np.float64)
+    flags = cv2.WARP_INVERSE_MAP
+    out_image = np.zeros((crop_h, crop_w, image.shape[2]), np.uint8)
+    out_label = np.full((crop_h, crop_w), ignore_label, np.uint8)
+    out_image[:valid_h, :valid_w] = cv2.warpAffine(image, matrix, (valid_w, valid_h),
+                                                   flags=flags | cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+    out_label[:valid_h, :valid_w] = cv2.warpAffine(label, matrix, (valid_w, valid_h),
+                                                   flags=flags | cv2.INTER_NEAREST, borderMode=cv2.BORDER_REPLICATE)
+    return out_image, out_label
+
+
+class _SampleKey:
+    """Numbers the rows in stream order (epoch * size + index); run with one worker so order holds."""
+
+    def __init__(self):
+        self.count = 0
+
+    def __call__(self, label):
+        key = np.array(self.count, np.int64)
+        self.count += 1
+        return label, key
+
+
+class RandomScaleFlipCrop:
+    """Train augmentation with a per-row RNG from (seed, rank, row key): same seed, same samples."""
+
+    def __init__(self, crop_size, min_scale, max_scale, ignore_label, seed, rank_id):
+        self.crop_size, self.min_scale, self.max_scale = crop_size, min_scale, max_scale
+        self.ignore_label, self.seed, self.rank_id = ignore_label, seed, rank_id
+
+    def __call__(self, image, label_png, key):
+        rng = np.random.default_rng([self.seed, self.rank_id, int(key)])
+        label = decode_label(label_png)
+        flip = bool(rng.random() < 0.5)
+        scale = rng.uniform(self.min_scale, self.max_scale)
+        height, width = label.shape
+        scaled_h, scaled_w = max(1, int(height * scale + 0.5)), max(1, int(width * scale + 0.5))
+        offset = (int(rng.integers(0, max(scaled_h - self.crop_size[0], 0) + 1)),
+                  int(rng.integers(0, max(scaled_w - self.crop_size[1], 0) + 1)))
+        return scale_flip_crop(image, label, scale, flip, offset, self.crop_size, self.ignore_label)
+
+
+def _image_ops(mean, std, channel_order):
+    """C++ ops: (BGR swap for the ModelZoo convention), normalise, HWC -> CHW."""
+    if channel_order not in CHANNEL_ORDERS:
+        raise UserError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
+    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
+        raise UserError(f"mean and std need 3 values each with std > 0, got mean={mean} std={std}")
+    ops = [vision.ConvertColor(vision.ConvertMode.COLOR_RGB2BGR)] if channel_order == "bgr" else []
+    return ops + [vision.Normalize([m * 255.0 for m in mean], [s * 255.0 for s in std]), vision.HWC2CHW()]
+
+
+def _check_rank(rank_id, rank_size):
+    if rank_size < 1 or not 0 <= rank_id < rank_size:
+        raise UserError(f"rank_id must be in 0..rank_size-1, got rank_id={rank_id} rank_size={rank_size}")
+    return {"num_shards": rank_size, "shard_id": rank_id} if rank_size > 1 else {}
+
+
+def create_train_dataset(mindrecord_path, batch_size, crop_size, min_scale=0.5, max_scale=2.0,
+                         ignore_label=IGNORE_LABEL, mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB,
+                         channel_order="rgb", rank_id=0, rank_size=1, seed=0, num_parallel_workers=2,
+                         shuffle=True, drop_remainder=True):
+    """Training pipeline: flip, random scale in [min_scale, max_scale], pad, random crop, normalise.
+
+    Sets mindspore.dataset's global seed to `seed` (it drives the shuffle); augmentation draws
+    come from a per-row RNG, so the same seed gives the same batches.
+    """
+    crop_size = _pair(crop_size, "crop_size")
+    if not 0 < min_scale <= max_scale:
+        raise UserError(f"need 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
+    image_ops = _image_ops(mean, std, channel_order)
+    ds.config.set_seed(seed)
+    data = ds.MindDataset(mindrecord_path, columns_list=["image", "label"], shuffle=shuffle,
+                          num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
+    data = data.map(vision.Decode(), input_columns="image", num_parallel_workers=num_parallel_workers)
+    data = data.map(_SampleKey(), input_columns="label", output_columns=["label", "key"], num_parallel_workers=1)
+    data = data.map(RandomScaleFlipCrop(crop_size, min_scale, max_scale, ignore_label, seed, rank_id),
+                    input_columns=["image", "label", "key"], output_columns=["image", "label"],
+                    num_parallel_workers=num_parallel_workers)
+    data = data.map(image_ops, input_columns="image", num_parallel_workers=num_parallel_workers)
+    data = data.map(transforms.TypeCast(mstype.int32), input_columns="label")
+    data = data.project(["image", "label"])
+    return data.batch(batch_size, drop_remainder=drop_remainder)
+
+
+def create_eval_dataset(mindrecord_path, batch_size=1, mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB,
+                        channel_order="rgb", rank_id=0, rank_size=1, num_parallel_workers=2):
+    """Evaluation pipeline: full images in file order, normalised; columns image, label, file_name."""
+    image_ops = _image_ops(mean, std, channel_order)
+    data = ds.MindDataset(mindrecord_path, columns_list=["image", "label", "file_name"], shuffle=False,
+                          num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
+    data = data.map([vision.Decode()] + image_ops, input_columns="image", num_parallel_workers=num_parallel_workers)
+    data = data.map([decode_label, transforms.TypeCast(mstype.int32)], input_columns="label",
+                    num_parallel_workers=num_parallel_workers)
+    return data.batch(batch_size, drop_remainder=False)

@@ -1,0 +1,375 @@
+"""Procedural street scenes in the Cityscapes layout: the embedded demo data set and test fixture.
+
+Each image is a perspective street (sky, buildings with windows, road with lane marks, sidewalks,
+terrain, trees, poles with signs and lights, cars, persons, walls/fences) with colour jitter,
+illumination and texture noise, plus void ids (ego vehicle, out of roi, static, ground) so that
+ignore handling is exercised. Class colours overlap on purpose: a network has to use shape and
+context, not colour alone. Everything derives from the seed, so a tree is reproducible.
+
+    python -m src.data.synthetic --output_path DIR --num_train 6 --num_val 3 --height 64 --width 128
+"""
+import argparse
+import os
+import shutil
+import sys
+
+import cv2
+import numpy as np
+
+from src.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_SUFFIX
+from src.data.labels import NAME_TO_LABEL
+from src.errors import UserError
+
+CITIES = {"train": ("aachen", "bochum"), "val": ("frankfurt", "lindau")}
+_SPLIT_KEYS = {"train": 0, "val": 1}
+
+ID = {name: label.id for name, label in NAME_TO_LABEL.items()}
+
+# Texture noise amplitude (grey levels) per labelId; unlisted ids use the default.
+_NOISE_DEFAULT = 6.0
+_NOISE = {ID["sky"]: 2.5, ID["vegetation"]: 22.0, ID["terrain"]: 14.0, ID["road"]: 7.0,
+          ID["sidewalk"]: 9.0, ID["building"]: 8.0}
+
+
+def _jitter(rng, rgb, amount):
+    """`rgb` with each channel moved by up to `amount` grey levels."""
+    return tuple(int(np.clip(c + rng.integers(-amount, amount + 1), 0, 255)) for c in rgb)
+
+
+class _Canvas:
+    """An RGB image and its labelIds map, painted together."""
+
+    def __init__(self, height, width):
+        self.height, self.width = height, width
+        self.image = np.zeros((height, width, 3), np.uint8)
+        self.label = np.zeros((height, width), np.uint8)
+
+    def poly(self, points, rgb, label_id):
+        pts = [np.round(np.asarray(points, np.float64)).astype(np.int32)]
+        cv2.fillPoly(self.image, pts, rgb)
+        cv2.fillPoly(self.label, pts, int(label_id))
+
+    def rect(self, x0, y0, x1, y1, rgb, label_id):
+        self.poly([(x0, y0), (x1, y0), (x1, y1), (x0, y1)], rgb, label_id)
+
+    def ellipse(self, cx, cy, rx, ry, rgb, label_id):
+        centre, axes = (int(round(cx)), int(round(cy))), (max(1, int(round(rx))), max(1, int(round(ry))))
+        cv2.ellipse(self.image, centre, axes, 0, 0, 360, rgb, -1)
+        cv2.ellipse(self.label, centre, axes, 0, 0, 360, int(label_id), -1)
+
+
+class _Street:
+    """Perspective geometry: horizon row, vanishing point, and the ground-plane scale of a row."""
+
+    def __init__(self, rng, height, width):
+        self.height, self.width = height, width
+        self.horizon = height * rng.uniform(0.36, 0.55)
+        self.vanish_x = width * rng.uniform(0.35, 0.65)
+        self.road_near = width * rng.uniform(0.28, 0.45)   # half width of the road at the bottom row
+        self.walk_near = width * rng.uniform(0.12, 0.25)   # sidewalk width at the bottom row
+        self.terrain_near = width * rng.uniform(0.05, 0.4)  # terrain before a void ground patch
+
+    def depth(self, y):
+        """0 at the horizon, 1 at the bottom row: object size factor of the ground row y."""
+        return (y - self.horizon) / (self.height - self.horizon)
+
+    def row(self, t):
+        return self.horizon + t * (self.height - self.horizon)
+
+    def ground_x(self, t, offset):
+        """x of a ground point `offset` (at the bottom row scale) from the road centre, at depth t."""
+        return self.vanish_x + t * offset
+
+    def strip(self, inner, outer, side):
+        """Ground polygon between two offsets from the road centre on one side (-1 left, +1 right)."""
+        h, b = self.horizon, self.height
+        return [(self.vanish_x, h), (self.vanish_x, h), (self.ground_x(1, side * outer), b),
+                (self.ground_x(1, side * inner), b)]
+
+
+def _sky(canvas, rng, street):
+    top = np.array(_jitter(rng, (95, 140, 200), 30), np.float64)
+    bottom = np.array(_jitter(rng, (190, 205, 225), 25), np.float64)
+    rows = max(1, int(np.ceil(street.horizon)))
+    ramp = np.linspace(0.0, 1.0, rows)[:, None, None]
+    canvas.image[:rows] = (top * (1 - ramp) + bottom * ramp).astype(np.uint8)
+    canvas.label[:rows] = ID["sky"]
+    for _ in range(rng.integers(0, 4)):
+        cx, cy = rng.uniform(0, canvas.width), rng.uniform(0, street.horizon * 0.6)
+        canvas.ellipse(cx, cy, canvas.width * rng.uniform(0.03, 0.1), canvas.height * rng.uniform(0.02, 0.05),
+                       _jitter(rng, (235, 235, 240), 15), ID["sky"])
+
+
+_FACADES = ((120, 120, 120), (170, 150, 120), (140, 90, 70), (200, 190, 170), (90, 95, 105))
+
+
+def _buildings(canvas, rng, street):
+    x, h, w = 0.0, street.horizon, canvas.width
+    bottom = h + canvas.height * 0.01
+    while x < w:
+        bw = w * rng.uniform(0.07, 0.22)
+        if rng.random() < 0.15:  # gap showing sky or trees behind
+            x += bw * 0.5
+            continue
+        top = h * rng.uniform(0.0, 0.75)
+        facade = _jitter(rng, _FACADES[rng.integers(len(_FACADES))], 20)
+        canvas.rect(x, top, x + bw, bottom, facade, ID["building"])
+        window = _jitter(rng, (60, 70, 85) if rng.random() < 0.6 else (150, 180, 200), 20)
+        step_x, step_y = bw / rng.integers(3, 7), max(3.0, canvas.height * rng.uniform(0.03, 0.06))
+        wy = top + step_y * 0.5
+        while wy + step_y * 0.5 < bottom - step_y:
+            wx = x + step_x * 0.25
+            while wx + step_x * 0.5 < x + bw:
+                canvas.rect(wx, wy, wx + step_x * 0.5, wy + step_y * 0.5, window, ID["building"])
+                wx += step_x
+            wy += step_y
+        x += bw
+
+
+def _ground(canvas, rng, street):
+    """Terrain everywhere below the horizon, then sidewalks, road, and sometimes a void ground patch."""
+    h = int(street.horizon)
+    canvas.image[h:] = _jitter(rng, (120, 140, 70), 25)
+    canvas.label[h:] = ID["terrain"]
+    road, walk, terrain = street.road_near, street.walk_near, street.terrain_near
+    if rng.random() < 0.5:
+        side = rng.choice([-1, 1])
+        canvas.poly(street.strip(road + walk + terrain, road + walk + terrain + canvas.width * 0.3, side),
+                    _jitter(rng, (110, 100, 80), 20), ID["ground"])
+    for side in (-1, 1):
+        canvas.poly(street.strip(road, road + walk, side), _jitter(rng, (175, 160, 165), 25), ID["sidewalk"])
+        canvas.poly(street.strip(road - road * 0.03, road + walk * 0.06, side),
+                    _jitter(rng, (200, 195, 190), 15), ID["sidewalk"])  # kerb
+    canvas.poly(street.strip(0, road, -1) + street.strip(0, road, 1)[::-1],
+                _jitter(rng, (85, 85, 90), 20), ID["road"])
+    _lane_marks(canvas, rng, street)
+
+
+def _lane_marks(canvas, rng, street):
+    paint = _jitter(rng, (230, 230, 225) if rng.random() < 0.8 else (220, 200, 90), 10)
+    for offset in rng.choice([-0.33, 0.0, 0.33], size=rng.integers(1, 3), replace=False):
+        t, dash = 0.05, rng.uniform(0.05, 0.1)
+        while t < 1.0:
+            t1 = min(1.0, t + dash * (0.3 + t))
+            half = max(0.6, canvas.width * 0.004)
+            x0, x1 = (street.ground_x(s, offset * street.road_near) for s in (t, t1))
+            canvas.poly([(x0 - half * t, street.row(t)), (x0 + half * t, street.row(t)),
+                         (x1 + half * t1, street.row(t1)), (x1 - half * t1, street.row(t1))], paint, ID["road"])
+            t = t1 + dash * (0.3 + t1)
+
+
+def _wall_or_fence(canvas, rng, street, side):
+    """A low wall or a fence along the outer edge of one sidewalk."""
+    outer = street.road_near + street.walk_near
+    t0, t1 = rng.uniform(0.1, 0.4), rng.uniform(0.6, 1.0)
+    x0, x1 = street.ground_x(t0, side * outer), street.ground_x(t1, side * outer)
+    y0, y1 = street.row(t0), street.row(t1)
+    k = canvas.height * rng.uniform(0.08, 0.18)
+    label_id = ID["wall"] if rng.random() < 0.5 else ID["fence"]
+    colour = _jitter(rng, (150, 140, 130) if label_id == ID["wall"] else (120, 110, 100), 25)
+    if label_id == ID["wall"]:
+        canvas.poly([(x0, y0), (x1, y1), (x1, y1 - k * t1), (x0, y0 - k * t0)], colour, label_id)
+        return
+    for s in np.linspace(t0, t1, 12):
+        x, y = street.ground_x(s, side * outer), street.row(s)
+        canvas.rect(x - max(1.0, 2 * s), y - k * s, x + max(1.0, 2 * s), y, colour, label_id)
+    for frac in (0.35, 0.9):
+        canvas.poly([(x0, y0 - k * t0 * frac), (x1, y1 - k * t1 * frac),
+                     (x1, y1 - k * t1 * frac + max(1.0, 3 * t1)), (x0, y0 - k * t0 * frac + max(1.0, 3 * t0))],
+                    colour, label_id)
+
+
+def _tree(canvas, rng, x, y, s):
+    scale = canvas.height * s
+    trunk = _jitter(rng, (90, 70, 50), 15)
+    tw, th = max(1.0, scale * 0.02), scale * rng.uniform(0.25, 0.45)
+    canvas.rect(x - tw, y - th, x + tw, y, trunk, ID["vegetation"])
+    leaf = _jitter(rng, (70, 110, 50), 30)
+    for _ in range(rng.integers(3, 7)):
+        canvas.ellipse(x + rng.normal(0, scale * 0.06), y - th - rng.uniform(0, scale * 0.12),
+                       scale * rng.uniform(0.06, 0.13), scale * rng.uniform(0.06, 0.12),
+                       _jitter(rng, leaf, 20), ID["vegetation"])
+
+
+def _pole(canvas, rng, x, y, s):
+    scale = canvas.height * s
+    pw, ph = max(1.0, scale * 0.012), scale * rng.uniform(0.45, 0.7)
+    canvas.rect(x - pw, y - ph, x + pw, y, _jitter(rng, (130, 130, 135), 25), ID["pole"])
+    top = y - ph
+    if rng.random() < 0.5:  # traffic sign
+        r = max(1.0, scale * rng.uniform(0.03, 0.05))
+        face = _jitter(rng, ((200, 30, 30), (30, 60, 180), (230, 200, 40))[rng.integers(3)], 20)
+        if rng.random() < 0.5:
+            canvas.ellipse(x, top + r, r, r, face, ID["traffic sign"])
+        else:
+            canvas.rect(x - r, top, x + r, top + 2 * r, face, ID["traffic sign"])
+    else:  # traffic light: dark box with three lamps, one lit
+        bw, bh = max(1.0, scale * 0.025), max(2.0, scale * 0.09)
+        canvas.rect(x - bw, top, x + bw, top + bh, _jitter(rng, (35, 35, 30), 10), ID["traffic light"])
+        lit = rng.integers(3)
+        for i, on in enumerate(((230, 40, 30), (240, 180, 30), (40, 220, 90))):
+            colour = on if i == lit else (60, 60, 55)
+            canvas.ellipse(x, top + bh * (i + 0.5) / 3, bw * 0.6, bh / 8, colour, ID["traffic light"])
+
+
+def _person(canvas, rng, x, y, s):
+    scale = canvas.height * s
+    hgt = scale * rng.uniform(0.28, 0.36)
+    w = hgt * 0.16
+    legs = _jitter(rng, (50, 50, 70), 30)
+    canvas.rect(x - w, y - hgt * 0.45, x - w * 0.1, y, legs, ID["person"])
+    canvas.rect(x + w * 0.1, y - hgt * 0.45, x + w, y, legs, ID["person"])
+    canvas.rect(x - w * 1.2, y - hgt * 0.85, x + w * 1.2, y - hgt * 0.42,
+                tuple(int(c) for c in rng.integers(20, 235, 3)), ID["person"])
+    canvas.ellipse(x, y - hgt * 0.92, w * 0.7, hgt * 0.08, _jitter(rng, (200, 160, 130), 40), ID["person"])
+
+
+def _car(canvas, rng, x, y, s):
+    scale = canvas.width * s
+    cw, ch = scale * rng.uniform(0.14, 0.2), scale * rng.uniform(0.07, 0.09)
+    body = tuple(int(c) for c in rng.integers(10, 245, 3))
+    canvas.rect(x - cw / 2, y - ch * 0.95, x + cw / 2, y - ch * 0.2, body, ID["car"])
+    canvas.poly([(x - cw * 0.35, y - ch * 0.95), (x - cw * 0.25, y - ch * 1.45),
+                 (x + cw * 0.25, y - ch * 1.45), (x + cw * 0.35, y - ch * 0.95)], body, ID["car"])
+    glass = _jitter(rng, (60, 75, 90), 20)
+    canvas.poly([(x - cw * 0.3, y - ch * 1.0), (x - cw * 0.22, y - ch * 1.38),
+                 (x + cw * 0.22, y - ch * 1.38), (x + cw * 0.3, y - ch * 1.0)], glass, ID["car"])
+    for wx in (x - cw * 0.32, x + cw * 0.32):
+        canvas.ellipse(wx, y - ch * 0.2, cw * 0.09, ch * 0.2, (20, 20, 20), ID["car"])
+
+
+def _static(canvas, rng, x, y, s):
+    """A bin or a bench: the 'static' void class."""
+    scale = canvas.height * s
+    w, h = scale * rng.uniform(0.03, 0.06), scale * rng.uniform(0.05, 0.1)
+    canvas.rect(x - w, y - h, x + w, y, _jitter(rng, (80, 90, 70), 30), ID["static"])
+
+
+def _objects(canvas, rng, street):
+    """Roadside and road objects, drawn far to near so nearer ones occlude."""
+    road, walk = street.road_near, street.walk_near
+    items = []
+    for side in (-1, 1):
+        for _ in range(rng.integers(1, 4)):
+            items.append((rng.uniform(0.1, 1.0), _tree, side * (road + walk * rng.uniform(0.7, 1.1))))
+        for _ in range(rng.integers(1, 4)):
+            items.append((rng.uniform(0.1, 1.0), _pole, side * (road + walk * rng.uniform(0.1, 0.3))))
+        for _ in range(rng.integers(0, 4)):
+            items.append((rng.uniform(0.1, 1.0), _person, side * (road + walk * rng.uniform(0.3, 0.8))))
+        if rng.random() < 0.4:
+            items.append((rng.uniform(0.2, 1.0), _static, side * (road + walk * rng.uniform(0.4, 0.9))))
+    for _ in range(rng.integers(1, 5)):
+        items.append((rng.uniform(0.08, 0.9), _car, road * rng.uniform(-0.7, 0.7)))
+    for t, draw, offset in sorted(items, key=lambda item: item[0]):
+        draw(canvas, rng, street.ground_x(t, offset), street.row(t), t)
+
+
+def _void_borders(canvas, rng):
+    """Ego vehicle bonnet along the bottom and an out-of-roi margin: ids that must be ignored."""
+    h, w = canvas.height, canvas.width
+    if rng.random() < 0.8:
+        ego = h * rng.uniform(0.05, 0.1)
+        xs = np.linspace(0, w, 9)
+        ys = h - ego * (1 - 0.5 * ((xs - w / 2) / (w / 2)) ** 2)
+        canvas.poly(list(zip(xs, ys)) + [(w, h), (0, h)], _jitter(rng, (40, 40, 45), 15), ID["ego vehicle"])
+    margin = max(1, int(round(w * rng.uniform(0.0, 0.01))))
+    canvas.image[:, :margin] = 0
+    canvas.label[:, :margin] = ID["out of roi"]
+
+
+def _texture(canvas, rng):
+    """Illumination field, label-dependent texture noise and slight blur (so edges are not exact)."""
+    h, w = canvas.height, canvas.width
+    light = cv2.resize(rng.uniform(0.75, 1.2, (3, 5)).astype(np.float32), (w, h), interpolation=cv2.INTER_CUBIC)
+    amplitude = np.full(256, _NOISE_DEFAULT, np.float32)
+    for label_id, value in _NOISE.items():
+        amplitude[label_id] = value
+    noise = rng.standard_normal((h, w), dtype=np.float32) * amplitude[canvas.label]
+    image = canvas.image.astype(np.float32) * light[..., None] + noise[..., None]
+    image += rng.standard_normal((h, w, 3), dtype=np.float32) * 3.0
+    canvas.image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (3, 3), 0)
+
+
+def render_scene(rng, height, width):
+    """One scene: (RGB uint8 image (H, W, 3), labelIds uint8 map (H, W))."""
+    canvas, street = _Canvas(height, width), _Street(rng, height, width)
+    _sky(canvas, rng, street)
+    _buildings(canvas, rng, street)
+    _ground(canvas, rng, street)
+    for side in (-1, 1):
+        if rng.random() < 0.35:
+            _wall_or_fence(canvas, rng, street, side)
+    _objects(canvas, rng, street)
+    _void_borders(canvas, rng)
+    _texture(canvas, rng)
+    return canvas.image, canvas.label
+
+
+def write_split(root, split, count, height, width, seed):
+    """Write `count` scenes of `split` under `root`; returns their sample names."""
+    names = []
+    for index in range(count):
+        cities = CITIES[split]
+        city = cities[index % len(cities)]
+        name = f"{city}_{index // len(cities):06d}_{index:06d}"
+        image, label = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+        for sub, suffix, array in ((IMAGE_DIR, IMAGE_SUFFIX, image[..., ::-1]), (LABEL_DIR, LABEL_SUFFIX, label)):
+            folder = os.path.join(root, sub, split, city)
+            os.makedirs(folder, exist_ok=True)
+            if not cv2.imwrite(os.path.join(folder, name + suffix), array):
+                raise UserError(f"could not write '{os.path.join(folder, name + suffix)}'")
+        names.append(name)
+    return names
+
+
+def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False):
+    """Write a synthetic Cityscapes tree at `output_path` (built in a temporary dir, then renamed)."""
+    if height < 16 or width < 16:
+        raise UserError(f"image size {height}x{width} is too small: use at least 16x16")
+    if num_train < 0 or num_val < 0:
+        raise UserError("--num_train and --num_val must be >= 0")
+    if os.path.exists(output_path) and (not os.path.isdir(output_path) or os.listdir(output_path)):
+        if not overwrite:
+            raise UserError(f"output '{output_path}' exists and is not empty: choose another path "
+                            "or pass --overwrite")
+    parent = os.path.dirname(os.path.abspath(output_path))
+    try:
+        os.makedirs(parent, exist_ok=True)
+        partial = os.path.join(parent, f".{os.path.basename(os.path.abspath(output_path))}.partial-{os.getpid()}")
+        os.makedirs(partial)
+    except OSError as err:
+        raise UserError(f"cannot write to '{parent}': {err.strerror}; choose a writable --output_path") from err
+    try:
+        write_split(partial, "train", num_train, height, width, seed)
+        write_split(partial, "val", num_val, height, width, seed)
+        if os.path.isdir(output_path) and os.listdir(output_path):
+            shutil.rmtree(output_path)
+        elif os.path.exists(output_path) and not os.path.isdir(output_path):
+            os.remove(output_path)
+        os.replace(partial, output_path)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return output_path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description="Write a synthetic Cityscapes-format street-scene data set.")
+    parser.add_argument("--output_path", required=True)
+    parser.add_argument("--num_train", type=int, default=20)
+    parser.add_argument("--num_val", type=int, default=10)
+    parser.add_argument("--height", type=int, default=256)
+    parser.add_argument("--width", type=int, default=512)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_path")
+    args = parser.parse_args(argv)
+    try:
+        generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite)
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    print(f"wrote {args.num_train} train + {args.num_val} val images to {args.output_path}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
