@@ -1,0 +1,32 @@
+"""Atrous spatial pyramid pooling on the last cell's output."""
+import mindspore.nn as nn
+import mindspore.ops as ops
+
+from src.model.layers import ConvBNAct
+
+ASPP_CHANNELS = 256
+
+
+class ASPP(nn.Cell):
+    """1x1 branch, one 3x3 atrous branch per rate, image pooling; each 256 ch + BN + act;
+    concat -> 1x1 -> 256 + BN + act."""
+
+    def __init__(self, in_channels, rates=(6, 12, 18), act="relu", bn_momentum=0.995,
+                 bn_eps=1e-5, use_sync_bn=False):
+        super().__init__()
+        args = dict(act=act, bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        self.branches = nn.CellList(
+            [ConvBNAct(in_channels, ASPP_CHANNELS, 1, **args)]
+            + [ConvBNAct(in_channels, ASPP_CHANNELS, 3, dilation=int(rate), **args)
+               for rate in rates])
+        self.pool = ConvBNAct(in_channels, ASPP_CHANNELS, 1, **args)
+        self.project = ConvBNAct((len(rates) + 2) * ASPP_CHANNELS, ASPP_CHANNELS, 1, **args)
+
+    def construct(self, x):
+        outputs = ()
+        for branch in self.branches:
+            outputs += (branch(x),)
+        pooled = self.pool(ops.mean(x, axis=(2, 3), keep_dims=True))
+        # Upsampling a 1x1 map bilinearly is a broadcast.
+        outputs += (ops.broadcast_to(pooled, (-1, -1, x.shape[2], x.shape[3])),)
+        return self.project(ops.concat(outputs, axis=1))

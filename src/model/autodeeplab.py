@@ -1,0 +1,64 @@
+"""The retrain network: stem + cells along the path, ASPP, DeepLabv3+ decoder."""
+import mindspore as ms
+import mindspore.nn as nn
+from mindspore import Parameter, Tensor
+
+from src.model.aspp import ASPP
+from src.model.decoder import Decoder
+from src.model.encoder import Encoder
+from src.model.resize import resize_bilinear
+from src.nas.architecture import Architecture, load_architecture
+from src.nas.operations import check_variant
+
+
+class AutoDeepLab(nn.Cell):
+    """Auto-DeepLab for semantic segmentation: (N, 3, H, W) images -> (N, classes, H, W) logits.
+
+    ``variant`` 'paper' follows the paper / official TF network; 'modelzoo' reproduces the
+    MindSpore ModelZoo port (see ``src.model.checkpoint_compat`` to load its checkpoints).
+    ``use_sync_bn`` must only be set on Ascend in a distributed run.
+    Scheduled drop path reads the non-trainable Parameter ``drop_path_progress``; the training
+    loop sets it with ``set_drop_path_progress(step, total_steps)``.
+    """
+
+    def __init__(self, architecture, num_classes=19, filter_multiplier=20, block_multiplier=5,
+                 variant="paper", aspp_rates=(6, 12, 18), bn_momentum=0.995, bn_eps=1e-5,
+                 drop_path_keep_prob=1.0, use_sync_bn=False):
+        super().__init__()
+        if not isinstance(architecture, Architecture):
+            raise TypeError("architecture must be a src.nas.architecture.Architecture")
+        check_variant(variant)
+        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        self.architecture = architecture
+        self.encoder = Encoder(architecture, filter_multiplier, block_multiplier, variant,
+                               drop_path_keep_prob, **bn_args)
+        self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates),
+                         act="leaky_relu" if variant == "modelzoo" else "relu", **bn_args)
+        self.decoder = Decoder(num_classes, self.encoder.low_level_channels, **bn_args)
+        self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
+                                            requires_grad=False)
+
+    def set_drop_path_progress(self, step, total_steps):
+        """Training progress for scheduled drop path: min(step / total_steps, 1)."""
+        self.drop_path_progress.set_data(
+            Tensor(min(float(step) / max(float(total_steps), 1.0), 1.0), ms.float32))
+
+    def construct(self, x):
+        high_level, low_level = self.encoder(x, self.drop_path_progress)
+        logits = self.decoder(self.aspp(high_level), low_level)
+        return resize_bilinear(logits, (x.shape[2], x.shape[3]))
+
+
+def build_model(cfg, use_sync_bn=False):
+    """AutoDeepLab from a config with the model keys of ``src.config`` (arch_path None = the
+    paper's architecture)."""
+    return AutoDeepLab(load_architecture(cfg.arch_path),
+                       num_classes=cfg.num_classes,
+                       filter_multiplier=cfg.filter_multiplier,
+                       block_multiplier=cfg.block_multiplier,
+                       variant=cfg.variant,
+                       aspp_rates=tuple(cfg.aspp_rates),
+                       bn_momentum=cfg.bn_momentum,
+                       bn_eps=cfg.bn_eps,
+                       drop_path_keep_prob=cfg.drop_path_keep_prob,
+                       use_sync_bn=use_sync_bn)

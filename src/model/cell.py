@@ -1,0 +1,63 @@
+"""One retrain cell: resample the two inputs, 1x1 preprocess, 5 blocks of two ops, concat."""
+import mindspore.nn as nn
+import mindspore.ops as ops
+
+from src.model.drop_path import DropPath
+from src.model.resize import resize_bilinear, scale_dimension
+from src.nas.operations import Preprocess, make_op
+
+
+class Edge(nn.Cell):
+    """One genotype row: op(state), followed by scheduled drop path unless the op is identity."""
+
+    def __init__(self, op_name, channels, drop_path_keep_prob, cell_index, num_cells, **op_args):
+        super().__init__()
+        self.op = make_op(op_name, channels, stride=1, **op_args)
+        self.use_drop_path = op_name != "skip_connect"
+        if self.use_drop_path:
+            self.drop_path = DropPath(drop_path_keep_prob, cell_index, num_cells)
+
+    def construct(self, x, progress):
+        x = self.op(x)
+        if self.use_drop_path:
+            x = self.drop_path(x, progress)
+        return x
+
+
+class Cell(nn.Cell):
+    """A cell at ``level`` whose previous cell was at ``prev_level``.
+
+    The prev input is resized by the level change (x0.5, x1, x2, DeepLab size rule) and the
+    prev-prev input straight to that same size; both go through a 1x1 preprocess to
+    C = channels; block b = edge(state i) + edge(state j) with states [prev-prev, prev, blocks];
+    the output concatenates the blocks (num_blocks * C channels).
+    """
+
+    def __init__(self, genotype, channels, prev_prev_channels, prev_channels, level, prev_level,
+                 cell_index, num_cells, variant="paper", drop_path_keep_prob=1.0,
+                 bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
+        super().__init__()
+        self.scale = 2.0 ** (prev_level - level)
+        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        self.preprocess_prev_prev = Preprocess(prev_prev_channels, channels, variant, **bn_args)
+        self.preprocess_prev = Preprocess(prev_channels, channels, variant, **bn_args)
+        self.inputs = tuple(state for state, _ in genotype)
+        self.num_blocks = len(genotype) // 2
+        self.edges = nn.CellList([
+            Edge(op_name, channels, drop_path_keep_prob, cell_index, num_cells,
+                 variant=variant, **bn_args)
+            for _, op_name in genotype])
+
+    def construct(self, prev_prev, prev, progress):
+        size = (scale_dimension(prev.shape[2], self.scale),
+                scale_dimension(prev.shape[3], self.scale))
+        states = [self.preprocess_prev_prev(resize_bilinear(prev_prev, size)),
+                  self.preprocess_prev(resize_bilinear(prev, size))]
+        blocks = ()
+        for block in range(self.num_blocks):
+            left, right = 2 * block, 2 * block + 1
+            out = (self.edges[left](states[self.inputs[left]], progress)
+                   + self.edges[right](states[self.inputs[right]], progress))
+            states.append(out)
+            blocks += (out,)
+        return ops.concat(blocks, axis=1)

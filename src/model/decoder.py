@@ -1,0 +1,35 @@
+"""DeepLabv3+ decoder: fuse the upsampled ASPP output with a stride-4 low-level feature."""
+import mindspore.nn as nn
+import mindspore.ops as ops
+
+from src.model.aspp import ASPP_CHANNELS
+from src.model.layers import ConvBNAct
+from src.model.resize import resize_bilinear
+from src.nas.operations import conv2d
+
+LOW_LEVEL_CHANNELS = 48
+DECODER_CHANNELS = 256
+
+
+class Decoder(nn.Cell):
+    """low-level 1x1 -> 48; concat with ASPP upsampled to its size; 3x3 256, dropout 0.5,
+    3x3 256, dropout 0.1, 1x1 -> classes (logits at stride 4)."""
+
+    def __init__(self, num_classes, low_level_channels, bn_momentum=0.995, bn_eps=1e-5,
+                 use_sync_bn=False):
+        super().__init__()
+        args = dict(act="relu", bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        self.reduce_low_level = ConvBNAct(low_level_channels, LOW_LEVEL_CHANNELS, 1, **args)
+        self.fuse1 = ConvBNAct(ASPP_CHANNELS + LOW_LEVEL_CHANNELS, DECODER_CHANNELS, 3, **args)
+        self.dropout1 = nn.Dropout(p=0.5)
+        self.fuse2 = ConvBNAct(DECODER_CHANNELS, DECODER_CHANNELS, 3, **args)
+        self.dropout2 = nn.Dropout(p=0.1)
+        self.classifier = conv2d(DECODER_CHANNELS, num_classes, 1)
+
+    def construct(self, high_level, low_level):
+        low_level = self.reduce_low_level(low_level)
+        high_level = resize_bilinear(high_level, (low_level.shape[2], low_level.shape[3]))
+        x = ops.concat((high_level, low_level), axis=1)
+        x = self.dropout1(self.fuse1(x))
+        x = self.dropout2(self.fuse2(x))
+        return self.classifier(x)

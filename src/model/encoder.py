@@ -1,0 +1,61 @@
+"""Stem + the chain of cells along the network path."""
+import mindspore.nn as nn
+
+from src.model.cell import Cell
+from src.model.layers import ConvBNAct
+
+STEM_CHANNELS = 64
+
+
+def low_level_cell_index(network_path, variant):
+    """Which cell feeds the decoder's low-level branch (-1 = the stem's stride-4 output).
+
+    paper: the last level-0 (stride 4) cell of the path. modelzoo: always cell 2, as the
+    ModelZoo port hard-wires it (its checkpoints' decoder shapes depend on it)."""
+    if variant == "modelzoo":
+        return 2
+    level0 = [i for i, level in enumerate(network_path) if level == 0]
+    return level0[-1] if level0 else -1
+
+
+class Encoder(nn.Cell):
+    """Returns (last cell output, low-level feature)."""
+
+    def __init__(self, architecture, filter_multiplier, block_multiplier, variant="paper",
+                 drop_path_keep_prob=1.0, bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
+        super().__init__()
+        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        act = "leaky_relu" if variant == "modelzoo" else "relu"
+        self.stem = nn.CellList([
+            ConvBNAct(3, STEM_CHANNELS, 3, stride=2, act=act, **bn_args),
+            ConvBNAct(STEM_CHANNELS, STEM_CHANNELS, 3, act=act, **bn_args),
+            ConvBNAct(STEM_CHANNELS, 2 * STEM_CHANNELS, 3, stride=2, act=act, **bn_args),
+        ])
+        path = architecture.network_path
+        num_cells = len(path)
+        # (channels, level) of the prev-prev and prev inputs; the stem is at level 0 (stride 4).
+        prev_prev, prev = (STEM_CHANNELS, 0), (2 * STEM_CHANNELS, 0)
+        cells, out_channels = [], []
+        for index, level in enumerate(path):
+            channels = filter_multiplier * 2 ** level
+            cells.append(Cell(architecture.cell, channels, prev_prev[0], prev[0], level, prev[1],
+                              index, num_cells, variant, drop_path_keep_prob, **bn_args))
+            out_channels.append(block_multiplier * channels)
+            prev_prev, prev = prev, (out_channels[-1], level)
+        self.layers = nn.CellList(cells)
+        self.out_channels = out_channels[-1]
+        self.low_level_index = low_level_cell_index(path, variant)
+        self.low_level_channels = (out_channels[self.low_level_index]
+                                   if self.low_level_index >= 0 else 2 * STEM_CHANNELS)
+
+    def construct(self, x, progress):
+        prev_prev = self.stem[1](self.stem[0](x))
+        prev = self.stem[2](prev_prev)
+        low_level = prev
+        index = 0
+        for cell in self.layers:
+            prev_prev, prev = prev, cell(prev_prev, prev, progress)
+            if index == self.low_level_index:
+                low_level = prev
+            index += 1
+        return prev, low_level
