@@ -57,7 +57,7 @@ def sliding_window_probabilities(forward, image, crop_size, overlap=1.0 / 3.0):
     return (total / counts)[:, :height, :width]
 
 
-class TestTimeInference:
+class ScaleFlipInference:
     """Averaged class probabilities over scales and flips; optionally windowed.
 
     ``forward(batch) -> logits`` with batch (1, 3, h, w) float32 numpy.
