@@ -1,0 +1,35 @@
+"""Shared fixtures: a tiny synthetic Cityscapes tree and its MindRecord files.
+
+`import src` comes first so the CPU set-up (ONEDNN_MAX_CPU_ISA) is in force before any test
+module imports mindspore; pytest.ini puts the repository root on sys.path.
+"""
+import src  # noqa: F401  (must precede every mindspore import)
+
+import pytest
+
+DEMO_TRAIN, DEMO_VAL = 6, 3
+DEMO_HEIGHT, DEMO_WIDTH = 64, 128
+
+
+@pytest.fixture(scope="session")
+def demo_cityscapes_root(tmp_path_factory):
+    """Path of a synthetic Cityscapes tree: 6 train + 3 val images of 64x128 (labelIds), seed 0."""
+    from src.data.synthetic import generate
+
+    root = tmp_path_factory.mktemp("demo") / "cityscapes"
+    generate(str(root), DEMO_TRAIN, DEMO_VAL, DEMO_HEIGHT, DEMO_WIDTH, seed=0)
+    return root
+
+
+@pytest.fixture(scope="session")
+def demo_mindrecord_dir(demo_cityscapes_root, tmp_path_factory):
+    """Directory with cityscapes_train.mindrecord and cityscapes_val.mindrecord of the demo tree.
+
+    Open them with src.data.mindrecord_writer.find_mindrecord(str(dir), split).
+    """
+    from src.data.mindrecord_writer import build_mindrecord
+
+    out = tmp_path_factory.mktemp("demo_mindrecord")
+    for split in ("train", "val"):
+        build_mindrecord(str(demo_cityscapes_root), str(out), split, num_workers=1, progress=False)
+    return out

@@ -1,0 +1,78 @@
+"""The synthetic Cityscapes tree: layout, determinism, class coverage, void ids."""
+import glob
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from src.data import synthetic
+from src.data.cityscapes import find_samples
+from src.data.labels import ID_TO_TRAIN_ID, NAME_TO_LABEL
+from src.errors import UserError
+
+
+def test_demo_tree_layout(demo_cityscapes_root):
+    train = find_samples(str(demo_cityscapes_root), "train")
+    val = find_samples(str(demo_cityscapes_root), "val")
+    assert len(train) == 6 and len(val) == 3
+    assert {s.name.split("_")[0] for s in train} == {"aachen", "bochum"}
+    for sample in train + val:
+        assert os.path.basename(sample.image_path) == sample.name + "_leftImg8bit.png"
+        image = cv2.imread(sample.image_path, cv2.IMREAD_UNCHANGED)
+        label = cv2.imread(sample.label_path, cv2.IMREAD_UNCHANGED)
+        assert image.shape == (64, 128, 3) and image.dtype == np.uint8
+        assert label.shape == (64, 128) and label.dtype == np.uint8
+
+
+def test_scenes_cover_classes_and_void_ids():
+    seen, void = set(), set()
+    for index in range(8):
+        _, label = synthetic.render_scene(np.random.default_rng([1, index]), 256, 512)
+        train_ids = ID_TO_TRAIN_ID[label]
+        seen |= set(np.unique(train_ids).tolist()) - {255}
+        void |= set(np.unique(label[train_ids == 255]).tolist())
+    names = {"road", "sidewalk", "building", "pole", "traffic light", "traffic sign", "vegetation",
+             "terrain", "sky", "person", "car"}
+    assert {NAME_TO_LABEL[n].trainId for n in names} <= seen
+    assert {NAME_TO_LABEL["ego vehicle"].id, NAME_TO_LABEL["out of roi"].id} <= void
+
+
+def test_scenes_vary_and_colour_is_not_a_perfect_cue():
+    image_a, label_a = synthetic.render_scene(np.random.default_rng(1), 128, 256)
+    image_b, label_b = synthetic.render_scene(np.random.default_rng(2), 128, 256)
+    assert (label_a != label_b).mean() > 0.05
+    road = NAME_TO_LABEL["road"].id
+    means = [img[lab == road].mean(axis=0) for img, lab in ((image_a, label_a), (image_b, label_b))]
+    assert not np.allclose(means[0], means[1], atol=2)
+    assert image_a[label_a == road].std(axis=0).min() > 3  # textured, not flat
+
+
+def test_generate_is_deterministic_and_seed_dependent(tmp_path):
+    args = dict(num_train=2, num_val=1, height=32, width=64)
+    synthetic.generate(str(tmp_path / "a"), seed=5, **args)
+    synthetic.generate(str(tmp_path / "b"), seed=5, **args)
+    synthetic.generate(str(tmp_path / "c"), seed=6, **args)
+    files = sorted(os.path.relpath(p, tmp_path / "a") for p in glob.glob(str(tmp_path / "a/**/*.png"), recursive=True))
+    assert len(files) == 6
+    for rel in files:
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes()
+    assert any((tmp_path / "a" / r).read_bytes() != (tmp_path / "c" / r).read_bytes() for r in files)
+
+
+def test_generate_refuses_non_empty_output_without_overwrite(tmp_path):
+    (tmp_path / "keep.txt").write_text("x")
+    with pytest.raises(UserError, match="exists and is not empty.*--overwrite"):
+        synthetic.generate(str(tmp_path), 1, 1, 32, 64)
+    synthetic.generate(str(tmp_path), 1, 1, 32, 64, overwrite=True)
+    assert not (tmp_path / "keep.txt").exists()
+    assert len(find_samples(str(tmp_path), "train")) == 1
+
+
+def test_cli(tmp_path, capsys):
+    out = tmp_path / "tree"
+    assert synthetic.main(["--output_path", str(out), "--num_train", "1", "--num_val", "1",
+                           "--height", "32", "--width", "64", "--seed", "3"]) == 0
+    assert len(find_samples(str(out), "val")) == 1
+    assert synthetic.main(["--output_path", str(out), "--height", "8", "--width", "64"]) == 2
+    assert "too small" in capsys.readouterr().err
