@@ -30,6 +30,7 @@ class AutoDeepLab(nn.Cell):
         check_variant(variant)
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.architecture = architecture
+        self.variant = variant
         self.encoder = Encoder(architecture, filter_multiplier, block_multiplier, variant,
                                drop_path_keep_prob, **bn_args)
         self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates),

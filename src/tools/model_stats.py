@@ -1,0 +1,91 @@
+"""Parameter count and multiply-adds of the retrain network.
+
+    python -m src.tools.model_stats --config_path config/autodeeplab_s.yaml \
+        [--height H --width W] [--variant paper|modelzoo]
+
+Prints JSON {"params": ..., "multi_adds": ..., ...}.
+Conventions: ``params`` counts trainable parameters (conv weights, BN gamma and beta; BN
+running statistics are not parameters). ``multi_adds`` counts multiply-accumulates (one
+multiply + one add = 1) of the convolutions and dense layers for ONE image of H x W
+(default 1024 x 2048); BN, activations, pooling, bilinear resizing and element-wise additions
+are not counted. They are measured on an actual forward pass (PyNative, forward hooks).
+"""
+import json
+import sys
+
+import numpy as np
+
+from src.config import parse_config
+from src.errors import UserError
+from src.model import build_model
+from src.nas.operations import DepthwiseConv
+
+DEFAULT_CONFIG = "config/autodeeplab_s.yaml"
+
+
+def count_params(net):
+    """Trainable parameter count."""
+    return int(sum(int(np.prod(p.shape)) for p in net.trainable_params()))
+
+
+def _conv_macs(cell, output):
+    """MACs of a conv cell: output elements x (input channels / groups) x kernel area."""
+    weight = cell.weight
+    out_channels, in_per_group, kh, kw = weight.shape
+    batch_free = int(np.prod(output.shape[1:]))
+    return batch_free * in_per_group * kh * kw
+
+
+def count_multi_adds(net, height, width):
+    """MACs of convolutions and dense layers for one height x width image (PyNative run)."""
+    import mindspore as ms
+    from mindspore import nn
+
+    total = [0]
+
+    def conv_hook(cell, _inputs, output):
+        total[0] += _conv_macs(cell, output)
+
+    def dense_hook(cell, _inputs, output):
+        total[0] += int(np.prod(output.shape[1:])) * cell.weight.shape[1]
+
+    handles = []
+    for _, cell in net.cells_and_names():
+        if isinstance(cell, (nn.Conv2d, DepthwiseConv)):
+            handles.append(cell.register_forward_hook(conv_hook))
+        elif isinstance(cell, nn.Dense):
+            handles.append(cell.register_forward_hook(dense_hook))
+    previous_mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    try:
+        net.set_train(False)
+        net(ms.Tensor(np.zeros((1, 3, height, width), np.float32)))
+    finally:
+        for handle in handles:
+            handle.remove()
+        ms.set_context(mode=previous_mode)
+    return int(total[0])
+
+
+def model_stats(cfg):
+    """{"params", "multi_adds", ...} of the network ``cfg`` describes at cfg.height x cfg.width."""
+    net = build_model(cfg)
+    return {"variant": cfg.variant, "filter_multiplier": cfg.filter_multiplier,
+            "num_classes": cfg.num_classes, "height": cfg.height, "width": cfg.width,
+            "params": count_params(net),
+            "multi_adds": count_multi_adds(net, cfg.height, cfg.width)}
+
+
+def main(argv=None):
+    try:
+        cfg = parse_config(argv, default_config_path=DEFAULT_CONFIG,
+                           description="Print params and multiply-adds of the network as JSON.")
+        print(json.dumps(model_stats(cfg)))
+    except UserError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
