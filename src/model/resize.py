@@ -1,9 +1,19 @@
 """The one place that resizes feature maps bilinearly (align_corners=True), as in DeepLab.
 
-Every bilinear resize of the network goes through ``resize_bilinear`` so that an alternative
-formulation (e.g. one that exports to ONNX) can be swapped in here alone.
+Every bilinear resize of the network goes through ``resize_bilinear``. Two formulations:
+
+- ``ops.interpolate`` (ResizeBilinearV2): the default, 2-5x faster on CPU;
+- two MatMuls with precomputed interpolation matrices (rows: output pixels, two non-zero weights
+  each): used inside ``exportable_resize()``, because MindSpore 2.10 cannot export
+  ResizeBilinearV2 to ONNX. Both give the same values (float rounding only).
 """
+import contextlib
+
+import mindspore as ms
 import mindspore.ops as ops
+import numpy as np
+
+_state = {"matmul": False}
 
 
 def scale_dimension(dim, scale):
@@ -11,6 +21,40 @@ def scale_dimension(dim, scale):
     if dim % 2 == 1:
         return int((dim - 1.0) * scale + 1.0)
     return int(dim * scale)
+
+
+def interpolation_matrix(in_size, out_size):
+    """(out_size, in_size) float32 matrix of 1-D linear interpolation with align_corners=True."""
+    matrix = np.zeros((out_size, in_size), np.float32)
+    if in_size == 1 or out_size == 1:
+        matrix[:, 0] = 1.0
+        return matrix
+    position = np.arange(out_size) * ((in_size - 1.0) / (out_size - 1.0))
+    lower = np.minimum(np.floor(position).astype(np.int64), in_size - 1)
+    upper = np.minimum(lower + 1, in_size - 1)
+    weight = (position - lower).astype(np.float32)
+    rows = np.arange(out_size)
+    np.add.at(matrix, (rows, lower), 1.0 - weight)
+    np.add.at(matrix, (rows, upper), weight)
+    return matrix
+
+
+@contextlib.contextmanager
+def exportable_resize():
+    """Networks traced (compiled or exported) inside this block resize with MatMuls."""
+    previous = _state["matmul"]
+    _state["matmul"] = True
+    try:
+        yield
+    finally:
+        _state["matmul"] = previous
+
+
+def resize_bilinear_matmul(x, size):
+    """``resize_bilinear`` as rows = A_h @ x @ A_w^T (exports to ONNX as two MatMul nodes)."""
+    rows = ms.Tensor(interpolation_matrix(x.shape[2], size[0]))
+    columns_t = ms.Tensor(np.ascontiguousarray(interpolation_matrix(x.shape[3], size[1]).T))
+    return ops.matmul(rows, ops.matmul(x, columns_t))
 
 
 def resize_bilinear(x, size):
@@ -21,4 +65,6 @@ def resize_bilinear(x, size):
     size = (int(size[0]), int(size[1]))
     if x.shape[2] == size[0] and x.shape[3] == size[1]:
         return x
+    if _state["matmul"]:
+        return resize_bilinear_matmul(x, size)
     return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
