@@ -1,0 +1,1 @@
+"""Retraining: loss, learning-rate schedule, optimizer, checkpoints, callbacks and the training loop."""

@@ -1,0 +1,76 @@
+"""Training checkpoints: atomic writes, step-numbered names, keep the newest N, resume.
+
+A checkpoint is the whole train network (weights, optimizer moments, ``global_step`` and any
+loss-scale state) plus the entries of ``src.model.weights.checkpoint_meta`` and the position
+(step, epoch, steps_per_epoch). The per-step learning-rate array is not stored: it follows from
+the config, and ``global_step`` says where in it to continue.
+"""
+import os
+import re
+
+import mindspore as ms
+
+from src.errors import UserError
+from src.model.weights import check_meta, check_parameters, is_train_state, read_checkpoint
+
+PREFIX = "autodeeplab"
+CKPT_DIR = "checkpoints"
+_NAME = re.compile(r"^%s-step(\d+)\.ckpt$" % PREFIX)
+
+
+def checkpoint_name(step):
+    """File name of the checkpoint written after ``step`` training steps."""
+    return "%s-step%08d.ckpt" % (PREFIX, step)
+
+
+def list_checkpoints(directory):
+    """Checkpoints in ``directory`` as (step, path), oldest first."""
+    if not os.path.isdir(directory):
+        return []
+    found = [(int(m.group(1)), os.path.join(directory, name))
+             for name in os.listdir(directory) for m in [_NAME.match(name)] if m]
+    return sorted(found)
+
+
+def save_train_checkpoint(train_network, directory, step, meta, keep):
+    """Write the train network's state after ``step`` steps (temp name + rename); keep the newest ``keep``."""
+    os.makedirs(directory, exist_ok=True)
+    path = os.path.join(directory, checkpoint_name(step))
+    tmp = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), checkpoint_name(step)))
+    try:
+        ms.save_checkpoint(train_network, tmp, append_dict=dict(meta, step=step),
+                           choice_func=lambda name: name != "learning_rate")
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    for _, old in list_checkpoints(directory)[:-keep]:
+        os.remove(old)
+    return path
+
+
+def resume_train_state(train_network, net, ckpt_path, expected_meta, steps_per_epoch):
+    """Load weights and optimizer state of ``ckpt_path`` into the train network; returns the step.
+
+    The optimizer's ``global_step`` comes back with the rest, so the learning-rate array and
+    the data position continue from that step.
+    """
+    params, meta = read_checkpoint(ckpt_path)
+    check_meta(ckpt_path, meta, expected_meta)
+    check_parameters(ckpt_path, net, params, strict=True)
+    if "global_step" not in params or "step" not in meta:
+        raise UserError("'%s' holds weights only (no optimizer state or step), so training cannot resume from "
+                        "it; pass a checkpoint written by train.py" % ckpt_path)
+    stored_steps = meta.get("steps_per_epoch")
+    if stored_steps is not None and stored_steps != steps_per_epoch:
+        raise UserError("'%s' was written with %d steps per epoch but this run has %d (batch_size, number of "
+                        "devices or data set changed); resume with the same data and batch_size"
+                        % (ckpt_path, stored_steps, steps_per_epoch))
+    state = {name: value for name, value in params.items() if name != "learning_rate"}
+    ms.load_param_into_net(train_network, state, strict_load=False)
+    missing = [p.name for p in train_network.get_parameters()
+               if is_train_state(p.name) and p.name not in state and p.name != "learning_rate"]
+    if missing:
+        raise UserError("'%s' lacks optimizer state %s of this run (was it written with another optimizer or "
+                        "loss_scale?)" % (ckpt_path, ", ".join(missing)))
+    return meta["step"]

@@ -1,0 +1,118 @@
+"""The retraining run behind train.py: set-up, resume, one Model.train call per epoch, outputs.
+
+Why one ``Model.train`` call per epoch: each epoch gets a freshly seeded pipeline (see
+``src.train.data``), which is what makes a resumed run see the same batches; the compiled train
+graph is reused across the calls.
+"""
+import logging
+import os
+import sys
+
+import yaml
+
+from src.device import init_device, use_sync_bn
+from src.errors import UserError
+from src.modelarts import prepare_inputs, upload_outputs
+
+LOG = logging.getLogger("autodeeplab.train")
+
+
+def _setup_logging(rank_id, rank_size):
+    prefix = "[rank %d] " % rank_id if rank_size > 1 else ""
+    logging.basicConfig(level=logging.INFO, stream=sys.stdout, force=True,
+                        format="%(asctime)s " + prefix + "%(message)s", datefmt="%H:%M:%S")
+
+
+def _check_writable(directory):
+    """Create ``directory`` and prove a file can be written there, or raise UserError."""
+    probe = os.path.join(directory, ".write-test-%d" % os.getpid())
+    try:
+        os.makedirs(directory, exist_ok=True)
+        with open(probe, "w") as f:
+            f.write("ok")
+        os.remove(probe)
+    except OSError as exc:
+        raise UserError("output_path '%s' is not writable (%s); pass --output_path with a writable folder"
+                        % (directory, exc.strerror or exc)) from None
+
+
+def _save_config(cfg, directory):
+    path = os.path.join(directory, "train_config.yaml")
+    with open(path + ".tmp", "w") as f:
+        yaml.safe_dump(cfg.to_dict(), f, sort_keys=True)
+    os.replace(path + ".tmp", path)
+
+
+def train(cfg):
+    """Run training as configured; ModelArts inputs are fetched first and outputs uploaded after."""
+    rank_id, rank_size = init_device(cfg)
+    _setup_logging(rank_id, rank_size)
+    cfg = prepare_inputs(cfg, rank_id)
+    try:
+        return _train(cfg, rank_id, rank_size)
+    finally:
+        upload_outputs(cfg, rank_id)
+
+
+def _train(cfg, rank_id, rank_size):
+    from mindspore.train import Model
+
+    from src.data.mindrecord_writer import find_mindrecord
+    from src.model import build_model
+    from src.model.weights import checkpoint_meta
+    from src.train.callbacks import RunState, training_callbacks
+    from src.train.checkpoint import CKPT_DIR, resume_train_state
+    from src.train.data import epoch_dataset, epoch_file_names, steps_per_epoch, write_samples_log
+    from src.train.loss import build_loss
+    from src.train.lr import lr_schedule
+    from src.train.optimizer import build_optimizer
+    from src.train.precision import loss_scale_manager
+    from src.train.progress_log import ProgressLog
+
+    if not cfg.data_path:
+        raise UserError("no training data: pass --data_path with the folder of cityscapes_train.mindrecord "
+                        "(written by build_mindrecord.py)")
+    mindrecord = find_mindrecord(cfg.data_path, "train")
+    output = os.path.abspath(cfg.output_path)
+    _check_writable(output)
+    is_writer = rank_id == 0
+
+    net = build_model(cfg, use_sync_bn=use_sync_bn(cfg))
+    meta = checkpoint_meta(cfg, net.architecture)
+    per_epoch = steps_per_epoch(cfg, mindrecord, rank_id, rank_size)
+    total_steps = cfg.epochs * per_epoch
+    learning_rates = lr_schedule(cfg, total_steps)
+    model = Model(net, loss_fn=build_loss(cfg), optimizer=build_optimizer(net, learning_rates, cfg),
+                  loss_scale_manager=loss_scale_manager(cfg), amp_level=cfg.amp_level)
+
+    start_step = 0
+    if cfg.resume:
+        start_step = resume_train_state(model.train_network, net, cfg.resume, meta, per_epoch)
+        if start_step >= total_steps:
+            raise UserError("'%s' is already at step %d of %d; raise --epochs to train further"
+                            % (cfg.resume, start_step, total_steps))
+        LOG.info("resumed from %s at step %d (epoch %d), lr %.3e", cfg.resume, start_step,
+                 start_step // per_epoch + 1, learning_rates[start_step])
+
+    state = RunState(start_step, total_steps, per_epoch, learning_rates, cfg.batch_size * rank_size)
+    progress_log = ProgressLog(output, start_step) if is_writer else None
+    callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, os.path.join(output, CKPT_DIR),
+                                   meta, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max, is_writer)
+    if is_writer:
+        _save_config(cfg, output)
+    LOG.info("training %d epochs x %d steps (batch %d per device, %d device(s)) from step %d; outputs in %s",
+             cfg.epochs, per_epoch, cfg.batch_size, rank_size, start_step, output)
+    samples_log = os.path.join(output, "samples_rank%d.txt" % rank_id)
+    if cfg.log_samples and not cfg.resume and os.path.exists(samples_log):
+        os.remove(samples_log)
+    for epoch in range(start_step // per_epoch, cfg.epochs):
+        skip = state.step - epoch * per_epoch
+        if cfg.log_samples:
+            names = epoch_file_names(cfg, mindrecord, epoch, rank_id, rank_size, per_epoch)
+            write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
+        dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
+        model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
+    if progress_log:
+        progress_log.plot()
+    LOG.info("training finished at step %d; last checkpoint %s", state.step, state.last_checkpoint)
+    return state.last_checkpoint
