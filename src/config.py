@@ -95,10 +95,13 @@ SCHEMA = {
         amp_level=("str", "O0", "mixed precision level", {"choices": ("O0", "O1", "O2", "O3")}),
         loss_scale=("str", "auto", "auto: dynamic on GPU/Ascend, none on CPU",
                     {"choices": ("auto", "none", "fixed", "dynamic")}),
+        loss_scale_value=("float", 1024.0, "loss scale of loss_scale fixed (initial scale of dynamic)",
+                          {"minimum": 1.0}),
         save_checkpoint_steps=("int", 0, "save every N steps (0: once per epoch)", {"minimum": 0}),
         keep_checkpoint_max=("int", 5, "checkpoints kept", {"minimum": 1}),
         resume=("path", None, "checkpoint to continue from (weights, optimizer, step, LR position)"),
         log_interval=("int", 10, "steps between progress lines", {"minimum": 1}),
+        log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
     ),
     **_keys(
         "eval",
