@@ -1,0 +1,150 @@
+"""The retrain network: sizes, shapes, paths, graph/PyNative agreement, scheduled drop path."""
+import numpy as np
+import pytest
+
+import mindspore as ms
+from mindspore import Tensor, nn
+
+from src.config import load_config
+from src.model import AutoDeepLab, build_model
+from src.model.drop_path import DropPath
+from src.model.encoder import low_level_cell_index
+from src.model.resize import resize_bilinear, scale_dimension
+from src.nas.architecture import AUTODEEPLAB, Architecture
+
+# Paper Table 2 (10.15M / 21.62M / 44.42M); modelzoo adds a 1x1 conv to each dil conv edge.
+SIZES = {("paper", 20): 10_147_408, ("paper", 32): 21_622_432, ("paper", 48): 44_424_672,
+         ("modelzoo", 20): 10_395_808, ("modelzoo", 32): 22_258_336,
+         ("modelzoo", 48): 45_855_456}
+
+
+def trainable(net):
+    return sum(int(np.prod(p.shape)) for p in net.trainable_params())
+
+
+def images(n, h, w, seed=0):
+    return Tensor(np.random.RandomState(seed).randn(n, 3, h, w).astype(np.float32))
+
+
+@pytest.fixture(autouse=True)
+def pynative():
+    """Run in PyNative (no graph compile); restore the caller's mode afterwards."""
+    mode = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    yield
+    ms.set_context(mode=mode)
+
+
+@pytest.mark.parametrize("variant, F", sorted(SIZES))
+def test_param_counts(variant, F):
+    assert trainable(AutoDeepLab(AUTODEEPLAB, filter_multiplier=F, variant=variant)) == \
+        SIZES[(variant, F)]
+
+
+def test_output_shape_equals_input_shape():
+    net = AutoDeepLab(AUTODEEPLAB, num_classes=5, filter_multiplier=2)
+    net.set_train(False)
+    for h, w in [(65, 65), (64, 48), (33, 47)]:
+        assert net(images(1, h, w)).shape == (1, 5, h, w)
+
+
+@pytest.mark.parametrize("path, low_level", [
+    ([1, 2, 3, 3, 3, 2, 1, 1, 2, 3, 3, 3], -1),  # level 3 early, no level-0 cell: stem feature
+    ([0, 1, 2, 3, 2, 1, 0, 0, 1, 1, 2, 2], 7),   # the low-level feature comes from cell 7
+])
+def test_non_default_paths_build_and_run(path, low_level):
+    assert low_level_cell_index(path, "paper") == low_level
+    cell = [[0, "skip_connect"], [1, "max_pool_3x3"], [2, "avg_pool_3x3"], [0, "sep_conv_5x5"],
+            [3, "dil_conv_3x3"], [1, "sep_conv_3x3"], [4, "dil_conv_5x5"], [2, "skip_connect"],
+            [5, "sep_conv_3x3"], [0, "avg_pool_3x3"]]
+    net = AutoDeepLab(Architecture(path, cell), num_classes=3, filter_multiplier=2,
+                      aspp_rates=(2, 4))
+    net.set_train(True)
+    assert net(images(2, 49, 63)).shape == (2, 3, 49, 63)
+
+
+def test_modelzoo_low_level_is_cell_2():
+    assert low_level_cell_index([0, 1, 2, 3, 2, 1, 0, 0, 1, 1, 2, 2], "modelzoo") == 2
+
+
+def test_graph_and_pynative_agree():
+    net = AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2)
+    net.set_train(False)
+    x = images(1, 33, 41, seed=3)
+    eager = net(x).asnumpy()
+    ms.set_context(mode=ms.GRAPH_MODE)
+    try:
+        graph = net(x).asnumpy()
+    finally:
+        ms.set_context(mode=ms.PYNATIVE_MODE)
+    np.testing.assert_allclose(graph, eager, rtol=1e-4, atol=1e-4)
+
+
+def test_resize_rules():
+    assert [scale_dimension(d, 0.5) for d in (193, 192, 65, 2)] == [97, 96, 33, 1]
+    assert [scale_dimension(d, 2.0) for d in (97, 96)] == [193, 192]
+    x = Tensor(np.arange(9, dtype=np.float32).reshape(1, 1, 3, 3))
+    up = resize_bilinear(x, (5, 5)).asnumpy()[0, 0]
+    np.testing.assert_allclose(up[::2, ::2], x.asnumpy()[0, 0])  # align_corners keeps corners
+    np.testing.assert_allclose(up[0, 1], 0.5)
+    assert resize_bilinear(x, (3, 3)) is x
+
+
+class _DropPathNet(nn.Cell):
+    def __init__(self, keep_prob, cell_index, num_cells):
+        super().__init__()
+        self.drop = DropPath(keep_prob, cell_index, num_cells)
+        self.progress = ms.Parameter(Tensor(0.0, ms.float32), requires_grad=False)
+
+    def construct(self, x):
+        return self.drop(x, self.progress)
+
+
+@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
+def test_drop_path_schedule(mode):
+    ms.set_context(mode=mode)
+    x = Tensor(np.ones((4000, 1, 2, 2), np.float32))
+    net = _DropPathNet(0.4, cell_index=5, num_cells=12)  # layer keep = 1 - 0.5 * 0.6 = 0.7
+    net.set_train(True)
+    np.testing.assert_array_equal(net(x).asnumpy(), 1.0)  # progress 0: nothing dropped
+    for progress, keep in [(0.5, 0.85), (1.0, 0.7), (3.0, 0.7)]:  # progress clipped at 1
+        net.progress.set_data(Tensor(progress, ms.float32))
+        out = net(x).asnumpy()
+        kept = out[out != 0]
+        np.testing.assert_allclose(kept, 1 / keep, rtol=1e-5)
+        assert np.all(out == out[:, :, :1, :1])  # one decision per sample
+        assert abs((out[:, 0, 0, 0] > 0).mean() - keep) < 0.03
+    net.set_train(False)
+    np.testing.assert_array_equal(net(x).asnumpy(), 1.0)
+
+
+def test_drop_path_off_at_keep_prob_one():
+    x = Tensor(np.ones((64, 1, 1, 1), np.float32))
+    net = _DropPathNet(1.0, cell_index=11, num_cells=12)
+    net.progress.set_data(Tensor(1.0, ms.float32))
+    net.set_train(True)
+    np.testing.assert_array_equal(net(x).asnumpy(), 1.0)
+
+
+def test_network_drop_path_progress_is_fed_by_training():
+    net = AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=0.5)
+    net.set_drop_path_progress(500, 1000)
+    assert float(net.drop_path_progress.asnumpy()) == pytest.approx(0.5)
+    net.set_drop_path_progress(5000, 1000)
+    assert float(net.drop_path_progress.asnumpy()) == 1.0
+    assert "drop_path_progress" not in [p.name for p in net.trainable_params()]
+    net.set_train(False)
+    x = images(1, 33, 33)
+    np.testing.assert_array_equal(net(x).asnumpy(), net(x).asnumpy())
+
+
+def test_build_model_from_config(tmp_path):
+    arch = Architecture([1] * 12, AUTODEEPLAB.cell)
+    arch.save(tmp_path / "a.json")
+    cfg = load_config(None, {"filter_multiplier": 2, "num_classes": 4, "variant": "modelzoo",
+                             "aspp_rates": [1, 2, 3], "arch_path": str(tmp_path / "a.json")})
+    net = build_model(cfg)
+    assert net.architecture.network_path == [1] * 12 and net.variant == "modelzoo"
+    assert len(net.aspp.branches) == 4
+    net.set_train(False)
+    assert net(images(1, 33, 35)).shape == (1, 4, 33, 35)

@@ -1,0 +1,35 @@
+"""model_stats: trainable params and conv/dense multiply-accumulates."""
+import json
+
+import mindspore as ms
+from mindspore import nn
+
+from src.model import build_model
+from src.config import load_config
+from src.nas.operations import DepthwiseConv, conv2d
+from src.tools import model_stats
+
+
+def test_multi_adds_convention():
+    net = nn.SequentialCell([conv2d(3, 4, 3, stride=2), DepthwiseConv(4, 5), nn.Flatten(),
+                             nn.Dense(4 * 17 * 17, 10, has_bias=False)])
+    expected = 17 * 17 * 4 * 3 * 9 + 17 * 17 * 4 * 25 + 4 * 17 * 17 * 10
+    assert model_stats.count_multi_adds(net, 33, 33) == expected
+    assert model_stats.count_params(net) == 4 * 3 * 9 + 4 * 25 + 4 * 17 * 17 * 10
+
+
+def test_cli_prints_json(capsys):
+    argv = ["--config_path", "config/autodeeplab_s.yaml", "--filter_multiplier", "2",
+            "--height", "33", "--width", "49", "--variant", "modelzoo"]
+    mode = ms.get_context("mode")
+    assert model_stats.main(argv) == 0
+    assert ms.get_context("mode") == mode  # the PyNative run does not leak its mode
+    stats = json.loads(capsys.readouterr().out)
+    cfg = load_config("config/autodeeplab_s.yaml", {"filter_multiplier": 2, "variant": "modelzoo"})
+    assert stats["params"] == model_stats.count_params(build_model(cfg))
+    assert stats["multi_adds"] > 0 and (stats["height"], stats["width"]) == (33, 49)
+
+
+def test_cli_bad_config_is_a_clean_error(capsys):
+    assert model_stats.main(["--config_path", "missing.yaml"]) == 2
+    assert capsys.readouterr().err.startswith("error: config file missing.yaml does not exist")
