@@ -4,6 +4,7 @@ Why one ``Model.train`` call per epoch: each epoch gets a freshly seeded pipelin
 ``src.train.data``), which is what makes a resumed run see the same batches; the compiled train
 graph is reused across the calls.
 """
+import hashlib
 import logging
 import os
 import sys
@@ -52,6 +53,15 @@ def train(cfg):
         return _train(cfg, rank_id, rank_size)
     finally:
         upload_outputs(cfg, rank_id)
+
+
+def weights_digest(net):
+    """SHA-1 of the trainable weights: data-parallel ranks must print the same value."""
+    digest = hashlib.sha1()
+    for param in net.trainable_params():
+        digest.update(param.name.encode())
+        digest.update(param.asnumpy().tobytes())
+    return digest.hexdigest()
 
 
 def _train(cfg, rank_id, rank_size):
@@ -115,4 +125,5 @@ def _train(cfg, rank_id, rank_size):
     if progress_log:
         progress_log.plot()
     LOG.info("training finished at step %d; last checkpoint %s", state.step, state.last_checkpoint)
+    LOG.info("trainable weights sha1 %s", weights_digest(net))
     return state.last_checkpoint
