@@ -65,9 +65,12 @@ def check_meta(ckpt_path, meta, expected):
     stored_arch = meta.get("architecture")
     if stored_arch is not None and expected.get("architecture") is not None:
         mine = json.loads(expected["architecture"])
-        for key in ("network_path", "cell"):
-            if stored_arch.get(key) != mine.get(key):
-                problems.append("%s: checkpoint %s, this run %s" % (key, stored_arch.get(key), mine.get(key)))
+        if stored_arch.get("network_path") != mine.get("network_path"):
+            problems.append("network_path: checkpoint %s, this run %s"
+                            % (stored_arch.get("network_path"), mine.get("network_path")))
+        stored_cell, my_cell = stored_arch.get("cell") or [], mine.get("cell") or []
+        problems.extend("cell row %d: checkpoint %s, this run %s" % (row, theirs, ours)
+                        for row, (theirs, ours) in enumerate(zip(stored_cell, my_cell)) if theirs != ours)
         if problems:
             problems.append("pass --arch_path with the architecture file the checkpoint was trained with "
                             "(checkpoint provenance: %s)" % json.dumps(stored_arch.get("provenance", {})))
