@@ -51,10 +51,15 @@ def exportable_resize():
 
 
 def resize_bilinear_matmul(x, size):
-    """``resize_bilinear`` as rows = A_h @ x @ A_w^T (exports to ONNX as two MatMul nodes)."""
-    rows = ms.Tensor(interpolation_matrix(x.shape[2], size[0]))
+    """``resize_bilinear`` as A_h @ x @ A_w^T, computed as ((x @ A_w^T)^T @ A_h^T)^T over the last two axes.
+
+    Exports to ONNX as MatMul, Transpose, MatMul, Transpose; the constant matrix is always the
+    second MatMul operand, which OpenCV DNN (4.6) requires.
+    """
+    rows_t = ms.Tensor(np.ascontiguousarray(interpolation_matrix(x.shape[2], size[0]).T))
     columns_t = ms.Tensor(np.ascontiguousarray(interpolation_matrix(x.shape[3], size[1]).T))
-    return ops.matmul(rows, ops.matmul(x, columns_t))
+    y = ops.matmul(x, columns_t).transpose(0, 1, 3, 2)
+    return ops.matmul(y, rows_t).transpose(0, 1, 3, 2)
 
 
 def resize_bilinear(x, size):

@@ -1,0 +1,23 @@
+"""Score a checkpoint on the Cityscapes val split: mIoU, per-class IoU, pixel accuracy.
+
+    python eval.py --config_path config/autodeeplab_s.yaml --data_path MINDRECORD_DIR \
+        --ckpt_path CKPT [--flip true] [--scales 0.5,0.75,1.0,1.25,1.5,1.75] [--sliding_window true]
+
+Prints the per-class table and writes OUTPUT_PATH/eval_results.json.
+"""
+import os
+
+import src  # noqa: F401  (CPU set-up before mindspore)
+from src.config import CONFIG_DIR, parse_config
+from src.errors import run_main
+
+
+def main(argv=None):
+    from src.eval.evaluate import run_eval
+
+    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    run_eval(cfg)
+
+
+if __name__ == "__main__":
+    run_main(main)

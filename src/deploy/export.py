@@ -1,0 +1,88 @@
+"""Export a trained network to MINDIR (any backend), ONNX (ONNX Runtime, OpenCV DNN) or AIR (Ascend).
+
+The exported graph takes one normalised float32 image (1, 3, height, width) and returns the
+label map (1, height, width) int32 ('argmax'), class probabilities (1, C, height, width)
+('softmax') or raw logits ('logits', used by the parity tests). ONNX export resizes with MatMuls
+(``src.model.resize.exportable_resize``) because MindSpore cannot export ResizeBilinearV2.
+"""
+import os
+
+import mindspore as ms
+import mindspore.nn as nn
+import mindspore.ops as ops
+import numpy as np
+
+from src.errors import UserError
+from src.model.resize import exportable_resize
+
+OUTPUTS = ("argmax", "softmax", "logits")
+EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
+
+
+class InferenceHead(nn.Cell):
+    """The network followed by the exported output: argmax label map, softmax or logits."""
+
+    def __init__(self, net, output):
+        super().__init__()
+        if output not in OUTPUTS:
+            raise UserError("output must be one of %s, got %r" % (", ".join(OUTPUTS), output))
+        self.net = net
+        self.output = output
+
+    def construct(self, x):
+        logits = self.net(x)
+        if self.output == "argmax":
+            return ops.argmax(logits, dim=1).astype(ms.int32)
+        if self.output == "softmax":
+            return ops.softmax(logits, axis=1)
+        return logits
+
+
+def export_file_name(output_path, height, width, output, file_format):
+    """``<output_path>/autodeeplab_<H>x<W>_<output>.<ext>``."""
+    return os.path.join(output_path, "autodeeplab_%dx%d_%s%s" % (height, width, output, EXTENSIONS[file_format]))
+
+
+def check_format(file_format, device_target):
+    """AIR is an Ascend format; MindSpore refuses it elsewhere with an obscure message."""
+    if file_format not in EXTENSIONS:
+        raise UserError("file_format must be one of %s, got %r" % (", ".join(EXTENSIONS), file_format))
+    if file_format == "AIR" and device_target != "Ascend":
+        raise UserError("AIR export needs an Ascend device (device_target is %s); export MINDIR or ONNX "
+                        "here, or run export.py with --device_target Ascend on an Ascend machine" % device_target)
+
+
+def export_network(net, path, file_format, height, width, output="argmax"):
+    """Write ``net`` (eval mode) with a fixed (1, 3, height, width) input to ``path``, atomically."""
+    head = InferenceHead(net, output)
+    head.set_train(False)
+    sample = ms.Tensor(np.zeros((1, 3, height, width), np.float32))
+    directory = os.path.dirname(os.path.abspath(path))
+    os.makedirs(directory, exist_ok=True)
+    temporary_base = os.path.join(directory, ".tmp_export_%d" % os.getpid())
+    temporary = temporary_base + EXTENSIONS[file_format]
+    try:
+        if file_format == "ONNX":
+            with exportable_resize():
+                ms.export(head, sample, file_name=temporary_base, file_format=file_format)
+        else:
+            ms.export(head, sample, file_name=temporary_base, file_format=file_format)
+        os.replace(temporary, path)
+    finally:
+        if os.path.exists(temporary):
+            os.remove(temporary)
+    return path
+
+
+def run_export(cfg):
+    """export.py: cfg.ckpt_path at cfg.height x cfg.width with cfg.output; returns the file written."""
+    from src.deploy.network import load_trained_network
+    from src.device import init_device
+
+    check_format(cfg.file_format, cfg.device_target)
+    init_device(cfg)
+    net = load_trained_network(cfg)
+    path = export_network(net, export_file_name(cfg.output_path, cfg.height, cfg.width, cfg.output, cfg.file_format),
+                          cfg.file_format, cfg.height, cfg.width, cfg.output)
+    print("exported %s (input 1x3x%dx%d float32, output %s)" % (path, cfg.height, cfg.width, cfg.output))
+    return path
