@@ -1,0 +1,158 @@
+"""One supernet node as a compile-once function: the op table's search ops run functionally.
+
+Why functional: MindSpore compiles a graph per Cell instance (~25 s for a 20-edge search cell),
+so 105 cell instances would compile for ~45 minutes, and PyNative runs ~10x slower per op (SPEC 9).
+``node_forward`` is one ``@ms.jit`` function whose weights arrive as tensor arguments, so it
+compiles once per node *shape* (about a dozen at 12 layers) and is reused by every node.
+
+A node (l, s) gets R incoming moves (one per existing source level). The R cell runs share the
+input shapes, so they are computed together: run r's channels sit at [r*C, (r+1)*C) of every
+state and each convolution is grouped by run (``groups=R``), which is exactly R separate cells
+with separate weights. The op definitions are those of ``src.nas.operations.make_op`` with
+``search=True, affine=False, variant="paper"`` at stride 1 (tests check equality against it):
+
+- sep_conv_kxk: (ReLU, depthwise kxk, pointwise 1x1, BN) twice;
+- dil_conv_kxk: ReLU, dense kxk conv dilation 2, BN;
+- max/avg_pool_3x3 (avg excludes padding) then a non-affine BN; skip_connect = identity;
+- none contributes zeros, so it is left out of the sum (its softmax weight still normalises).
+
+BN has no affine parameters (DARTS) and always normalises with batch statistics, in training and
+in search-time validation alike, so the supernet keeps no running statistics.
+"""
+import mindspore as ms
+import mindspore.ops as ops
+import numpy as np
+
+from src.model.resize import resize_bilinear
+from src.nas.decode import edge_block_ranges
+from src.nas.operations import PRIMITIVES
+
+CONV_OPS = ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
+OP_INDEX = {name: index for index, name in enumerate(PRIMITIVES)}
+DILATION = 2
+EDGE_WEIGHT_NAMES = ("sep3_dw", "sep3_pw", "sep5_dw", "sep5_pw", "dil3", "dil5")
+
+
+def batch_norm(x, eps):
+    """Non-affine BatchNorm with batch statistics (biased variance, as in training-mode BN)."""
+    mean = x.mean(axis=(0, 2, 3), keep_dims=True)
+    centred = x - mean
+    var = (centred * centred).mean(axis=(0, 2, 3), keep_dims=True)
+    return centred * ops.rsqrt(var + eps)
+
+
+def relu_conv_bn(x, weight, eps, stride=1, dilation=1, groups=1):
+    """ReLU, bias-free conv with 'same' padding, non-affine BN."""
+    padding = dilation * (weight.shape[-1] - 1) // 2
+    x = ops.conv2d(ops.relu(x), weight, stride=stride, pad_mode="pad", padding=padding,
+                   dilation=dilation, groups=groups)
+    return batch_norm(x, eps)
+
+
+def sep_conv(x, depthwise, pointwise, runs, eps):
+    """(ReLU, depthwise, pointwise, BN) x 2; depthwise (2, RC, 1, k, k), pointwise (2, RC, C, 1, 1)."""
+    channels = x.shape[1]
+    for half in range(2):
+        padding = (depthwise.shape[-1] - 1) // 2
+        x = ops.conv2d(ops.relu(x), depthwise[half], pad_mode="pad", padding=padding,
+                       groups=channels)
+        x = batch_norm(ops.conv2d(x, pointwise[half], groups=runs), eps)
+    return x
+
+
+def mixed_op(x, weights, edge, op_weights, runs, eps):
+    """sum_k softmax(alpha_e)_k op_k(x) for edge ``edge`` (``none`` adds zero)."""
+    sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 = weights
+    out = op_weights[OP_INDEX["max_pool_3x3"]] * batch_norm(
+        ops.max_pool2d(x, 3, stride=1, padding=1), eps)
+    out = out + op_weights[OP_INDEX["avg_pool_3x3"]] * batch_norm(
+        ops.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False), eps)
+    out = out + op_weights[OP_INDEX["skip_connect"]] * x
+    out = out + op_weights[OP_INDEX["sep_conv_3x3"]] * sep_conv(x, sep3_dw[edge], sep3_pw[edge], runs, eps)
+    out = out + op_weights[OP_INDEX["sep_conv_5x5"]] * sep_conv(x, sep5_dw[edge], sep5_pw[edge], runs, eps)
+    out = out + op_weights[OP_INDEX["dil_conv_3x3"]] * relu_conv_bn(
+        x, dil3[edge], eps, dilation=DILATION, groups=runs)
+    out = out + op_weights[OP_INDEX["dil_conv_5x5"]] * relu_conv_bn(
+        x, dil5[edge], eps, dilation=DILATION, groups=runs)
+    return out
+
+
+def cell_core(prev_prev, prev, weights, alpha_weights, runs, num_blocks, eps):
+    """The searched cell on preprocessed inputs (N, R*C, H, W); returns the R outputs as
+    (N, R, B*C, H, W): each run's blocks concatenated, as in the retrain cell."""
+    states = [prev_prev, prev]
+    for start, count in edge_block_ranges(num_blocks):
+        block = mixed_op(states[0], weights, start, alpha_weights[start], runs, eps)
+        for state in range(1, count):
+            block = block + mixed_op(states[state], weights, start + state,
+                                     alpha_weights[start + state], runs, eps)
+        states.append(block)
+    batch, channels, height, width = prev.shape
+    blocks = [ops.reshape(state, (batch, runs, channels // runs, height, width))
+              for state in states[2:]]
+    return ops.concat(blocks, axis=2)
+
+
+def transition(source, weight, size, eps):
+    """A move's own preprocess of the previous-layer node to this node's level and C channels:
+    finer source: ReLU, 3x3 stride-2 conv, BN; same level: ReLU, 1x1 conv, BN; coarser source:
+    bilinear upsample (align_corners) then ReLU, 1x1 conv, BN."""
+    if source.shape[2] > size[0]:
+        return relu_conv_bn(source, weight, eps, stride=2)
+    return relu_conv_bn(resize_bilinear(source, size), weight, eps)
+
+
+def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, eps, *tensors):
+    """Node (l, s) = sum_r beta_r * Cell_r(prev = move_r(source_r), prev-prev).
+
+    prev_prev: the prev-prev tensor (resized here to ``size``); alpha_weights (E, 8) softmax over
+    ops; beta_weights (R,) normalised move probabilities; tensors: sep3_dw, sep3_pw, sep5_dw,
+    sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run its
+    source (previous-layer tensor, ascending level) and its transition weight.
+    Returns (N, B*C, H, W). All tensors are flat positional arguments: with tuple arguments
+    (ms.mutable) MindSpore 2.10 silently drops gradients of some of them.
+    """
+    num_edge_w = len(EDGE_WEIGHT_NAMES)
+    edge_w = tensors[:num_edge_w]
+    prev_prev_w = tensors[num_edge_w]
+    moves = tensors[num_edge_w + 1:]
+    runs = len(moves) // 2
+    prev_prev = relu_conv_bn(resize_bilinear(prev_prev, size), prev_prev_w, eps)
+    prev = ops.concat([transition(moves[2 * r], moves[2 * r + 1], size, eps) for r in range(runs)],
+                      axis=1)
+    outputs = cell_core(prev_prev, prev, edge_w, alpha_weights, runs, num_blocks, eps)
+    return (outputs * ops.reshape(beta_weights, (1, runs, 1, 1, 1))).sum(axis=1)
+
+
+node_forward_compiled = ms.jit(node_forward)
+
+
+def he_normal(rng, shape, stack=()):
+    """He normal (fan_out, ReLU gain) as the op table's convs, drawn per op and stacked."""
+    fan_out = shape[0] * int(np.prod(shape[2:]))
+    return (rng.standard_normal(tuple(stack) + tuple(shape)) * np.sqrt(2.0 / fan_out)).astype(np.float32)
+
+
+def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edges):
+    """numpy weights of one node: source_shapes = [(in_channels, kernel)] per run (R runs).
+
+    Each run's weights are drawn separately (He normal as a single op) and laid out run-major
+    along the output channels, the layout ``node_forward`` expects."""
+    runs = len(source_shapes)
+    weights = {"prev_prev": he_normal(rng, (channels, prev_prev_channels, 1, 1), (runs,)).reshape(
+                   runs * channels, prev_prev_channels, 1, 1),
+               "transition": [he_normal(rng, (channels, in_channels, kernel, kernel))
+                              for in_channels, kernel in source_shapes]}
+    for kernel in (3, 5):
+        weights[f"sep{kernel}_dw"] = he_normal(rng, (channels, 1, kernel, kernel),
+                                               (num_edges, 2, runs)).reshape(
+            num_edges, 2, runs * channels, 1, kernel, kernel)
+        weights[f"sep{kernel}_pw"] = he_normal(rng, (channels, channels, 1, 1),
+                                               (num_edges, 2, runs)).reshape(
+            num_edges, 2, runs * channels, channels, 1, 1)
+        weights[f"dil{kernel}"] = he_normal(rng, (channels, channels, kernel, kernel),
+                                            (num_edges, runs)).reshape(
+            num_edges, runs * channels, channels, kernel, kernel)
+    return weights
+
+

@@ -1,0 +1,193 @@
+"""The Auto-DeepLab search supernet (SPEC 5): L layers x 4 levels, shared alpha, network beta.
+
+Topology. Node (l, s) exists when s <= l+1 (45 nodes at 12 layers); its output has B*F*2^s
+channels at output stride 4*2^s. Its incoming moves come from the existing nodes (l-1, s-1),
+(l-1, s), (l-1, s+1) (the stem's stride-4 output for l = 0): 105 moves at 12 layers, each with
+its own cell weights and its own preprocess (``search_cell.transition``)::
+
+    node(l, s) = sum_moves beta_norm(move) * Cell_move(prev = moved source, prev-prev)
+
+Prev-prev rule (the node two layers back at the same level, else the nearest-size earlier
+tensor, never dropped): l = 0 uses the stem's stride-2 output, l = 1 the stem's stride-4 output,
+l >= 2 node (l-2, min(s, top level of layer l-2)), i.e. the same earlier layer at its closest
+level. It is bilinearly resized to the node's size (as in the retrain cell).
+
+Stem: three 3x3 convs (3 -> c, stride 2; c -> c; c -> 2c, stride 2), each conv-BN-ReLU, c = 64
+(the retrain network's stem; the paper's "two-layer stem" to stride 4 plus the stride-2 tensor
+cell 0 needs as prev-prev).
+Heads: one simplified ASPP per level of the last layer (1x1; 3x3 atrous with rate 96/stride,
+clipped to the feature size - 1 for tiny crops; image pooling), concat, 1x1 to classes;
+bilinearly upsampled to the input and summed.
+
+Execution: this Cell runs in PyNative; each node is one call of the compile-once
+``search_cell.node_forward`` with the node's weights passed as tensors (see that module).
+"""
+import mindspore.nn as nn
+import mindspore.ops as ops
+import numpy as np
+from mindspore import Parameter, Tensor
+
+from src.model.resize import resize_bilinear
+from src.nas.decode import move_mask, num_cell_edges
+from src.nas.operations import PRIMITIVES, batch_norm, conv2d
+from src.nas.search_cell import (EDGE_WEIGHT_NAMES, init_node_weights, node_forward,
+                                 node_forward_compiled)
+
+ASPP_RATE_TIMES_STRIDE = 96
+ARCH_INIT_SCALE = 1e-3
+
+
+def level_sizes(size, num_levels):
+    """Spatial size per level: level 0 is the stem's stride-4 size, each next level is what a
+    3x3 stride-2 conv with padding 1 gives."""
+    sizes = [tuple(int(d) for d in size)]
+    for _ in range(num_levels - 1):
+        sizes.append(tuple((d - 1) // 2 + 1 for d in sizes[-1]))
+    return sizes
+
+
+def supernet_nodes(num_layers, num_levels):
+    """[(layer, level)] of every existing node, in computation order."""
+    return [(layer, level) for layer in range(num_layers)
+            for level in range(min(layer + 1, num_levels - 1) + 1)]
+
+
+def incoming_levels(layer, level, num_levels):
+    """Source levels (ascending) at layer-1 (the stem, level 0, for layer 0) with a move here."""
+    top = 0 if layer == 0 else min(layer, num_levels - 1)
+    return [source for source in (level - 1, level, level + 1) if 0 <= source <= top]
+
+
+def prev_prev_key(layer, level, num_levels):
+    """Which tensor is the prev-prev input of node (layer, level): 'stem1', 'stem2' or a node."""
+    if layer == 0:
+        return "stem1"
+    if layer == 1:
+        return "stem2"
+    return (layer - 2, min(level, layer - 1, num_levels - 1))
+
+
+class ConvBNReLU(nn.SequentialCell):
+    """conv (op-table initialisation, no bias) -> BN -> ReLU."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride, bn_momentum, bn_eps):
+        super().__init__([conv2d(in_channels, out_channels, kernel_size, stride=stride),
+                          batch_norm(out_channels, bn_momentum, bn_eps), nn.ReLU()])
+
+
+class SearchHead(nn.Cell):
+    """Simplified ASPP of one level: 1x1, 3x3 atrous (rate 96/stride), image pooling -> classes."""
+
+    def __init__(self, in_channels, channels, num_classes, rate, bn_momentum, bn_eps):
+        super().__init__()
+        self.rate = rate
+        self.branch1x1 = ConvBNReLU(in_channels, channels, 1, 1, bn_momentum, bn_eps)
+        self.atrous_weight = conv2d(in_channels, channels, 3).weight
+        self.atrous_bn = batch_norm(channels, bn_momentum, bn_eps)
+        self.pool_conv = conv2d(in_channels, channels, 1)
+        self.classifier = nn.Conv2d(3 * channels, num_classes, 1, has_bias=True)
+
+    def construct(self, x):
+        rate = max(1, min(self.rate, min(x.shape[2], x.shape[3]) - 1))
+        atrous = ops.conv2d(x, self.atrous_weight, pad_mode="pad", padding=rate, dilation=rate)
+        pooled = ops.relu(self.pool_conv(x.mean(axis=(2, 3), keep_dims=True)))
+        pooled = ops.broadcast_to(pooled, (-1, -1, x.shape[2], x.shape[3]))
+        features = ops.concat([self.branch1x1(x), ops.relu(self.atrous_bn(atrous)), pooled], axis=1)
+        return self.classifier(features)
+
+
+class SearchSupernet(nn.Cell):
+    """Supernet with Parameters ``alphas`` (edges, ops) and ``betas`` (layers, levels, 3)."""
+
+    def __init__(self, num_classes=19, num_layers=12, num_levels=4, filter_multiplier=8,
+                 block_multiplier=5, stem_channels=64, head_channels=None, bn_momentum=0.995,
+                 bn_eps=1e-5, seed=0, compiled=True):
+        super().__init__()
+        self.node_forward = node_forward_compiled if compiled else node_forward
+        rng = np.random.default_rng(seed)
+        self.num_layers, self.num_levels = num_layers, num_levels
+        self.block_multiplier, self.bn_eps = block_multiplier, bn_eps
+        self.num_edges = num_cell_edges(block_multiplier)
+        self.alphas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
+            (self.num_edges, len(PRIMITIVES))).astype(np.float32)), name="alphas")
+        self.betas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
+            (num_layers, num_levels, 3)).astype(np.float32)), name="betas")
+        self.move_mask = Tensor(move_mask(num_layers, num_levels).astype(np.float32))
+        self.stem1 = nn.SequentialCell([
+            ConvBNReLU(3, stem_channels, 3, 2, bn_momentum, bn_eps),
+            ConvBNReLU(stem_channels, stem_channels, 3, 1, bn_momentum, bn_eps)])
+        self.stem2 = ConvBNReLU(stem_channels, 2 * stem_channels, 3, 2, bn_momentum, bn_eps)
+        channels = [filter_multiplier * 2 ** level for level in range(num_levels)]
+        out_channels = {"stem1": stem_channels, "stem2": 2 * stem_channels}
+        self.nodes, self.node_weights, moves = [], {}, []
+        for layer, level in supernet_nodes(num_layers, num_levels):
+            sources = incoming_levels(layer, level, num_levels)
+            source_shapes = []
+            for source in sources:
+                in_channels = out_channels["stem2" if layer == 0 else (layer - 1, source)]
+                source_shapes.append((in_channels, 3 if source < level else 1))
+                moves.append((layer, source, level - source + 1))
+            pp_key = prev_prev_key(layer, level, num_levels)
+            arrays = init_node_weights(rng, channels[level], out_channels[pp_key], source_shapes,
+                                       self.num_edges)
+            self.node_weights[(layer, level)] = self._register(f"node{layer}_{level}", arrays,
+                                                               sources)
+            self.nodes.append((layer, level, tuple(sources), pp_key))
+            out_channels[(layer, level)] = block_multiplier * channels[level]
+        self.num_moves = len(moves)
+        self.move_index = Tensor(np.array(moves, dtype=np.int32))
+        head_channels = head_channels or num_classes
+        last = num_layers - 1
+        self.head_levels = [level for layer, level in supernet_nodes(num_layers, num_levels)
+                            if layer == last]
+        self.heads = nn.CellList([
+            SearchHead(out_channels[(last, level)], head_channels, num_classes,
+                       max(1, ASPP_RATE_TIMES_STRIDE // (4 * 2 ** level)), bn_momentum, bn_eps)
+            for level in self.head_levels])
+
+    def _register(self, prefix, arrays, sources):
+        """Make the node's Parameters (registered on this Cell); returns them in the flat order
+        ``node_forward`` takes."""
+        def param(name, array):
+            parameter = Parameter(Tensor(array), name=f"{prefix}.{name}")
+            self.insert_param_to_cell(f"{prefix}_{name}", parameter)
+            return parameter
+        return ([param(name, arrays[name]) for name in EDGE_WEIGHT_NAMES]
+                + [param("prev_prev", arrays["prev_prev"])]
+                + [param(f"transition_from{source}", array)
+                   for source, array in zip(sources, arrays["transition"])])
+
+    def arch_parameters(self):
+        return [self.alphas, self.betas]
+
+    def weight_parameters(self):
+        return [p for p in self.trainable_params() if p.name not in ("alphas", "betas")]
+
+    def normalized_betas(self):
+        """Softmax of beta over each node's existing moves (non-existing moves 0); no 2/3 factor."""
+        masked = self.betas + (self.move_mask - 1.0) * 1e9
+        return ops.softmax(masked, axis=-1) * self.move_mask
+
+    def construct(self, x):
+        stem1 = self.stem1(x)
+        stem2 = self.stem2(stem1)
+        sizes = level_sizes(stem2.shape[2:], self.num_levels)
+        alpha_weights = ops.softmax(self.alphas, axis=-1)
+        move_probs = ops.gather_nd(self.normalized_betas(), self.move_index)
+        outputs = {"stem1": stem1, "stem2": stem2}
+        first_move = 0
+        for layer, level, sources, pp_key in self.nodes:
+            weights = self.node_weights[(layer, level)]
+            tensors = [w * 1 for w in weights[:-len(sources)]]
+            for source, transition_w in zip(sources, weights[-len(sources):]):
+                tensors += [outputs["stem2" if layer == 0 else (layer - 1, source)], transition_w * 1]
+            outputs[(layer, level)] = self.node_forward(
+                outputs[pp_key], alpha_weights, move_probs[first_move:first_move + len(sources)],
+                sizes[level], self.block_multiplier, self.bn_eps, *tensors)
+            first_move += len(sources)
+        size = x.shape[2:]
+        logits = None
+        for level, head in zip(self.head_levels, self.heads):
+            level_logits = resize_bilinear(head(outputs[(self.num_layers - 1, level)]), size)
+            logits = level_logits if logits is None else logits + level_logits
+        return logits
