@@ -20,6 +20,7 @@ EPILOG = """predict options:
 
 def main(argv=None):
     from src.deploy.predictor import Predictor
+    from src.device import init_device
 
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--model")
@@ -28,6 +29,7 @@ def main(argv=None):
     cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
     if not args.model or not args.input:
         raise UserError("pass --model (a .ckpt, .mindir or .onnx file) and --input (an image or a folder)")
+    init_device(cfg)
     written = Predictor(args.model, cfg).predict_paths(args.input, cfg.output_path)
     print("wrote predictions of %d image(s) to %s" % (len(written), cfg.output_path))
 

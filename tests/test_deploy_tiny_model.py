@@ -15,6 +15,7 @@ import pytest
 
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import load_config
+from src.data.labels import TRAIN_CLASS_NAMES as TRAIN_NAMES
 from src.data.labels import TRAIN_ID_PALETTE, TRAIN_ID_TO_ID
 
 HEIGHT, WIDTH = 65, 97
@@ -44,8 +45,8 @@ def tiny(tmp_path_factory):
     data_root, records = root / "cityscapes", root / "mindrecord"
     generate(str(data_root), 1, 2, HEIGHT, WIDTH, seed=3)
     build_mindrecord(str(data_root), str(records), "val", num_workers=1, progress=False)
-    cfg = load_config(None, {**TINY, "mode": "graph", "output_path": str(root / "out")})
-    ms.set_context(mode=ms.GRAPH_MODE)
+    cfg = load_config(None, {**TINY, "mode": "pynative", "output_path": str(root / "out")})
+    ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_seed(0)
     net = build_model(cfg)
     net.set_train(False)
@@ -79,3 +80,121 @@ def test_checkpoint_mindir_and_onnx_give_the_same_logits(tiny):
     assert np.abs(reference).max() > 1.0, "a degenerate network would make the comparison vacuous"
     assert np.abs(mindir - reference).max() <= 1e-4
     assert np.abs(onnx - reference).max() <= 1e-4
+
+
+def test_eval_py_scores_the_checkpoint_and_saves_json(tiny):
+    out = tiny["root"] / "eval"
+    result = run_script("eval.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
+                        "--filter_multiplier", 2, "--mode", "pynative", "--num_parallel_workers", 1,
+                        "--data_path", tiny["records"], "--ckpt_path", tiny["ckpt"], "--output_path", out)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "mIoU" in result.stdout and "traffic light" in result.stdout
+    scores = json.loads((out / "eval_results.json").read_text())
+    assert set(scores["class_iou"]) == set(TRAIN_NAMES)
+    assert 0.0 <= scores["miou"] <= 1.0
+    assert scores["num_pixels"] > 0
+    tiny["eval_scores"] = scores
+
+
+def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, tmp_path):
+    """scripts/run_infer_310.sh with the ONNX export: build, preprocess, C++ app, postprocess."""
+    if shutil.which("cmake") is None or shutil.which("g++") is None:
+        pytest.fail("cmake and g++ are needed (apt-get install cmake g++ libopencv-dev; .ci/run installs them)")
+    if "eval_scores" not in tiny:
+        pytest.skip("needs test_eval_py_scores_the_checkpoint_and_saves_json")
+    env = {**os.environ, "PYTHON": PYTHON}
+    result = subprocess.run(["bash", os.path.join(REPO, "scripts", "run_infer_310.sh"), tiny["ONNX"],
+                             str(tiny["data_root"]), "0", os.path.join(REPO, "config", "demo.yaml")],
+                            cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    inputs = sorted((tmp_path / "preprocess_Result").glob("*.bin"))
+    labels = sorted((tmp_path / "result_Files").glob("*.bin"))
+    assert [p.name for p in inputs] == [p.name for p in labels] and len(labels) == 2
+    assert all(p.stat().st_size == 3 * HEIGHT * WIDTH * 4 for p in inputs)
+    assert all(p.stat().st_size == HEIGHT * WIDTH for p in labels)
+    timing = (tmp_path / "result_Files" / "inference_time.txt").read_text().splitlines()
+    assert timing[-1].startswith("mean_ms_per_image") and float(timing[-1].split()[1]) > 0
+    scores = json.loads((tmp_path / "postprocess_Result" / "postprocess_results.json").read_text())
+    assert scores["miou"] == pytest.approx(tiny["eval_scores"]["miou"], abs=1e-9)
+    assert scores["class_iou"] == pytest.approx(tiny["eval_scores"]["class_iou"], abs=1e-9, nan_ok=True)
+    assert len(list((tmp_path / "postprocess_Result" / "color").glob("*.png"))) == 2
+
+    # The app's own image preprocessing (C++) gives the same label maps as preprocess.py's tensors.
+    app = os.path.join(REPO, "ascend310_infer", "out", "main")
+    direct = tmp_path / "direct"
+    result = subprocess.run([app, "--model_path", tiny["ONNX"], "--input_path", str(val_images(tiny)),
+                             "--output_path", str(direct), "--backend", "opencv", "--height", str(HEIGHT),
+                             "--width", str(WIDTH)], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    for path in labels:
+        assert np.array_equal(np.fromfile(direct / path.name, np.uint8), np.fromfile(path, np.uint8)), path.name
+
+
+def test_predictor_writes_the_same_labels_with_all_three_backends(tiny):
+    from src.deploy.predictor import Predictor
+
+    folder = val_images(tiny)
+    label_maps = {}
+    for kind, model in (("checkpoint", tiny["ckpt"]), ("MINDIR", tiny["MINDIR"]), ("ONNX", tiny["ONNX"])):
+        out = tiny["root"] / ("predict_" + kind)
+        written = Predictor(model, tiny["cfg"]).predict_paths(str(folder), str(out), progress=False)
+        assert len(written) == 2
+        for files in written:
+            assert set(files) == {"labelIds", "color", "overlay"}
+            label_ids = cv2.imread(files["labelIds"], cv2.IMREAD_UNCHANGED)
+            color = cv2.cvtColor(cv2.imread(files["color"]), cv2.COLOR_BGR2RGB)
+            overlay = cv2.imread(files["overlay"])
+            assert label_ids.shape == (HEIGHT, WIDTH) and color.shape == overlay.shape == (HEIGHT, WIDTH, 3)
+            train_ids = np.searchsorted(TRAIN_ID_TO_ID[:19], label_ids)
+            assert np.array_equal(TRAIN_ID_TO_ID[train_ids], label_ids), "labelIds must be Cityscapes training ids"
+            assert np.array_equal(color, TRAIN_ID_PALETTE[train_ids]), "colours must follow the label table"
+        label_maps[kind] = np.stack([cv2.imread(f["labelIds"], cv2.IMREAD_UNCHANGED) for f in written])
+    for kind in ("MINDIR", "ONNX"):
+        assert (label_maps[kind] == label_maps["checkpoint"]).mean() > 0.999, kind
+
+
+def test_wrong_input_size_for_a_fixed_shape_export_names_the_sizes_and_the_fix(tiny, tmp_path):
+    from src.deploy.predictor import Predictor
+    from src.errors import UserError
+
+    cv2.imwrite(str(tmp_path / "small.png"), np.zeros((40, 50, 3), np.uint8))
+    for model in (tiny["ONNX"], tiny["MINDIR"]):
+        with pytest.raises(UserError) as error:
+            Predictor(model, tiny["cfg"]).predict_paths(str(tmp_path), str(tmp_path / "out"), progress=False)
+        message = str(error.value)
+        assert "small.png" in message and "40x50" in message and "65x97" in message
+        assert "export.py" in message and "--height 40 --width 50" in message
+
+
+def test_a_file_that_is_not_an_image_is_named(tiny, tmp_path):
+    folder = tmp_path / "images"
+    folder.mkdir()
+    shutil.copy(next(val_images(tiny).iterdir()), folder / "good.png")
+    (folder / "notes.png").write_text("not a picture")
+    result = run_script("predict.py", "--model", tiny["ONNX"], "--input", folder, "--output_path", tmp_path / "out",
+                        "--config_path", os.path.join(REPO, "config", "demo.yaml"))
+    assert result.returncode == 2
+    assert "error:" in result.stderr and "notes.png" in result.stderr and "not an image" in result.stderr
+    assert "Traceback" not in result.stderr
+    assert not (tmp_path / "out").exists(), "nothing is written when an input is bad"
+
+
+def test_checkpoint_of_another_architecture_is_refused_with_the_fix(tiny, tmp_path):
+    import mindspore as ms
+    from src.deploy.predictor import Predictor
+    from src.errors import UserError
+    from src.model import build_model
+    from src.model.weights import checkpoint_meta
+    from src.nas.architecture import load_architecture
+
+    arch = load_architecture(None).to_dict()
+    arch["cell"] = [[0, "sep_conv_3x3"], [1, "sep_conv_3x3"]] * 5
+    arch_path = tmp_path / "other_arch.json"
+    arch_path.write_text(json.dumps(arch))
+    other_cfg = tiny["cfg"].replace(arch_path=str(arch_path))
+    other = build_model(other_cfg)
+    ckpt = str(tmp_path / "other.ckpt")
+    ms.save_checkpoint(other, ckpt, append_dict=checkpoint_meta(other_cfg, other.architecture))
+    with pytest.raises(UserError) as error:
+        Predictor(ckpt, tiny["cfg"])
+    assert "another network" in str(error.value) and "--arch_path" in str(error.value)

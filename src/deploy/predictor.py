@@ -24,9 +24,7 @@ class CheckpointBackend:
 
     def __init__(self, path, cfg):
         from src.deploy.network import load_trained_network, numpy_forward
-        from src.device import init_device
 
-        init_device(cfg)
         self.run = numpy_forward(load_trained_network(cfg, path))
 
 
@@ -40,14 +38,25 @@ def mindir_input_shape(path):
     return tuple(int(d) for d in model.graph.input[0].tensor[0].dims)
 
 
+def export_input_size(path):
+    """(H, W) input size of a MINDIR or ONNX export."""
+    kind = backend_kind(path)
+    if kind == "MINDIR":
+        return mindir_input_shape(path)[2:4]
+    if kind == "ONNX":
+        import onnx
+
+        dims = onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+        return tuple(int(d.dim_value) for d in dims[2:4])
+    raise UserError("'%s' is a checkpoint; pass a .mindir or .onnx export" % path)
+
+
 class MindIRBackend:
     """A MINDIR export loaded with ``mindspore.load`` and run as ``nn.GraphCell``."""
 
     def __init__(self, path, cfg):
         import mindspore as ms
-        from src.device import init_device
 
-        init_device(cfg.replace(mode="graph"))
         try:
             self.graph = ms.nn.GraphCell(ms.load(path))
             shape = mindir_input_shape(path)
@@ -105,7 +114,10 @@ def labels_of(output):
 
 
 class Predictor:
-    """Semantic segmentation of RGB images with a checkpoint, a MINDIR or an ONNX model."""
+    """Semantic segmentation of RGB images with a checkpoint, a MINDIR or an ONNX model.
+
+    MindSpore's device must be set up first (``src.device.init_device``) for checkpoints and MINDIR.
+    """
 
     def __init__(self, model_path, cfg):
         self.kind = backend_kind(model_path)
