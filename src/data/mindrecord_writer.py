@@ -80,6 +80,8 @@ def _encoded_rows(samples, num_workers):
         for sample in samples:
             yield encode_sample(sample)
         return
+    # spawn, not fork: forking a process that has imported mindspore can deadlock the children.
+    # Spawned workers import the caller's main module, so keep mindspore imports out of its top level.
     pool = multiprocessing.get_context("spawn").Pool(num_workers, initializer=init_worker)
     try:
         yield from pool.imap(encode_sample, samples, chunksize=1)
