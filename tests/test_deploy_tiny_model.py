@@ -198,3 +198,35 @@ def test_checkpoint_of_another_architecture_is_refused_with_the_fix(tiny, tmp_pa
     with pytest.raises(UserError) as error:
         Predictor(ckpt, tiny["cfg"])
     assert "another network" in str(error.value) and "--arch_path" in str(error.value)
+
+
+def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny, tmp_path):
+    import onnxruntime as ort
+    from src.deploy.images import normalise, read_image
+
+    result = run_script("export.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
+                        "--filter_multiplier", 2, "--ckpt_path", tiny["ckpt"], "--file_format", "ONNX",
+                        "--output", "argmax", "--height", HEIGHT, "--width", WIDTH, "--output_path", tmp_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    exported = tmp_path / ("autodeeplab_%dx%d_argmax.onnx" % (HEIGHT, WIDTH))
+    assert sorted(p.name for p in tmp_path.iterdir()) == [exported.name], "no temporary files left behind"
+
+    image_path = sorted(val_images(tiny).iterdir())[0]
+    batch = normalise(read_image(str(image_path)))[None]
+    session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
+    labels = session.run(None, {session.get_inputs()[0].name: batch})[0]
+    logits_session = ort.InferenceSession(tiny["ONNX"], providers=["CPUExecutionProvider"])
+    logits = logits_session.run(None, {logits_session.get_inputs()[0].name: batch})[0]
+    assert labels.shape == (1, HEIGHT, WIDTH) and labels.dtype == np.int32
+    assert np.array_equal(labels[0], logits[0].argmax(axis=0))
+
+    build = subprocess.run(["bash", os.path.join(REPO, "ascend310_infer", "build.sh")], capture_output=True,
+                           text=True, timeout=600)
+    assert build.returncode == 0, build.stdout[-2000:]
+    app = subprocess.run([os.path.join(REPO, "ascend310_infer", "out", "main"), "--model_path", str(exported),
+                          "--input_path", str(image_path), "--output_path", str(tmp_path / "app"),
+                          "--backend", "opencv", "--height", str(HEIGHT), "--width", str(WIDTH)],
+                         capture_output=True, text=True, timeout=120)
+    assert app.returncode == 0, app.stderr
+    app_labels = np.fromfile(tmp_path / "app" / (image_path.stem + ".bin"), np.uint8).reshape(HEIGHT, WIDTH)
+    assert np.array_equal(app_labels, labels[0])

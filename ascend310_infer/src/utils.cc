@@ -111,8 +111,16 @@ bool LoadInput(const fs::path &path, int64_t height, int64_t width, const std::s
 
 bool LabelMap(const Output &output, std::vector<uint8_t> *labels, std::string *error) {
   const auto &shape = output.shape;
-  if (shape.size() == 3 && !output.labels.empty()) {
-    labels->assign(output.labels.begin(), output.labels.end());
+  // A label map is (1, H, W), or (1, 1, H, W) as OpenCV DNN shapes ArgMax (its values come as float).
+  const bool label_map = (shape.size() == 3 && shape[0] == 1) || (shape.size() == 4 && shape[0] == 1 && shape[1] == 1);
+  if (label_map) {
+    if (!output.labels.empty()) {
+      labels->assign(output.labels.begin(), output.labels.end());
+    } else {
+      labels->resize(output.scores.size());
+      std::transform(output.scores.begin(), output.scores.end(), labels->begin(),
+                     [](float v) { return static_cast<uint8_t>(v + 0.5f); });
+    }
     return true;
   }
   if (shape.size() != 4 || shape[0] != 1 || output.scores.empty()) {
