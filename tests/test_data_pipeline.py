@@ -16,7 +16,8 @@ STD = np.array(IMAGENET_STD_RGB, np.float32)[:, None, None]
 
 def _sources(root, split):
     """{name: (RGB image, trainId map)} read straight from the PNG files."""
-    return {s.name: (cv2.imread(s.image_path)[..., ::-1], ID_TO_TRAIN_ID[cv2.imread(s.label_path, cv2.IMREAD_UNCHANGED)])
+    return {s.name: (cv2.imread(s.image_path)[..., ::-1],
+                     ID_TO_TRAIN_ID[cv2.imread(s.label_path, cv2.IMREAD_UNCHANGED)])
             for s in find_samples(str(root), split)}
 
 
@@ -121,8 +122,10 @@ def test_eval_batches_keep_remainder(demo_mindrecord_dir):
 
 
 def _test_pair(height=40, width=60):
+    """Random-noise image and trainId map: the hardest case for resampling differences."""
     rng = np.random.default_rng(0)
-    return rng.integers(0, 256, (height, width, 3), dtype=np.uint8), rng.integers(0, 19, (height, width), dtype=np.uint8)
+    image = rng.integers(0, 256, (height, width, 3), dtype=np.uint8)
+    return image, rng.integers(0, 19, (height, width), dtype=np.uint8)
 
 
 def test_scale_flip_crop_identity_and_flip():

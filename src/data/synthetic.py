@@ -81,10 +81,10 @@ class _Street:
         return self.vanish_x + t * offset
 
     def strip(self, inner, outer, side):
-        """Ground polygon between two offsets from the road centre on one side (-1 left, +1 right)."""
-        h, b = self.horizon, self.height
-        return [(self.vanish_x, h), (self.vanish_x, h), (self.ground_x(1, side * outer), b),
-                (self.ground_x(1, side * inner), b)]
+        """Ground triangle from the vanishing point between two offsets from the road centre at the
+        bottom row, on one side (-1 left, +1 right)."""
+        return [(self.vanish_x, self.horizon), (self.ground_x(1, side * outer), self.height),
+                (self.ground_x(1, side * inner), self.height)]
 
 
 def _sky(canvas, rng, street):
