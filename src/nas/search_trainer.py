@@ -132,10 +132,11 @@ class SearchTrainer:
                                    self.net.alphas.asnumpy(), self.net.betas.asnumpy(),
                                    {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch})
 
-    def run(self):
+    def run(self, until_epoch=None):
+        """Train from ``start_epoch`` to ``until_epoch`` (default: all epochs)."""
         os.makedirs(self.output_dir, exist_ok=True)
         self.net.set_train(True)
-        for epoch in range(self.start_epoch, self.cfg.epochs):
+        for epoch in range(self.start_epoch, until_epoch or self.cfg.epochs):
             loss = self.train_epoch(epoch)
             miou = self.validate()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
