@@ -1,0 +1,63 @@
+"""Time and peak memory of search iterations (weight step + architecture step) on random data.
+
+    python benchmarks/search_step.py [--layers 12 --filter_multiplier 8 --blocks 5 --crop 321
+                                      --batch 2 --mode graph|pynative --iterations 2]
+
+The first iteration includes the compile of every node shape (graph mode). Peak memory is the
+process's ru_maxrss. memory_mode options other than none are not implemented yet.
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+import src  # noqa: E402,F401  (CPU set-up before mindspore)
+import mindspore as ms  # noqa: E402
+import numpy as np  # noqa: E402
+
+from src.nas.search_trainer import masked_cross_entropy  # noqa: E402
+from src.nas.supernet import SearchSupernet  # noqa: E402
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--layers", type=int, default=12)
+    parser.add_argument("--filter_multiplier", type=int, default=8)
+    parser.add_argument("--blocks", type=int, default=5)
+    parser.add_argument("--crop", type=int, default=321)
+    parser.add_argument("--batch", type=int, default=2)
+    parser.add_argument("--stem_channels", type=int, default=64)
+    parser.add_argument("--mode", choices=("graph", "pynative"), default="graph")
+    parser.add_argument("--iterations", type=int, default=2)
+    args = parser.parse_args()
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    net = SearchSupernet(19, args.layers, 4, args.filter_multiplier, args.blocks, args.stem_channels,
+                         compiled=args.mode == "graph")
+    net.set_train(True)
+    rng = np.random.default_rng(0)
+    image = ms.Tensor(rng.standard_normal((args.batch, 3, args.crop, args.crop)).astype(np.float32))
+    label = ms.Tensor(rng.integers(0, 19, (args.batch, args.crop, args.crop)).astype(np.int32))
+    loss = lambda x, y: masked_cross_entropy(net(x), y, 255)  # noqa: E731
+    weight_sgd = ms.nn.SGD(net.weight_parameters(), 0.025, momentum=0.9, weight_decay=3e-4)
+    arch_adam = ms.nn.Adam(net.arch_parameters(), 3e-3, weight_decay=1e-3)
+    weight_grad = ms.value_and_grad(loss, None, net.weight_parameters())
+    arch_grad = ms.value_and_grad(loss, None, net.arch_parameters())
+    print(f"config: layers={args.layers} F={args.filter_multiplier} B={args.blocks} crop={args.crop} "
+          f"batch={args.batch} mode={args.mode} nodes={len(net.nodes)} cell runs={net.num_moves}")
+    for iteration in range(args.iterations):
+        started = time.time()
+        value, grads = weight_grad(image, label)
+        weight_sgd(grads)
+        middle = time.time()
+        _, grads = arch_grad(image, label)
+        arch_adam(grads)
+        value = float(value.asnumpy())
+        print(f"iteration {iteration}: weight step {middle - started:.2f} s, arch step "
+              f"{time.time() - middle:.2f} s, loss {value:.4f}, peak RSS "
+              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
+
+
+if __name__ == "__main__":
+    main()
