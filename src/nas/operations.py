@@ -36,12 +36,17 @@ LEAKY_SLOPE = 0.01
 DILATION = 2
 
 
+def he_normal():
+    """He (kaiming) normal init over the fan-in of each output (k*k*C_in/groups), ReLU gain."""
+    return HeNormal(mode="fan_in", nonlinearity="relu")
+
+
 def conv2d(in_channels, out_channels, kernel_size, stride=1, dilation=1, group=1):
-    """Bias-free conv with 'same'-style explicit padding and He (kaiming) normal init."""
+    """Bias-free conv with 'same'-style explicit padding and He init."""
     padding = dilation * (kernel_size - 1) // 2
     return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="pad",
                      padding=padding, dilation=dilation, group=group, has_bias=False,
-                     weight_init=HeNormal(mode="fan_out", nonlinearity="relu"))
+                     weight_init=he_normal())
 
 
 def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=False):
@@ -60,8 +65,7 @@ class DepthwiseConv(nn.Cell):
         self.stride = stride
         self.padding = (kernel_size - 1) // 2
         self.groups = channels
-        self.weight = Parameter(initializer(HeNormal(mode="fan_out", nonlinearity="relu"),
-                                            (channels, 1, kernel_size, kernel_size)),
+        self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
                                 name="weight")
 
     def construct(self, x):

@@ -30,10 +30,8 @@ def count_params(net):
 
 def _conv_macs(cell, output):
     """MACs of a conv cell: output elements x (input channels / groups) x kernel area."""
-    weight = cell.weight
-    out_channels, in_per_group, kh, kw = weight.shape
-    batch_free = int(np.prod(output.shape[1:]))
-    return batch_free * in_per_group * kh * kw
+    _, in_per_group, kh, kw = cell.weight.shape
+    return int(np.prod(output.shape[1:])) * in_per_group * kh * kw
 
 
 def count_multi_adds(net, height, width):
