@@ -8,6 +8,7 @@
 // the label maps into mIoU and colour PNGs.
 #include <chrono>
 #include <cstdio>
+#include <exception>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -66,6 +67,20 @@ std::string Arg(const std::map<std::string, std::string> &args, const std::strin
   return it == args.end() ? fallback : it->second;
 }
 
+/** Integer value of option `key` (fallback when absent); false with *error set when it is not a number. */
+bool IntArg(const std::map<std::string, std::string> &args, const std::string &key, int64_t fallback, int64_t *value,
+            std::string *error) {
+  const std::string text = Arg(args, key, std::to_string(fallback));
+  try {
+    size_t used = 0;
+    *value = std::stoll(text, &used);
+    if (used == text.size()) return true;
+  } catch (const std::exception &) {
+  }
+  *error = "--" + key + " must be an integer, got '" + text + "'";
+  return false;
+}
+
 std::unique_ptr<Backend> MakeBackend(const std::map<std::string, std::string> &args, std::string *error) {
   const std::string name = Arg(args, "backend", kDefaultBackend);
   const std::string model_path = args.at("model_path");
@@ -74,11 +89,16 @@ std::unique_ptr<Backend> MakeBackend(const std::map<std::string, std::string> &a
     return nullptr;
   }
 #ifdef HAVE_MINDSPORE
-  if (name == "mindspore") return CreateMindSporeBackend(model_path, std::stoi(Arg(args, "device_id", "0")), error);
+  if (name == "mindspore") {
+    int64_t device_id = 0;
+    if (!IntArg(args, "device_id", 0, &device_id, error)) return nullptr;
+    return CreateMindSporeBackend(model_path, static_cast<int>(device_id), error);
+  }
 #endif
 #ifdef HAVE_OPENCV
   if (name == "opencv") {
-    const int64_t height = std::stoll(Arg(args, "height", "0")), width = std::stoll(Arg(args, "width", "0"));
+    int64_t height = 0, width = 0;
+    if (!IntArg(args, "height", 0, &height, error) || !IntArg(args, "width", 0, &width, error)) return nullptr;
     if (height <= 0 || width <= 0) {
       *error = "the opencv backend needs the export's --height and --width";
       return nullptr;
