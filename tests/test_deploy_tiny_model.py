@@ -253,3 +253,18 @@ def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny
     assert app.returncode == 0, app.stderr
     app_labels = np.fromfile(tmp_path / "app" / (image_path.stem + ".bin"), np.uint8).reshape(HEIGHT, WIDTH)
     assert np.array_equal(app_labels, labels[0])
+
+
+def test_eval_with_flip_multi_scale_and_sliding_window_runs_on_the_network(tiny):
+    from src.deploy.network import numpy_forward
+    from src.eval.evaluate import evaluate_forward
+
+    cfg = tiny["cfg"].replace(data_path=str(tiny["records"]))
+    plain = evaluate_forward(numpy_forward(tiny["net"]), cfg, progress=False)
+    options = evaluate_forward(numpy_forward(tiny["net"]), cfg.replace(flip=True, scales=[0.75, 1.0]), progress=False)
+    windows = evaluate_forward(numpy_forward(tiny["net"]), cfg.replace(sliding_window=True, crop_size=49),
+                               progress=False)
+    for scores in (plain, options, windows):
+        assert scores["num_pixels"] == plain["num_pixels"] > 0
+        assert 0.0 <= scores["miou"] <= 1.0
+    assert options["miou"] != plain["miou"] or options["pixel_accuracy"] != plain["pixel_accuracy"]
