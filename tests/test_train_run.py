@@ -1,9 +1,7 @@
 """train.py end to end on the demo MindRecord: kill-and-resume, loss going down, msrun data
 parallel, bad input. Tiny network (F=2, crop 33, batch 2), PyNative (no graph compile)."""
 import csv
-import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -118,7 +116,7 @@ def free_port():
 def test_msrun_two_workers_share_weights_and_split_data(demo_mindrecord_dir, tmp_path):
     output = str(tmp_path / "out")
     script = os.path.join(ROOT, "scripts", "run_distribute_train_msrun.sh")
-    args = TINY[2:] + ["--epochs", "2", "--log_samples", "true"]
+    args = TINY[2:] + ["--epochs", "1", "--log_samples", "true"]
     result = subprocess.run(["bash", script, "2", str(demo_mindrecord_dir), TINY[1], output] + args, cwd=ROOT,
                             env=dict(env(), MASTER_PORT=str(free_port())), capture_output=True, text=True,
                             timeout=400)
@@ -132,13 +130,12 @@ def test_msrun_two_workers_share_weights_and_split_data(demo_mindrecord_dir, tmp
     for rank in (0, 1):
         with open(os.path.join(output, "samples_rank%d.txt" % rank)) as f:
             samples[rank] = [line.split("\t") for line in f.read().splitlines()]
-    for epoch in ("1", "2"):
-        names = [{name for e, _, name in samples[rank] if e == epoch} for rank in (0, 1)]
-        assert len(names[0]) == len(names[1]) == 2  # 6 images / 2 ranks = 3, one batch of 2 each
-        assert not names[0] & names[1]
-    # Only rank 0 writes checkpoints (one per epoch) and the log.
-    assert sorted(os.listdir(os.path.join(output, "checkpoints"))) == [
-        "autodeeplab-step00000001.ckpt", "autodeeplab-step00000002.ckpt"]
+    names = [{name for _, _, name in samples[rank]} for rank in (0, 1)]
+    assert len(names[0]) == len(names[1]) == 2  # 6 images / 2 ranks = 3 each: one batch of 2
+    assert not names[0] & names[1]
+    # Only rank 0 writes the checkpoint and the log.
+    assert os.listdir(os.path.join(output, "checkpoints")) == ["autodeeplab-step00000001.ckpt"]
+    assert os.path.isfile(os.path.join(output, "train_log.csv"))
 
 
 def assert_clean_error(result, *fragments):

@@ -12,7 +12,6 @@ from mindspore.train.callback import Callback
 
 from src.errors import UserError
 from src.train.checkpoint import save_train_checkpoint
-from src.train.progress_log import ProgressLog
 
 LOG = logging.getLogger("autodeeplab.train")
 
@@ -82,7 +81,7 @@ class LossGuard(Callback):
 class ProgressLogger(Callback):
     """Every log_interval steps: loss, lr, step time, samples/s; per epoch: a summary and the curve."""
 
-    def __init__(self, state, log_interval, progress_log=None):
+    def __init__(self, state, log_interval, progress_log):
         super().__init__()
         self.state, self.log_interval = state, log_interval
         self.progress_log = progress_log
@@ -99,8 +98,7 @@ class ProgressLogger(Callback):
         state, loss = self.state, step_loss(run_context.original_args())
         lr = state.lr(state.step - 1)
         self.epoch_losses.append(loss)
-        if self.progress_log:
-            self.progress_log.append(state.step, state.epoch, loss, lr, step_time, state.global_batch / step_time)
+        self.progress_log.append(state.step, state.epoch, loss, lr, step_time, state.global_batch / step_time)
         if state.step % self.log_interval == 0 or state.step == state.total_steps:
             LOG.info("step %d/%d epoch %d loss %.4f lr %.3e step %.3fs %.2f samples/s", state.step,
                      state.total_steps, state.epoch, loss, lr, step_time, state.global_batch / step_time)
@@ -112,8 +110,7 @@ class ProgressLogger(Callback):
         LOG.info("epoch %d done: %d steps, mean loss %.4f, %.1fs, %.2f samples/s", self.state.epoch,
                  len(self.epoch_losses), sum(self.epoch_losses) / len(self.epoch_losses), elapsed,
                  len(self.epoch_losses) * self.state.global_batch / max(elapsed, 1e-9))
-        if self.progress_log:
-            self.progress_log.plot()
+        self.progress_log.plot()
 
 
 class CheckpointSaver(Callback):
