@@ -1,4 +1,4 @@
-"""Score a checkpoint on the Cityscapes val split: mIoU, per-class IoU, pixel accuracy.
+r"""Score a checkpoint on the Cityscapes val split: mIoU, per-class IoU, pixel accuracy.
 
     python eval.py --config_path config/autodeeplab_s.yaml --data_path MINDRECORD_DIR \
         --ckpt_path CKPT [--flip true] [--scales 0.5,0.75,1.0,1.25,1.5,1.75] [--sliding_window true]

@@ -1,4 +1,4 @@
-"""Export a checkpoint for deployment: MINDIR (any backend), ONNX (ONNX Runtime / OpenCV), AIR (Ascend).
+r"""Export a checkpoint for deployment: MINDIR (any backend), ONNX (ONNX Runtime / OpenCV), AIR (Ascend).
 
     python export.py --config_path config/autodeeplab_s.yaml --ckpt_path CKPT --file_format MINDIR \
         [--height 1024 --width 2048] [--output argmax|softmax] [--output_path DIR]

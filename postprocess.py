@@ -1,4 +1,4 @@
-"""Results of the C++ inference app: label maps <stem>.bin -> mIoU (with ground truth) and PNGs.
+r"""Results of the C++ inference app: label maps <stem>.bin -> mIoU (with ground truth) and PNGs.
 
     python postprocess.py --data_path CITYSCAPES_ROOT_OR_IMAGE_DIR --result_path APP_OUTPUT_DIR \
         --output_path DIR [--config_path ...]

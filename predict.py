@@ -1,4 +1,4 @@
-"""Segment images with a checkpoint, a MINDIR or an ONNX model; write labelId, colour and overlay PNGs.
+r"""Segment images with a checkpoint, a MINDIR or an ONNX model; write labelId, colour and overlay PNGs.
 
     python predict.py --model MODEL.ckpt|.mindir|.onnx --input IMAGE_OR_DIR --output_path DIR \
         [--config_path config/autodeeplab_s.yaml] [--KEY VALUE ...]

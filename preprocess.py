@@ -1,4 +1,4 @@
-"""Inputs of the C++ inference app: images -> normalised float32 tensors <stem>.bin (1, 3, H, W).
+r"""Inputs of the C++ inference app: images -> normalised float32 tensors <stem>.bin (1, 3, H, W).
 
     python preprocess.py --data_path CITYSCAPES_ROOT_OR_IMAGE_DIR --output_path DIR \
         [--model EXPORT.mindir|.onnx | --height H --width W] [--config_path ...]
