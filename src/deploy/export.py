@@ -2,8 +2,9 @@
 
 The exported graph takes one normalised float32 image (1, 3, height, width) and returns the
 label map (1, height, width) int32 ('argmax'), class probabilities (1, C, height, width)
-('softmax') or raw logits ('logits', used by the parity tests). ONNX export resizes with MatMuls
-(``src.model.resize.exportable_resize``) because MindSpore cannot export ResizeBilinearV2.
+('softmax') or raw logits ('logits', used by the parity tests). ONNX export traces the resizes as MatMuls
+(``src.model.resize.exportable_resize``) because MindSpore cannot export ResizeBilinearV2, then
+turns them into ONNX Resize nodes (``src.deploy.onnx_resize``).
 """
 import os
 
@@ -52,6 +53,17 @@ def check_format(file_format, device_target):
                         "here, or run export.py with --device_target Ascend on an Ascend machine" % device_target)
 
 
+def _restore_resizes(path):
+    """Replace the MatMul resizes of an ONNX file by Resize nodes (``src.deploy.onnx_resize``), in place."""
+    import onnx
+    from src.deploy.onnx_resize import replace_matmul_resizes
+
+    model, _ = replace_matmul_resizes(onnx.load(path))
+    os.chmod(path, 0o600)
+    onnx.save(model, path)
+    os.chmod(path, 0o400)
+
+
 def export_network(net, path, file_format, height, width, output="argmax"):
     """Write ``net`` (eval mode) with a fixed (1, 3, height, width) input to ``path``, atomically."""
     head = InferenceHead(net, output)
@@ -65,6 +77,7 @@ def export_network(net, path, file_format, height, width, output="argmax"):
         if file_format == "ONNX":
             with exportable_resize():
                 ms.export(head, sample, file_name=temporary_base, file_format=file_format)
+            _restore_resizes(temporary)
         else:
             ms.export(head, sample, file_name=temporary_base, file_format=file_format)
         os.replace(temporary, path)
