@@ -21,7 +21,7 @@ def init_device(cfg):
     """
     import mindspore as ms
 
-    ms.set_device(cfg.device_target, None if cfg.distribute else cfg.device_id)
+    ms.set_device(cfg.device_target, _device_id(cfg))
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == "graph" else ms.PYNATIVE_MODE)
     ms.set_seed(cfg.seed)
     if not cfg.distribute:
@@ -40,6 +40,14 @@ def init_device(cfg):
     ms.set_auto_parallel_context(parallel_mode=ParallelMode.DATA_PARALLEL, gradients_mean=True,
                                  device_num=rank_size)
     return get_rank(), rank_size
+
+
+def _device_id(cfg):
+    """Rank-table launches (Ascend) name each process's device in DEVICE_ID; msrun assigns it itself."""
+    if not cfg.distribute:
+        return cfg.device_id
+    device_id = os.environ.get("DEVICE_ID")
+    return int(device_id) if device_id is not None else None
 
 
 def use_sync_bn(cfg):
