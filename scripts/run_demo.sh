@@ -49,6 +49,6 @@ done
 stage "6/6 predict the val images -> $OUT/predict"
 [ -d "$OUT/predict/color" ] || \
   "$PY" predict.py --config_path config/demo.yaml --model "$CKPT" \
-        --input "$OUT/cityscapes/leftImg8bit/val" --output_path "$OUT/predict"
+        --input "$(ls -d "$OUT"/cityscapes/leftImg8bit/val/*/ | head -n 1)" --output_path "$OUT/predict"
 
 echo; echo "demo finished: results in $OUT (eval: $OUT/eval/eval_results.json)"
