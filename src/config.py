@@ -61,6 +61,7 @@ SCHEMA = {
                            {"minimum": 1}),
         block_multiplier=("int", 5, "B: blocks per cell", {"minimum": 1}),
         num_layers=("int", 12, "cells in the network (search supernet depth)", {"minimum": 1}),
+        stem_channels=("int", 64, "search supernet stem width (3->C, C->C, C->2C convs)", {"minimum": 1}),
         aspp_rates=("ints", [6, 12, 18], "atrous rates of the three 3x3 ASPP branches"),
         bn_momentum=("float", 0.995, "BatchNorm momentum, MindSpore convention (kept fraction)",
                      {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),

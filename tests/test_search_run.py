@@ -15,12 +15,10 @@ from src.nas.search_trainer import SearchTrainer
 
 
 def tiny_cfg(data_dir, out_dir):
-    cfg = load_config("config/search.yaml", dict(
+    return load_config("config/search.yaml", dict(
         data_path=str(data_dir), output_path=str(out_dir), num_classes=19, num_layers=1,
         filter_multiplier=2, block_multiplier=1, crop_size=33, batch_size=2, epochs=2,
-        arch_start_epoch=0, mode="graph"))
-    cfg.stem_channels = 8
-    return cfg
+        arch_start_epoch=0, mode="graph", stem_channels=8))
 
 
 def make_trainer(data_dir, out_dir, **changes):

@@ -34,11 +34,6 @@ LOG = logging.getLogger("search")
 META_KEY = "search_meta"
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
-STEM_CHANNELS = 64  # config key `stem_channels` is not in the schema yet (see report)
-
-
-def stem_channels(cfg):
-    return getattr(cfg, "stem_channels", STEM_CHANNELS)
 
 
 def cosine_lr(step, total_steps, base_lr, min_lr):
@@ -68,7 +63,7 @@ class SearchTrainer:
                             f"({min(len(h) for h in self.split)} records); lower batch_size")
         self.net = SearchSupernet(
             num_classes=cfg.num_classes, num_layers=cfg.num_layers, filter_multiplier=cfg.filter_multiplier,
-            block_multiplier=cfg.block_multiplier, stem_channels=stem_channels(cfg),
+            block_multiplier=cfg.block_multiplier, stem_channels=cfg.stem_channels,
             bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps, seed=cfg.seed,
             compiled=cfg.mode == "graph")
         total = cfg.epochs * self.steps_per_epoch
@@ -177,7 +172,7 @@ class SearchTrainer:
         keys = ("seed", "num_layers", "filter_multiplier", "block_multiplier", "num_classes",
                 "epochs", "batch_size", "crop_size")
         return {"epoch": epoch, "steps_per_epoch": self.steps_per_epoch,
-                "stem_channels": stem_channels(self.cfg),
+                "stem_channels": self.cfg.stem_channels,
                 **{key: getattr(self.cfg, key) for key in keys}}
 
     def resume(self, path):
