@@ -33,3 +33,14 @@ def demo_mindrecord_dir(demo_cityscapes_root, tmp_path_factory):
     for split in ("train", "val"):
         build_mindrecord(str(demo_cityscapes_root), str(out), split, num_workers=1, progress=False)
     return out
+
+
+@pytest.fixture
+def pynative_mode():
+    """Run a test in PyNative mode (no graph compile); restore the caller's mode afterwards."""
+    import mindspore as ms
+
+    previous = ms.get_context("mode")
+    ms.set_context(mode=ms.PYNATIVE_MODE)
+    yield
+    ms.set_context(mode=previous)

@@ -26,13 +26,7 @@ def images(n, h, w, seed=0):
     return Tensor(np.random.RandomState(seed).randn(n, 3, h, w).astype(np.float32))
 
 
-@pytest.fixture(autouse=True)
-def pynative():
-    """Run in PyNative (no graph compile); restore the caller's mode afterwards."""
-    mode = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=mode)
+pytestmark = pytest.mark.usefixtures("pynative_mode")
 
 
 @pytest.mark.parametrize("variant, F", sorted(SIZES))

@@ -16,12 +16,7 @@ from src.train.checkpoint import list_checkpoints
 from src.train.progress_log import ProgressLog
 
 
-@pytest.fixture(autouse=True)
-def pynative_mode():
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
-    yield
-    ms.set_context(mode=previous)
+pytestmark = pytest.mark.usefixtures("pynative_mode")
 
 
 class TinyNet(nn.Cell):
