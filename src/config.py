@@ -59,8 +59,9 @@ SCHEMA = {
         ignore_label=("int", 255, "label value that is never trained or scored", {"minimum": 0, "maximum": 255}),
         filter_multiplier=("int", 20, "F: channels per block at level 0 (S 20, M 32, L 48; search 8)",
                            {"minimum": 1}),
-        block_multiplier=("int", 5, "B: blocks per cell", {"minimum": 1}),
-        num_layers=("int", 12, "cells in the network (search supernet depth)", {"minimum": 1}),
+        block_multiplier=("int", 5, "B: blocks per cell of the search supernet (retrain takes B from the "
+                          "architecture file's cell: 2 rows per block)", {"minimum": 1}),
+        num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the architecture file)", {"minimum": 1}),
         stem_channels=("int", 64, "search supernet stem width (3->C, C->C, C->2C convs)", {"minimum": 1}),
         aspp_rates=("ints", [6, 12, 18], "atrous rates of the three 3x3 ASPP branches"),
         bn_momentum=("float", 0.995, "BatchNorm momentum, MindSpore convention (kept fraction)",

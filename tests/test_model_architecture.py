@@ -9,6 +9,7 @@ from src.nas.architecture import AUTODEEPLAB, Architecture, load_architecture
 
 GOOD_CELL = AUTODEEPLAB.cell
 GOOD_PATH = AUTODEEPLAB.network_path
+TWO_BLOCKS = [[0, "sep_conv_3x3"], [1, "skip_connect"], [2, "dil_conv_3x3"], [1, "avg_pool_3x3"]]
 
 
 def cell_with(row, value):
@@ -18,13 +19,18 @@ def cell_with(row, value):
 
 
 @pytest.mark.parametrize("path, cell, message", [
-    ([0] * 11, GOOD_CELL, "network_path must list 12 levels"),
+    ([], GOOD_CELL, "network_path must list one level per cell (at least 1 cell), got an empty list"),
+    ("0,1", GOOD_CELL, "network_path must list one level per cell"),
     ([2, 1] + [1] * 10, GOOD_CELL, "network_path[0] = 2"),
     ([0, 1, 3] + [3] * 9, GOOD_CELL, "jumps from level 1 to 3 at cell 2"),
     ([0, 1, 2, 3, 4] + [3] * 7, GOOD_CELL, "network_path[4] = 4 is outside the levels 0..3"),
     ([0, -1] + [0] * 10, GOOD_CELL, "network_path[1] = -1 is outside"),
     ([0.5] + [0] * 11, GOOD_CELL, "levels must be integers"),
-    (GOOD_PATH, GOOD_CELL[:9], "cell must have 10 rows"),
+    (GOOD_PATH, GOOD_CELL[:9], "cell must have an even, non-zero number of rows"),
+    (GOOD_PATH, [], "cell must have an even, non-zero number of rows"),
+    ([1, 2], TWO_BLOCKS[:3], "got 3 rows"),
+    ([0], TWO_BLOCKS[:3] + [[4, "sep_conv_5x5"]], "input state 4 out of range; block 1 may use states 0..2"),
+    ([0, 1, 3, 2], TWO_BLOCKS, "jumps from level 1 to 3 at cell 2"),
     (GOOD_PATH, cell_with(3, [1, "conv_7x7"]), "unknown op 'conv_7x7'; valid ops: max_pool_3x3"),
     (GOOD_PATH, cell_with(0, [2, "sep_conv_3x3"]),
      "input state 2 out of range; block 0 may use states 0..1"),
@@ -44,6 +50,19 @@ def test_valid_extremes_accepted():
     arch = Architecture([1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
                         [[0, "skip_connect"], [1, "max_pool_3x3"]] * 5)
     assert arch.network_path[0] == 1
+
+
+@pytest.mark.parametrize("path, cell, blocks", [
+    ([1], [[0, "sep_conv_3x3"], [1, "skip_connect"]], 1),
+    ([1, 2, 2, 1], TWO_BLOCKS, 2),
+    (GOOD_PATH, GOOD_CELL, 5),
+])
+def test_any_depth_and_block_count_accepted(path, cell, blocks, tmp_path):
+    arch = Architecture(path, cell)
+    assert arch.num_blocks == blocks and arch.network_path == path
+    arch.save_modelzoo_npy(tmp_path / "net.npy", tmp_path / "cell.npy")
+    again = Architecture.load_modelzoo_npy(tmp_path / "net.npy", tmp_path / "cell.npy")
+    assert (again.network_path, again.cell) == (path, cell)
 
 
 def test_json_and_yaml_round_trip(tmp_path):
@@ -70,9 +89,9 @@ def test_file_errors(tmp_path):
     (tmp_path / "partial.json").write_text('{"cell": []}')
     with pytest.raises(UserError, match="missing key"):
         Architecture.load(tmp_path / "partial.json")
-    (tmp_path / "short.json").write_text(json.dumps({"network_path": [0], "cell": GOOD_CELL}))
-    with pytest.raises(UserError, match=r"short\.json: network_path must list 12"):
-        Architecture.load(tmp_path / "short.json")
+    (tmp_path / "empty.json").write_text(json.dumps({"network_path": [], "cell": GOOD_CELL}))
+    with pytest.raises(UserError, match=r"empty\.json: network_path must list one level per cell"):
+        Architecture.load(tmp_path / "empty.json")
 
 
 def test_modelzoo_npy_encoding(tmp_path):

@@ -27,6 +27,10 @@ def images(n, h, w, seed=0):
 
 
 pytestmark = pytest.mark.usefixtures("pynative_mode")
+FIVE_BLOCKS = [[0, "skip_connect"], [1, "max_pool_3x3"], [2, "avg_pool_3x3"], [0, "sep_conv_5x5"],
+               [3, "dil_conv_3x3"], [1, "sep_conv_3x3"], [4, "dil_conv_5x5"], [2, "skip_connect"],
+               [5, "sep_conv_3x3"], [0, "avg_pool_3x3"]]
+TWO_BLOCKS = [[0, "sep_conv_3x3"], [1, "dil_conv_5x5"], [2, "dil_conv_3x3"], [1, "avg_pool_3x3"]]
 
 
 @pytest.mark.parametrize("variant, F", sorted(SIZES))
@@ -42,17 +46,21 @@ def test_output_shape_equals_input_shape():
         assert net(images(1, h, w)).shape == (1, 5, h, w)
 
 
-@pytest.mark.parametrize("path, low_level", [
-    ([1, 2, 3, 3, 3, 2, 1, 1, 2, 3, 3, 3], -1),  # level 3 early, no level-0 cell: stem feature
-    ([0, 1, 2, 3, 2, 1, 0, 0, 1, 1, 2, 2], 7),   # the low-level feature comes from cell 7
+@pytest.mark.parametrize("path, cell, low_level", [
+    ([1, 2, 3, 3, 3, 2, 1, 1, 2, 3, 3, 3], FIVE_BLOCKS, -1),  # no level-0 cell: stem feature
+    ([0, 1, 2, 3, 2, 1, 0, 0, 1, 1, 2, 2], FIVE_BLOCKS, 7),   # low-level feature from cell 7
+    ([1, 2, 2, 1], TWO_BLOCKS, -1),                            # 4 cells of 2 blocks
 ])
-def test_non_default_paths_build_and_run(path, low_level):
+def test_non_default_paths_build_and_run(path, cell, low_level):
     assert low_level_cell_index(path, "paper") == low_level
-    cell = [[0, "skip_connect"], [1, "max_pool_3x3"], [2, "avg_pool_3x3"], [0, "sep_conv_5x5"],
-            [3, "dil_conv_3x3"], [1, "sep_conv_3x3"], [4, "dil_conv_5x5"], [2, "skip_connect"],
-            [5, "sep_conv_3x3"], [0, "avg_pool_3x3"]]
     net = AutoDeepLab(Architecture(path, cell), num_classes=3, filter_multiplier=2,
-                      aspp_rates=(2, 4))
+                      aspp_rates=(2, 4), drop_path_keep_prob=0.5)
+    assert len(net.encoder.layers) == len(path)
+    assert net.encoder.out_channels == len(cell) // 2 * 2 * 2 ** path[-1]
+    # Scheduled drop path scales by depth in THIS path: the last cell keeps keep_prob.
+    layer_keeps = [next(edge for edge in cell_net.edges if edge.use_drop_path).drop_path.layer_keep
+                   for cell_net in net.encoder.layers]
+    assert layer_keeps[-1] == pytest.approx(0.5) and layer_keeps[0] == pytest.approx(1 - 0.5 / len(path))
     net.set_train(True)
     assert net(images(2, 49, 63)).shape == (2, 3, 49, 63)
 
@@ -133,12 +141,14 @@ def test_network_drop_path_progress_is_fed_by_training():
 
 
 def test_build_model_from_config(tmp_path):
-    arch = Architecture([1] * 12, AUTODEEPLAB.cell)
+    arch = Architecture([1] * 4, TWO_BLOCKS)
     arch.save(tmp_path / "a.json")
     cfg = load_config(None, {"filter_multiplier": 2, "num_classes": 4, "variant": "modelzoo",
                              "aspp_rates": [1, 2, 3], "arch_path": str(tmp_path / "a.json")})
     net = build_model(cfg)
-    assert net.architecture.network_path == [1] * 12 and net.variant == "modelzoo"
+    assert net.architecture.network_path == [1] * 4 and net.variant == "modelzoo"
+    # Blocks per cell come from the architecture file, not from the (search) key block_multiplier.
+    assert cfg.block_multiplier == 5 and net.encoder.out_channels == 2 * 2 * 2
     assert len(net.aspp.branches) == 4
     net.set_train(False)
     assert net(images(1, 33, 35)).shape == (1, 4, 33, 35)

@@ -16,13 +16,15 @@ class AutoDeepLab(nn.Cell):
 
     ``variant`` 'paper' follows the paper / official TF network; 'modelzoo' reproduces the
     MindSpore ModelZoo port (see ``src.model.checkpoint_compat`` to load its checkpoints).
+    The number of cells (len of the network path) and of blocks per cell (``num_blocks``) come
+    from ``architecture``, so any valid architecture file builds.
     ``use_sync_bn`` must only be set on Ascend in a distributed run.
     Scheduled drop path reads the non-trainable Parameter ``drop_path_progress``; the training
     loop sets it with ``set_drop_path_progress(step, total_steps)``.
     """
 
-    def __init__(self, architecture, num_classes=19, filter_multiplier=20, block_multiplier=5,
-                 variant="paper", aspp_rates=(6, 12, 18), bn_momentum=0.995, bn_eps=1e-5,
+    def __init__(self, architecture, num_classes=19, filter_multiplier=20, variant="paper",
+                 aspp_rates=(6, 12, 18), bn_momentum=0.995, bn_eps=1e-5,
                  drop_path_keep_prob=1.0, use_sync_bn=False):
         super().__init__()
         if not isinstance(architecture, Architecture):
@@ -31,7 +33,7 @@ class AutoDeepLab(nn.Cell):
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.architecture = architecture
         self.variant = variant
-        self.encoder = Encoder(architecture, filter_multiplier, block_multiplier, variant,
+        self.encoder = Encoder(architecture, filter_multiplier, variant,
                                drop_path_keep_prob, **bn_args)
         self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates),
                          act="leaky_relu" if variant == "modelzoo" else "relu", **bn_args)
@@ -52,11 +54,11 @@ class AutoDeepLab(nn.Cell):
 
 def build_model(cfg, use_sync_bn=False):
     """AutoDeepLab from a config with the model keys of ``src.config`` (arch_path None = the
-    paper's architecture)."""
+    paper's architecture). Cells and blocks per cell come from the architecture file, not from
+    ``num_layers`` / ``block_multiplier`` (those shape the search supernet only)."""
     return AutoDeepLab(load_architecture(cfg.arch_path),
                        num_classes=cfg.num_classes,
                        filter_multiplier=cfg.filter_multiplier,
-                       block_multiplier=cfg.block_multiplier,
                        variant=cfg.variant,
                        aspp_rates=tuple(cfg.aspp_rates),
                        bn_momentum=cfg.bn_momentum,

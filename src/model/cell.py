@@ -1,4 +1,4 @@
-"""One retrain cell: resample the two inputs, 1x1 preprocess, 5 blocks of two ops, concat."""
+"""One retrain cell: resample the two inputs, 1x1 preprocess, B blocks of two ops, concat."""
 import mindspore.nn as nn
 import mindspore.ops as ops
 

@@ -19,9 +19,12 @@ def low_level_cell_index(network_path, variant):
 
 
 class Encoder(nn.Cell):
-    """Returns (last cell output, low-level feature)."""
+    """Returns (last cell output, low-level feature).
 
-    def __init__(self, architecture, filter_multiplier, block_multiplier, variant="paper",
+    One cell per entry of the architecture's network path, each with the architecture's
+    ``num_blocks`` blocks (the architecture is the single source of both numbers)."""
+
+    def __init__(self, architecture, filter_multiplier, variant="paper",
                  drop_path_keep_prob=1.0, bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
         super().__init__()
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
@@ -40,7 +43,7 @@ class Encoder(nn.Cell):
             channels = filter_multiplier * 2 ** level
             cells.append(Cell(architecture.cell, channels, prev_prev[0], prev[0], level, prev[1],
                               index, num_cells, variant, drop_path_keep_prob, **bn_args))
-            out_channels.append(block_multiplier * channels)
+            out_channels.append(architecture.num_blocks * channels)
             prev_prev, prev = prev, (out_channels[-1], level)
         self.layers = nn.CellList(cells)
         self.out_channels = out_channels[-1]

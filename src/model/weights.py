@@ -5,7 +5,8 @@ these extra entries (``CheckpointMeta``), so a consumer can tell whether a check
 network it built:
 
 - ``architecture``: the architecture file's content (JSON string: network_path, cell, provenance);
-- ``model_config``: JSON string of the config keys that shape the network (``MODEL_CONFIG_KEYS``);
+- ``model_config``: JSON string of the config keys that shape the network (``MODEL_CONFIG_KEYS``;
+  cells and blocks per cell are the architecture's);
 - ``step``, ``epoch``, ``steps_per_epoch``: where training stood.
 """
 import json
@@ -13,7 +14,7 @@ import os
 
 from src.errors import UserError
 
-MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "block_multiplier", "aspp_rates")
+MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates")
 META_KEYS = ("architecture", "model_config", "step", "epoch", "steps_per_epoch")
 # Entries of a training checkpoint that are optimizer / loss-scale state, not network weights.
 TRAIN_STATE_NAMES = ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
@@ -69,6 +70,8 @@ def check_meta(ckpt_path, meta, expected):
             problems.append("network_path: checkpoint %s, this run %s"
                             % (stored_arch.get("network_path"), mine.get("network_path")))
         stored_cell, my_cell = stored_arch.get("cell") or [], mine.get("cell") or []
+        if len(stored_cell) != len(my_cell):
+            problems.append("cell: checkpoint %d blocks, this run %d" % (len(stored_cell) // 2, len(my_cell) // 2))
         problems.extend("cell row %d: checkpoint %s, this run %s" % (row, theirs, ours)
                         for row, (theirs, ours) in enumerate(zip(stored_cell, my_cell)) if theirs != ours)
         if problems:

@@ -6,9 +6,11 @@ File format (JSON, or YAML when the name ends in .yaml/.yml)::
      "cell": [[0, "dil_conv_5x5"], [1, "sep_conv_3x3"], ...10 rows...],
      "provenance": {...free-form: where the architecture came from...}}
 
-- ``network_path[i]`` is the level of cell i (level l = output stride 4 * 2**l).
+- ``network_path[i]`` is the level of cell i (level l = output stride 4 * 2**l); the path has
+  one entry per cell, any number >= 1 (the paper's network: 12).
 - ``cell`` rows come in pairs, one pair per block: block b = op(state i) + op(state j) where
   states are [prev-prev, prev, block 0, block 1, ...], so block b may read states 0..b+1.
+  2*B rows give B blocks, any B >= 1 (the paper's cell: 5); ``num_blocks`` is derived from them.
 
 The ModelZoo port stores the same information as two ``.npy`` files: ``net_arch`` (the levels)
 and ``cell_arch`` (rows [input_state, op_index]) where op_index indexes ITS primitive list,
@@ -24,9 +26,7 @@ import yaml
 from src.errors import UserError
 from src.nas.operations import PRIMITIVES
 
-NUM_LAYERS = 12
 NUM_LEVELS = 4
-NUM_BLOCKS = 5
 MODELZOO_PRIMITIVES = ["none", "avg_pool_3x3", "max_pool_3x3", "skip_connect",
                        "sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
 YAML_SUFFIXES = (".yaml", ".yml")
@@ -47,6 +47,11 @@ class Architecture:
             raise UserError("architecture 'provenance' must be a mapping (JSON object), "
                             f"got {type(self.provenance).__name__}")
 
+    @property
+    def num_blocks(self):
+        """Blocks per cell (B): two cell rows per block."""
+        return len(self.cell) // 2
+
     def to_dict(self):
         return {"network_path": list(self.network_path),
                 "cell": [list(row) for row in self.cell],
@@ -59,7 +64,7 @@ class Architecture:
         missing = [key for key in ("network_path", "cell") if key not in data]
         if missing:
             raise UserError(f"{source}: missing key(s) {', '.join(missing)}; an architecture "
-                            "file needs 'network_path' (12 levels) and 'cell' (10 rows)")
+                            "file needs 'network_path' (one level per cell) and 'cell' (2 rows per block)")
         unknown = sorted(set(data) - {"network_path", "cell", "provenance"})
         if unknown:
             raise UserError(f"{source}: unknown key(s) {', '.join(unknown)}; valid keys are "
@@ -110,7 +115,7 @@ class Architecture:
                 raise UserError(f"{path}: not a numpy .npy array ({err})") from None
         net, cell = arrays
         if cell.ndim != 2 or cell.shape[1] != 2:
-            raise UserError(f"{cell_arch_path}: cell_arch must have shape (10, 2) "
+            raise UserError(f"{cell_arch_path}: cell_arch must have shape (2 * blocks, 2) "
                             f"[input_state, op_index], got {cell.shape}")
         rows = []
         for state, index in cell.tolist():
@@ -133,9 +138,9 @@ def _is_int(value):
 
 def validate_network_path(path):
     """Return the path as a list of ints or raise UserError naming the first problem."""
-    if not isinstance(path, (list, tuple)) or len(path) != NUM_LAYERS:
-        size = len(path) if isinstance(path, (list, tuple)) else type(path).__name__
-        raise UserError(f"network_path must list {NUM_LAYERS} levels (one per cell), got {size}")
+    if not isinstance(path, (list, tuple)) or not path:
+        got = "an empty list" if isinstance(path, (list, tuple)) else type(path).__name__
+        raise UserError(f"network_path must list one level per cell (at least 1 cell), got {got}")
     if not all(_is_int(level) for level in path):
         raise UserError(f"network_path levels must be integers 0..{NUM_LEVELS - 1}, got {path}")
     path = [int(level) for level in path]
@@ -146,7 +151,7 @@ def validate_network_path(path):
     if path[0] not in (0, 1):
         raise UserError(f"network_path[0] = {path[0]}: the first cell follows the stride-4 stem, "
                         "so its level must be 0 or 1")
-    for i in range(1, NUM_LAYERS):
+    for i in range(1, len(path)):
         if abs(path[i] - path[i - 1]) > 1:
             raise UserError(f"network_path jumps from level {path[i - 1]} to {path[i]} at cell "
                             f"{i}; consecutive cells may change level by at most 1")
@@ -155,11 +160,10 @@ def validate_network_path(path):
 
 def validate_cell(cell):
     """Return the genotype as [[state, op], ...] or raise UserError naming the first problem."""
-    rows = 2 * NUM_BLOCKS
-    if not isinstance(cell, (list, tuple)) or len(cell) != rows:
-        size = len(cell) if isinstance(cell, (list, tuple)) else type(cell).__name__
-        raise UserError(f"cell must have {rows} rows [input_state, op_name] "
-                        f"(2 per block, {NUM_BLOCKS} blocks), got {size}")
+    if not isinstance(cell, (list, tuple)) or not cell or len(cell) % 2:
+        size = f"{len(cell)} rows" if isinstance(cell, (list, tuple)) else type(cell).__name__
+        raise UserError(f"cell must have an even, non-zero number of rows [input_state, op_name] "
+                        f"(2 per block: 10 rows for 5 blocks), got {size}")
     checked = []
     for i, row in enumerate(cell):
         block = i // 2

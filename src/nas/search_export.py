@@ -1,7 +1,6 @@
 """decode.py: search checkpoint -> architecture.json, the ModelZoo .npy pair and a PNG."""
 import os
 
-from src.errors import UserError
 from src.nas.search_plot import draw_architecture
 from src.nas.search_trainer import load_search_checkpoint, write_decoded_architecture
 
@@ -16,10 +15,6 @@ def export_architecture(ckpt_path, output_dir):
     architecture = write_decoded_architecture(
         paths["architecture"], alphas, betas,
         {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": meta.get("epoch")})
-    if architecture is None:
-        raise UserError(f"{ckpt_path} comes from a {len(betas)}-layer supernet with "
-                        f"{alphas.shape[0]} cell edges; only 12 layers and 20 edges (5 blocks) give a "
-                        f"retrainable architecture (decoded anyway into {paths['architecture']})")
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")
     architecture.save_modelzoo_npy(paths["net_arch"], paths["cell_arch"])

@@ -25,7 +25,7 @@ import numpy as np
 
 from src.errors import UserError
 from src.eval.metrics import ConfusionMatrix
-from src.nas.architecture import NUM_BLOCKS, NUM_LAYERS, Architecture
+from src.nas.architecture import Architecture
 from src.nas.decode import decode_cell, decode_path
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import SearchSupernet
@@ -205,22 +205,12 @@ DECODE_METHOD = ("network path: Viterbi over beta softmax-normalised per node's 
 
 
 def write_decoded_architecture(path, alphas, betas, provenance):
-    """Decode alpha/beta and write the architecture file; returns the Architecture.
-
-    A supernet of the retrain shape (12 layers, 5 blocks) gives a validated, retrainable file via
-    ``Architecture``; other (test-sized) supernets get the same JSON layout, marked not retrainable.
-    """
-    network_path, cell = decode_path(betas), decode_cell(alphas)
-    provenance = {**provenance, "decode": DECODE_METHOD}
-    if len(network_path) == NUM_LAYERS and len(cell) == 2 * NUM_BLOCKS:
-        architecture = Architecture(network_path, cell, provenance)
-        architecture.save(path)
-        return architecture
-    provenance["retrainable"] = False
-    with open(path + ".tmp", "w") as handle:
-        json.dump({"network_path": network_path, "cell": cell, "provenance": provenance}, handle, indent=1)
-    os.replace(path + ".tmp", path)
-    return None
+    """Decode alpha/beta and write the (validated, retrainable) architecture file; returns the
+    Architecture: as many cells as the supernet has layers, as many blocks as it has."""
+    architecture = Architecture(decode_path(betas), decode_cell(alphas),
+                                {**provenance, "decode": DECODE_METHOD})
+    architecture.save(path)
+    return architecture
 
 
 def load_search_checkpoint(path):
