@@ -1,4 +1,5 @@
-"""Tiny search on the demo MindRecord: arch moves, loss falls, resume is exact, decode CLI works."""
+"""Tiny search on the demo MindRecord: arch moves, loss falls, resume is exact, decode CLI works,
+and the decoded test-sized architecture retrains (train.py) and evaluates (eval.py)."""
 import json
 import subprocess
 import sys
@@ -10,8 +11,11 @@ import mindspore as ms
 
 from src.config import load_config
 from src.data.mindrecord_writer import find_mindrecord
+from src.model import build_model
+from src.model.weights import checkpoint_meta, load_weights
 from src.nas.architecture import Architecture
 from src.nas.search_trainer import SearchTrainer
+from test_train_run import PYTHON, ROOT, TINY, env, run_train
 
 
 def tiny_cfg(data_dir, out_dir):
@@ -104,3 +108,34 @@ def test_decode_cli_rejects_bad_checkpoints(tmp_path):
                                  "--output_path", str(tmp_path / "o")], capture_output=True, text=True)
         assert result.returncode == 2
         assert result.stderr.startswith("error:") and "Traceback" not in result.stderr
+
+
+def run_cli(script, *args):
+    return subprocess.run([PYTHON, script, *map(str, args)], cwd=ROOT, env=env(), capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_decoded_search_retrains_and_evaluates(full_run, demo_mindrecord_dir, tmp_path):
+    """search -> decode.py -> train.py --arch_path (1 epoch) -> eval.py, at the search's tiny size."""
+    trainer, _, out = full_run
+    decoded = run_cli("decode.py", "--ckpt_path", out / "search_epoch2.ckpt", "--output_path", tmp_path / "arch")
+    assert decoded.returncode == 0, decoded.stderr[-2000:]
+    arch_path = tmp_path / "arch" / "architecture.json"
+    architecture = Architecture.load(str(arch_path))
+    assert len(architecture.network_path) == trainer.cfg.num_layers
+    assert architecture.num_blocks == trainer.cfg.block_multiplier
+
+    retrain = ["--arch_path", arch_path, "--data_path", demo_mindrecord_dir]
+    trained = run_train(TINY + [str(a) for a in retrain] + ["--epochs", "1", "--output_path", str(tmp_path / "train")])
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    ckpt = tmp_path / "train" / "checkpoints" / "autodeeplab-step00000003.ckpt"
+    cfg = load_config(TINY[1], {"filter_multiplier": 2, "arch_path": str(arch_path)})
+    net = build_model(cfg)
+    assert len(net.encoder.layers) == trainer.cfg.num_layers
+    load_weights(net, str(ckpt), strict=True, expected=checkpoint_meta(cfg, net.architecture))
+
+    evaluated = run_cli("eval.py", *TINY[:4], "--mode", "pynative", "--num_parallel_workers", 1, *retrain,
+                        "--ckpt_path", ckpt, "--output_path", tmp_path / "eval")
+    assert evaluated.returncode == 0, evaluated.stderr[-2000:]
+    scores = json.loads((tmp_path / "eval" / "eval_results.json").read_text())
+    assert 0.0 <= scores["miou"] <= 1.0 and scores["num_pixels"] > 0

@@ -124,6 +124,9 @@ def test_load_weights_errors(tmp_path, net, cfg):
 
     with pytest.raises(UserError, match=r"(?s)cell row 0: checkpoint \[0, 'dil_conv_5x5'\], this run \[0, 'sep_conv_5x5'\].*--arch_path"):
         load_weights(net, path, expected=checkpoint_meta(cfg, other_architecture()))
+    two_blocks = Architecture(AUTODEEPLAB.network_path, AUTODEEPLAB.cell[:4])  # same first rows
+    with pytest.raises(UserError, match=r"(?s)cell: checkpoint 5 blocks, this run 2.*--arch_path"):
+        load_weights(net, path, expected=checkpoint_meta(cfg, two_blocks))
     wider = cfg.replace(filter_multiplier=3)
     with pytest.raises(UserError, match="pass --filter_multiplier 2"):
         load_weights(build_model(wider), path, expected=checkpoint_meta(wider, net.architecture))
