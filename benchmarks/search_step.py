@@ -1,10 +1,12 @@
 """Time and peak memory of search iterations (weight step + architecture step) on random data.
 
     python benchmarks/search_step.py [--layers 12 --filter_multiplier 8 --blocks 5 --crop 321
-                                      --batch 2 --mode graph|pynative --iterations 2]
+                                      --batch 2 --mode graph|pynative --iterations 2
+                                      --memory_mode none|recompute|partial_channel
+                                      --partial_channel_k 4]
 
 The first iteration includes the compile of every node shape (graph mode). Peak memory is the
-process's ru_maxrss. memory_mode options other than none are not implemented yet.
+process's ru_maxrss (so it includes the compile's own memory).
 """
 import argparse
 import os
@@ -18,7 +20,7 @@ import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
 from src.nas.search_trainer import masked_cross_entropy  # noqa: E402
-from src.nas.supernet import SearchSupernet  # noqa: E402
+from src.nas.supernet import MEMORY_MODES, SearchSupernet  # noqa: E402
 
 
 def main():
@@ -31,10 +33,13 @@ def main():
     parser.add_argument("--stem_channels", type=int, default=64)
     parser.add_argument("--mode", choices=("graph", "pynative"), default="graph")
     parser.add_argument("--iterations", type=int, default=2)
+    parser.add_argument("--memory_mode", choices=MEMORY_MODES, default="none")
+    parser.add_argument("--partial_channel_k", type=int, default=4)
     args = parser.parse_args()
     ms.set_context(mode=ms.PYNATIVE_MODE)
     net = SearchSupernet(19, args.layers, 4, args.filter_multiplier, args.blocks, args.stem_channels,
-                         compiled=args.mode == "graph")
+                         compiled=args.mode == "graph", memory_mode=args.memory_mode,
+                         partial_channel_k=args.partial_channel_k)
     net.set_train(True)
     rng = np.random.default_rng(0)
     image = ms.Tensor(rng.standard_normal((args.batch, 3, args.crop, args.crop)).astype(np.float32))
@@ -45,7 +50,8 @@ def main():
     weight_grad = ms.value_and_grad(loss, None, net.weight_parameters())
     arch_grad = ms.value_and_grad(loss, None, net.arch_parameters())
     print(f"config: layers={args.layers} F={args.filter_multiplier} B={args.blocks} crop={args.crop} "
-          f"batch={args.batch} mode={args.mode} nodes={len(net.nodes)} cell runs={net.num_moves}")
+          f"batch={args.batch} mode={args.mode} memory_mode={args.memory_mode} "
+          f"partial_channel_k={net.partial_k} nodes={len(net.nodes)} cell runs={net.num_moves}")
     for iteration in range(args.iterations):
         started = time.time()
         value, grads = weight_grad(image, label)

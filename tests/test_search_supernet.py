@@ -5,8 +5,10 @@ import pytest
 import mindspore as ms
 from mindspore import ops
 
+from src.errors import UserError
 from src.nas.operations import make_op
-from src.nas.search_cell import batch_norm, sep_conv, relu_conv_bn, mixed_op, EDGE_WEIGHT_NAMES
+from src.nas.search_cell import (batch_norm, he_normal, mixed_op, partial_mixed_op, relu_conv_bn,
+                                 sep_conv)
 from src.nas.supernet import (SearchSupernet, incoming_levels, prev_prev_key, supernet_nodes)
 
 
@@ -58,23 +60,96 @@ def test_functional_ops_equal_op_table(name):
     np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-4, atol=1e-4)
 
 
-def test_gradients_reach_alpha_beta_and_compiled_equals_eager():
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+def _tiny_supernet(compiled, num_layers=2, filter_multiplier=2, **memory_options):
+    ms.set_seed(5)  # stem and head weights come from the MindSpore initializers
+    net = SearchSupernet(num_classes=3, num_layers=num_layers, filter_multiplier=filter_multiplier,
+                         block_multiplier=1, stem_channels=4, seed=3, compiled=compiled,
+                         **memory_options)
+    net.set_train(True)
+    return net
+
+
+def _tiny_batch():
     x = ms.Tensor(np.random.default_rng(1).standard_normal((2, 3, 17, 17)).astype(np.float32))
     label = ms.Tensor(np.random.default_rng(2).integers(0, 3, (2, 17, 17)).astype(np.int32))
-    results = []
-    for compiled in (False, True):
-        ms.set_seed(5)  # stem and head weights come from the MindSpore initializers
-        net = SearchSupernet(num_classes=3, num_layers=2, filter_multiplier=2, block_multiplier=1,
-                             stem_channels=4, seed=3, compiled=compiled)
-        net.set_train(True)
-        params = net.trainable_params()
-        grad = ms.value_and_grad(lambda a, b: ops.cross_entropy(net(a), b), None, params)
-        loss, grads = grad(x, label)
-        results.append((float(loss.asnumpy()), {p.name: g.asnumpy() for p, g in zip(params, grads)}))
-    (loss_eager, eager), (loss_jit, jit) = results
+    return x, label
+
+
+def _loss_and_grads(compiled, num_layers=2, **memory_options):
+    """Loss and {parameter name: gradient} of one tiny supernet step (fixed data and seeds)."""
+    net = _tiny_supernet(compiled, num_layers, **memory_options)
+    params = net.trainable_params()
+    grad = ms.value_and_grad(lambda a, b: ops.cross_entropy(net(a), b), None, params)
+    loss, grads = grad(*_tiny_batch())
+    return float(loss.asnumpy()), {p.name: g.asnumpy() for p, g in zip(params, grads)}
+
+
+def test_gradients_reach_alpha_beta_and_compiled_equals_eager(pynative_mode):
+    loss_eager, eager = _loss_and_grads(compiled=False)
+    loss_jit, jit = _loss_and_grads(compiled=True)
     assert np.abs(eager["alphas"]).sum() > 0 and np.abs(eager["betas"]).sum() > 0
     assert loss_jit == pytest.approx(loss_eager, rel=1e-4)
     for name, value in eager.items():
         assert np.abs(jit[name]).sum() > 0 or np.abs(value).sum() == 0, name
         np.testing.assert_allclose(jit[name], value, rtol=2e-3, atol=1e-5, err_msg=name)
+
+
+def test_recompute_gives_the_same_loss_and_gradients(pynative_mode):
+    loss, grads = _loss_and_grads(compiled=True, num_layers=1)
+    loss_recompute, grads_recompute = _loss_and_grads(compiled=True, num_layers=1,
+                                                      memory_mode="recompute")
+    assert loss_recompute == pytest.approx(loss, rel=1e-5)
+    assert grads_recompute.keys() == grads.keys()
+    for name, value in grads.items():
+        np.testing.assert_allclose(grads_recompute[name], value, rtol=1e-5, atol=1e-7, err_msg=name)
+
+
+def test_partial_channel_edge_bypasses_and_shuffles(pynative_mode):
+    channels, runs, k = 4, 2, 2
+    part = channels // k
+    x = np.random.default_rng(0).standard_normal((2, runs * channels, 5, 5)).astype(np.float32)
+    rng = np.random.default_rng(1)
+    weights = [ms.Tensor(he_normal(rng, shape)) for shape in (
+        (2, 2, runs * part, 1, 3, 3), (2, 2, runs * part, part, 1, 1), (2, 2, runs * part, 1, 5, 5),
+        (2, 2, runs * part, part, 1, 1), (2, runs * part, part, 3, 3), (2, runs * part, part, 5, 5))]
+    op_weights = ops.softmax(ms.Tensor(rng.standard_normal(8).astype(np.float32)))
+
+    def edge(xt, *w):
+        return partial_mixed_op(xt, w, 1, op_weights, runs, k, 1e-5)
+
+    got = edge(ms.Tensor(x), *weights).asnumpy()
+    assert got.shape == x.shape
+    np.testing.assert_allclose(ms.jit(edge)(ms.Tensor(x), *weights).asnumpy(), got,
+                               rtol=1e-4, atol=1e-5)
+    active = np.concatenate([x[:, r * channels:r * channels + part] for r in range(runs)], axis=1)
+    mixed = mixed_op(ms.Tensor(active), weights, 1, op_weights, runs, 1e-5).asnumpy()
+    for r in range(runs):
+        for j in range(part):
+            np.testing.assert_allclose(got[:, r * channels + j * k], mixed[:, r * part + j],
+                                       rtol=1e-5, atol=1e-6)
+            for group in range(1, k):  # bypassed channels, moved by the shuffle
+                np.testing.assert_array_equal(got[:, r * channels + j * k + group],
+                                              x[:, r * channels + group * part + j])
+
+
+def test_partial_channel_supernet_changes_the_maths_with_k(pynative_mode):
+    x, _ = _tiny_batch()
+    nets = {k: _tiny_supernet(False, 1, 4, memory_mode="partial_channel", partial_channel_k=k)
+            for k in (1, 2, 4)}
+    logits = {k: net(x).asnumpy() for k, net in nets.items()}
+    full = _tiny_supernet(False, 1, 4)
+    np.testing.assert_allclose(logits[1], full(x).asnumpy(), rtol=1e-5, atol=1e-6)  # k = 1 is none
+    for k in (2, 4):
+        weights = {p.name: p for p in nets[k].get_parameters()}
+        assert weights["node0_1.sep3_pw"].shape == (2, 2, 8 // k, 8 // k, 1, 1)
+        assert weights["node0_1.prev_prev"].shape == (8, 4, 1, 1)
+        assert logits[k].shape == (2, 3, 17, 17) and np.isfinite(logits[k]).all()
+        assert np.abs(logits[k] - logits[1]).max() > 1e-3
+    assert np.abs(logits[2] - logits[4]).max() > 1e-3
+
+
+def test_partial_channel_k_must_divide_the_channels():
+    with pytest.raises(UserError, match="partial_channel_k 3 must divide filter_multiplier 4"):
+        SearchSupernet(num_classes=3, num_layers=1, filter_multiplier=4, block_multiplier=1,
+                       stem_channels=2, compiled=False, memory_mode="partial_channel",
+                       partial_channel_k=3)

@@ -18,8 +18,19 @@ with separate weights. The op definitions are those of ``src.nas.operations.make
 
 BN has no affine parameters (DARTS) and always normalises with batch statistics, in training and
 in search-time validation alike, so the supernet keeps no running statistics.
+
+Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105 cells):
+
+- recompute: ``RecomputedNodeForward`` keeps none of a node's internal activations for the
+  backward pass (``Cell.recompute``: forward without grad, rerun with grad in the backward pass).
+  Same maths; each node shape compiles a forward-only graph in addition.
+- partial_channel (PC-DARTS, Xu et al. 2020): ``partial_k`` > 1 sends only the first C/k channels
+  of each run through every mixed op (whose convs are then C/k wide), the other channels bypass
+  it, then a channel shuffle with k groups. This changes the searched maths (and the weight
+  shapes); PC-DARTS' edge normalisation is not part of it.
 """
 import mindspore as ms
+import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
 
@@ -77,15 +88,33 @@ def mixed_op(x, weights, edge, op_weights, runs, eps):
     return out
 
 
-def cell_core(prev_prev, prev, weights, alpha_weights, runs, num_blocks, eps):
+def partial_mixed_op(x, weights, edge, op_weights, runs, partial_k, eps):
+    """PC-DARTS edge: the mixed op on the first C/k channels of each run, the rest passed through,
+    then each run's channels shuffled with k groups (out channel j*k + g = channel g*C/k + j).
+    ``partial_k`` 1 is the plain mixed op."""
+    if partial_k == 1:
+        return mixed_op(x, weights, edge, op_weights, runs, eps)
+    batch, channels, height, width = x.shape
+    per_run = channels // runs
+    part = per_run // partial_k
+    x = ops.reshape(x, (batch, runs, per_run, height, width))
+    active = ops.reshape(x[:, :, :part], (batch, runs * part, height, width))
+    mixed = ops.reshape(mixed_op(active, weights, edge, op_weights, runs, eps),
+                        (batch, runs, part, height, width))
+    out = ops.reshape(ops.concat([mixed, x[:, :, part:]], axis=2),
+                      (batch, runs, partial_k, part, height, width))
+    return ops.reshape(ops.transpose(out, (0, 1, 3, 2, 4, 5)), (batch, channels, height, width))
+
+
+def cell_core(prev_prev, prev, weights, alpha_weights, runs, num_blocks, partial_k, eps):
     """The searched cell on preprocessed inputs (N, R*C, H, W); returns the R outputs as
     (N, R, B*C, H, W): each run's blocks concatenated, as in the retrain cell."""
     states = [prev_prev, prev]
     for start, count in edge_block_ranges(num_blocks):
-        block = mixed_op(states[0], weights, start, alpha_weights[start], runs, eps)
+        block = partial_mixed_op(states[0], weights, start, alpha_weights[start], runs, partial_k, eps)
         for state in range(1, count):
-            block = block + mixed_op(states[state], weights, start + state,
-                                     alpha_weights[start + state], runs, eps)
+            block = block + partial_mixed_op(states[state], weights, start + state,
+                                             alpha_weights[start + state], runs, partial_k, eps)
         states.append(block)
     batch, channels, height, width = prev.shape
     blocks = [ops.reshape(state, (batch, runs, channels // runs, height, width))
@@ -102,11 +131,11 @@ def transition(source, weight, size, eps):
     return relu_conv_bn(resize_bilinear(source, size), weight, eps)
 
 
-def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, eps, *tensors):
+def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, partial_k, eps, *tensors):
     """Node (l, s) = sum_r beta_r * Cell_r(prev = move_r(source_r), prev-prev).
 
     prev_prev: the prev-prev tensor (resized here to ``size``); alpha_weights (E, 8) softmax over
-    ops; beta_weights (R,) normalised move probabilities; tensors: sep3_dw, sep3_pw, sep5_dw,
+    ops; beta_weights (R,) normalised move probabilities; partial_k: 1, or PC-DARTS' k; tensors: sep3_dw, sep3_pw, sep5_dw,
     sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run its
     source (previous-layer tensor, ascending level) and its transition weight.
     Returns (N, B*C, H, W). All tensors are flat positional arguments: with tuple arguments
@@ -120,11 +149,25 @@ def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, eps, 
     prev_prev = relu_conv_bn(resize_bilinear(prev_prev, size), prev_prev_w, eps)
     prev = ops.concat([transition(moves[2 * r], moves[2 * r + 1], size, eps) for r in range(runs)],
                       axis=1)
-    outputs = cell_core(prev_prev, prev, edge_w, alpha_weights, runs, num_blocks, eps)
+    outputs = cell_core(prev_prev, prev, edge_w, alpha_weights, runs, num_blocks, partial_k, eps)
     return (outputs * ops.reshape(beta_weights, (1, runs, 1, 1, 1))).sum(axis=1)
 
 
 node_forward_compiled = ms.jit(node_forward)
+
+
+class RecomputedNodeForward(nn.Cell):
+    """Calls ``forward`` (``node_forward`` or its compiled form) without keeping the node's
+    internal activations for the backward pass: ``Cell.recompute`` runs it without grad and
+    reruns it with grad in the backward pass (exactly the same gradients)."""
+
+    def __init__(self, forward):
+        super().__init__()
+        self.forward = forward
+        self.recompute()
+
+    def construct(self, *args):
+        return self.forward(*args)
 
 
 def he_normal(rng, shape, stack=()):
@@ -133,16 +176,18 @@ def he_normal(rng, shape, stack=()):
     return (rng.standard_normal(tuple(stack) + tuple(shape)) * np.sqrt(2.0 / fan_out)).astype(np.float32)
 
 
-def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edges):
+def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edges, partial_k=1):
     """numpy weights of one node: source_shapes = [(in_channels, kernel)] per run (R runs).
 
     Each run's weights are drawn separately (He normal as a single op) and laid out run-major
-    along the output channels, the layout ``node_forward`` expects."""
+    along the output channels, the layout ``node_forward`` expects. The mixed ops' convs are
+    channels/partial_k wide."""
     runs = len(source_shapes)
     weights = {"prev_prev": he_normal(rng, (channels, prev_prev_channels, 1, 1), (runs,)).reshape(
                    runs * channels, prev_prev_channels, 1, 1),
                "transition": [he_normal(rng, (channels, in_channels, kernel, kernel))
                               for in_channels, kernel in source_shapes]}
+    channels //= partial_k
     for kernel in (3, 5):
         weights[f"sep{kernel}_dw"] = he_normal(rng, (channels, 1, kernel, kernel),
                                                (num_edges, 2, runs)).reshape(

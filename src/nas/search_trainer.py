@@ -65,7 +65,8 @@ class SearchTrainer:
             num_classes=cfg.num_classes, num_layers=cfg.num_layers, filter_multiplier=cfg.filter_multiplier,
             block_multiplier=cfg.block_multiplier, stem_channels=cfg.stem_channels,
             bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps, seed=cfg.seed,
-            compiled=cfg.mode == "graph")
+            compiled=cfg.mode == "graph", memory_mode=cfg.memory_mode,
+            partial_channel_k=cfg.partial_channel_k)
         total = cfg.epochs * self.steps_per_epoch
         lrs = [cosine_lr(step, total, cfg.base_lr, cfg.min_lr) for step in range(total)]
         self.weights = self.net.weight_parameters()
@@ -168,11 +169,15 @@ class SearchTrainer:
         os.replace(temporary, path)
 
     def meta(self, epoch):
-        """What a checkpoint records about the run (and what a resume must match)."""
+        """What a checkpoint records about the run (and what a resume must match).
+
+        partial_channel changes the maths, so its k is recorded (None otherwise); recompute does
+        not, so a run may resume with or without it."""
         keys = ("seed", "num_layers", "filter_multiplier", "block_multiplier", "num_classes",
                 "epochs", "batch_size", "crop_size")
+        partial_k = self.cfg.partial_channel_k if self.cfg.memory_mode == "partial_channel" else None
         return {"epoch": epoch, "steps_per_epoch": self.steps_per_epoch,
-                "stem_channels": self.cfg.stem_channels,
+                "stem_channels": self.cfg.stem_channels, "partial_channel_k": partial_k,
                 **{key: getattr(self.cfg, key) for key in keys}}
 
     def resume(self, path):
@@ -235,9 +240,6 @@ def search(cfg):
     from src.data.mindrecord_writer import find_mindrecord
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
-    if cfg.memory_mode != "none":
-        raise UserError(f"memory_mode {cfg.memory_mode!r} is not implemented yet; use memory_mode none "
-                        "(or lower crop_size / filter_multiplier to save memory)")
     if not cfg.data_path:
         raise UserError("--data_path is required: the folder with cityscapes_train.mindrecord")
     ms.set_device(cfg.device_target, cfg.device_id)

@@ -21,20 +21,24 @@ bilinearly upsampled to the input and summed.
 
 Execution: this Cell runs in PyNative; each node is one call of the compile-once
 ``search_cell.node_forward`` with the node's weights passed as tensors (see that module).
+``memory_mode`` (none | recompute | partial_channel) selects that module's activation-memory
+option; partial_channel changes the maths and the weight shapes, recompute does not.
 """
 import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
 from mindspore import Parameter, Tensor
 
+from src.errors import UserError
 from src.model.resize import resize_bilinear
 from src.nas.decode import move_mask, num_cell_edges
 from src.nas.operations import PRIMITIVES, batch_norm, conv2d
-from src.nas.search_cell import (EDGE_WEIGHT_NAMES, init_node_weights, node_forward,
-                                 node_forward_compiled)
+from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward, init_node_weights,
+                                 node_forward, node_forward_compiled)
 
 ASPP_RATE_TIMES_STRIDE = 96
 ARCH_INIT_SCALE = 1e-3
+MEMORY_MODES = ("none", "recompute", "partial_channel")
 
 
 def level_sizes(size, num_levels):
@@ -101,9 +105,17 @@ class SearchSupernet(nn.Cell):
 
     def __init__(self, num_classes=19, num_layers=12, num_levels=4, filter_multiplier=8,
                  block_multiplier=5, stem_channels=64, head_channels=None, bn_momentum=0.995,
-                 bn_eps=1e-5, seed=0, compiled=True):
+                 bn_eps=1e-5, seed=0, compiled=True, memory_mode="none", partial_channel_k=4):
         super().__init__()
-        self.node_forward = node_forward_compiled if compiled else node_forward
+        if memory_mode not in MEMORY_MODES:
+            raise UserError(f"memory_mode {memory_mode!r} is not one of {', '.join(MEMORY_MODES)}")
+        self.partial_k = partial_channel_k if memory_mode == "partial_channel" else 1
+        if self.partial_k < 1 or filter_multiplier % self.partial_k:
+            raise UserError(f"partial_channel_k {partial_channel_k} must divide filter_multiplier "
+                            f"{filter_multiplier} (every node's channel count is a multiple of it); "
+                            "pick a divisor of filter_multiplier")
+        forward = node_forward_compiled if compiled else node_forward
+        self.node_forward = RecomputedNodeForward(forward) if memory_mode == "recompute" else forward
         rng = np.random.default_rng(seed)
         self.num_layers, self.num_levels = num_layers, num_levels
         self.block_multiplier, self.bn_eps = block_multiplier, bn_eps
@@ -129,7 +141,7 @@ class SearchSupernet(nn.Cell):
                 moves.append((layer, source, level - source + 1))
             pp_key = prev_prev_key(layer, level, num_levels)
             arrays = init_node_weights(rng, channels[level], out_channels[pp_key], source_shapes,
-                                       self.num_edges)
+                                       self.num_edges, self.partial_k)
             self.node_weights[(layer, level)] = self._register(f"node{layer}_{level}", arrays,
                                                                sources)
             self.nodes.append((layer, level, tuple(sources), pp_key))
@@ -183,7 +195,7 @@ class SearchSupernet(nn.Cell):
                 tensors += [outputs["stem2" if layer == 0 else (layer - 1, source)], transition_w * 1]
             outputs[(layer, level)] = self.node_forward(
                 outputs[pp_key], alpha_weights, move_probs[first_move:first_move + len(sources)],
-                sizes[level], self.block_multiplier, self.bn_eps, *tensors)
+                sizes[level], self.block_multiplier, self.partial_k, self.bn_eps, *tensors)
             first_move += len(sources)
         size = x.shape[2:]
         logits = None
