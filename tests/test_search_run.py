@@ -11,6 +11,7 @@ import mindspore as ms
 
 from src.config import load_config
 from src.data.mindrecord_writer import find_mindrecord
+from src.errors import UserError
 from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
 from src.nas.architecture import Architecture
@@ -139,3 +140,16 @@ def test_decoded_search_retrains_and_evaluates(full_run, demo_mindrecord_dir, tm
     assert evaluated.returncode == 0, evaluated.stderr[-2000:]
     scores = json.loads((tmp_path / "eval" / "eval_results.json").read_text())
     assert 0.0 <= scores["miou"] <= 1.0 and scores["num_pixels"] > 0
+
+
+def test_resume_matches_partial_channel_k_but_not_recompute(demo_mindrecord_dir, tmp_path):
+    # partial_channel changes the supernet's maths, recompute does not.
+    checkpoint = str(tmp_path / "search_epoch1.ckpt")
+    make_trainer(demo_mindrecord_dir, tmp_path).save_checkpoint(checkpoint, 1)
+    recompute = make_trainer(demo_mindrecord_dir, tmp_path, memory_mode="recompute")
+    recompute.resume(checkpoint)
+    assert recompute.start_epoch == 1
+    partial = make_trainer(demo_mindrecord_dir, tmp_path, memory_mode="partial_channel",
+                           partial_channel_k=2)
+    with pytest.raises(UserError, match="partial_channel_k=None, this run has 2"):
+        partial.resume(checkpoint)
