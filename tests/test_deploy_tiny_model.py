@@ -1,7 +1,19 @@
-"""Export, predictor, eval.py and the 310 flow on one tiny randomly initialised network.
+"""Export, predictor, eval.py and the 310 flow on one tiny network.
 
 One module so the expensive steps (graph compiles, exports) run once: a F=2 network at 65x97
 (odd sizes exercise the align_corners size rule), a synthetic val split of two 65x97 images.
+
+The network is built to make exact cross-backend checks possible (see ``tiny``): 6 cells along
+[0, 1, 2, 3, 2, 1] (every level, down and up, so every kind of resize), a cell whose blocks all
+read the cell inputs (every conv op and skip_connect), BatchNorm calibrated on the images and the
+classifier fitted to their labels. Why not the paper network: in a ReLU-conv-BN layer with
+random weights the ReLU's positive mean puts a large per-channel offset into the conv sum, which
+the BatchNorm removes, so the fp32 rounding of the whole sum lands on a smaller remainder: about
+x1.16 relative error per BatchNorm. The paper cell chains its blocks (up to ~9 such layers per
+cell), and through its 12 cells MindSpore's and ONNX Runtime's fp32 logits are each ~1.1e-3 from
+the float64 evaluation of the same ONNX graph (|logits| <= 48), hence ~1.2e-3 from each other
+(1.2e-3 to 1.9e-3 over ONNX Runtime's graph optimisation levels and thread counts): rounding, not
+an export difference. This network keeps the same ops with ~3 such layers per cell.
 """
 import json
 import os
@@ -23,6 +35,22 @@ REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 TINY = {"filter_multiplier": 2, "aspp_rates": [2, 4, 6], "height": HEIGHT, "width": WIDTH,
         "num_parallel_workers": 1}
+ARCHITECTURE = {
+    "network_path": [0, 1, 2, 3, 2, 1],
+    "cell": [[0, "sep_conv_3x3"], [1, "sep_conv_5x5"], [0, "dil_conv_3x3"], [1, "dil_conv_5x5"],
+             [0, "sep_conv_3x3"], [1, "dil_conv_3x3"], [0, "skip_connect"], [1, "sep_conv_3x3"],
+             [1, "dil_conv_3x3"], [0, "sep_conv_5x5"]],
+    "provenance": {"source": "tests/test_deploy_tiny_model.py (shallow cells for exact fp32 parity checks)"},
+}
+# Seed of the weights: chosen so that no pixel of the two val images is a near tie (TIE_MARGIN).
+SEED = 3
+# Issue 5: checkpoint, MINDIR and ONNX logits agree to this (max abs). Measured on the val images:
+# MINDIR 0, ONNX Runtime 6.2e-5 at logits in [-8.4, 7.8].
+PARITY_TOLERANCE = 1e-4
+# A pixel whose top-2 checkpoint logits are closer than this may take either class on another
+# backend: more than twice the largest deviation of OpenCV DNN (the C++ app's backend) from the
+# checkpoint on these images, 2.1e-4 (measured with Python's OpenCV on the same ONNX file).
+TIE_MARGIN = 5e-4
 
 
 def run_script(script, *args):
@@ -31,16 +59,52 @@ def run_script(script, *args):
                           capture_output=True, text=True, timeout=600)
 
 
-def calibrate_batch_norm(net, data_root):
-    """Set BatchNorm statistics from one batch of the images (a stand-in for training), so that the
-    logits have the scale of a trained network instead of growing through 12 unnormalised cells."""
-    import mindspore as ms
+def labelled_images(data_root):
+    """(normalised image (3, H, W), trainId label map (H, W)) of every image of the tree."""
+    from src.data.cityscapes import find_samples
+    from src.data.labels import label_ids_to_train_ids
     from src.deploy.images import normalise, read_image
 
-    images = [normalise(read_image(str(p))) for p in sorted(data_root.rglob("*_leftImg8bit.png"))]
+    samples = find_samples(str(data_root), "train") + find_samples(str(data_root), "val")
+    return [(normalise(read_image(s.image_path)),
+             label_ids_to_train_ids(cv2.imread(s.label_path, cv2.IMREAD_UNCHANGED))) for s in samples]
+
+
+def calibrate_batch_norm(net, images):
+    """Set BatchNorm statistics from one batch of the images (a stand-in for training), so that the
+    activations have the scale of a trained network instead of growing through unnormalised cells."""
+    import mindspore as ms
+
     net.set_train(True)
     net(ms.Tensor(np.stack(images)))
     net.set_train(False)
+
+
+def fit_classifier(net, images, labels, target=5.0, ridge=0.1):
+    """Fit the final 1x1 conv to the labels by ridge least squares on targets +-``target``: a stand-in
+    for training that gives logits of trained scale (|logits| ~ 10) and confident, mostly right
+    predictions (pixel accuracy ~0.8), so class boundaries, not noise, decide where near ties are."""
+    import mindspore as ms
+    from src.model.resize import interpolation_matrix
+
+    classifier = net.decoder.classifier
+    inputs = []
+    hook = classifier.register_forward_pre_hook(lambda cell, args: inputs.append(args[0].asnumpy()[0]))
+    for image in images:
+        net(ms.Tensor(image[None]))
+    hook.remove()
+    # The logits are the classifier's output resized to the image: resize its inputs the same way.
+    features = np.concatenate([np.einsum("hy,cyx,wx->hwc", interpolation_matrix(f.shape[1], image.shape[1]), f,
+                                         interpolation_matrix(f.shape[2], image.shape[2])).reshape(-1, f.shape[0])
+                               for f, image in zip(inputs, images)]).astype(np.float64)
+    train_ids = np.concatenate([label.ravel() for label in labels])
+    known = train_ids != 255
+    features, train_ids = features[known], train_ids[known]
+    targets = np.full((train_ids.size, classifier.out_channels), -target)
+    targets[np.arange(train_ids.size), train_ids] = target
+    gram = features.T @ features + ridge * train_ids.size * np.eye(features.shape[1])
+    weights = np.linalg.solve(gram, features.T @ targets).T
+    classifier.weight.set_data(ms.Tensor(weights.reshape(classifier.weight.shape).astype(np.float32)))
 
 
 @pytest.fixture(scope="module")
@@ -57,17 +121,22 @@ def tiny(tmp_path_factory):
     data_root, records = root / "cityscapes", root / "mindrecord"
     generate(str(data_root), 1, 2, HEIGHT, WIDTH, seed=3)
     build_mindrecord(str(data_root), str(records), "val", num_workers=1, progress=False)
-    cfg = load_config(None, {**TINY, "mode": "pynative", "output_path": str(root / "out")})
+    arch_path = root / "arch.json"
+    arch_path.write_text(json.dumps(ARCHITECTURE))
+    cfg = load_config(None, {**TINY, "mode": "pynative", "arch_path": str(arch_path),
+                             "output_path": str(root / "out")})
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    ms.set_seed(0)
+    ms.set_seed(SEED)
     net = build_model(cfg.replace(bn_momentum=0.01))
-    calibrate_batch_norm(net, data_root)
+    images, labels = zip(*labelled_images(data_root))
+    calibrate_batch_norm(net, images)
+    fit_classifier(net, images, labels)
     ckpt = str(root / "tiny.ckpt")
     ms.save_checkpoint(net, ckpt, append_dict=checkpoint_meta(cfg, net.architecture))
     exports = {fmt: export_network(net, str(root / ("tiny_logits." + fmt.lower())), fmt, HEIGHT, WIDTH, "logits")
                for fmt in ("MINDIR", "ONNX")}
-    return {"root": root, "data_root": data_root, "records": records, "cfg": cfg.replace(ckpt_path=ckpt),
-            "net": net, "ckpt": ckpt, **exports}
+    return {"root": root, "data_root": data_root, "records": records, "arch_path": str(arch_path),
+            "cfg": cfg.replace(ckpt_path=ckpt), "net": net, "ckpt": ckpt, **exports}
 
 
 def val_images(tiny):
@@ -79,25 +148,42 @@ def val_images(tiny):
     return folder
 
 
+def val_logits(tiny):
+    """{image stem: checkpoint logits (C, H, W)} of the val images (what eval.py's network computes)."""
+    import mindspore as ms
+    from src.deploy.images import normalise, read_image
+
+    if "val_logits" not in tiny:
+        tiny["val_logits"] = {path.stem: tiny["net"](ms.Tensor(normalise(read_image(str(path)))[None])).asnumpy()[0]
+                              for path in sorted(val_images(tiny).iterdir())}
+    return tiny["val_logits"]
+
+
+def top2_margin(logits):
+    """Per pixel: top-1 minus top-2 logit."""
+    top2 = np.sort(logits, axis=0)[-2:]
+    return top2[1] - top2[0]
+
+
 def test_checkpoint_mindir_and_onnx_give_the_same_logits(tiny):
-    """MINDIR runs MindSpore's own kernels: identical to 1e-4. ONNX Runtime's convolutions round
-    differently; through 12 cells and ~240 BatchNorms that reaches about 1e-3 at |logits| ~ 50
-    (2.5e-5 relative), so ONNX is held to 1e-4 of the logit range."""
+    """On the val images, MINDIR (MindSpore's own kernels) and ONNX Runtime (its own kernels and
+    fusions) agree with the checkpoint to PARITY_TOLERANCE; see the module docstring for the network."""
     import mindspore as ms
     import onnx as onnx_format
     import onnxruntime as ort
+    from src.deploy.images import normalise, read_image
 
-    x = np.random.default_rng(1).normal(size=(1, 3, HEIGHT, WIDTH)).astype(np.float32)
-    reference = tiny["net"](ms.Tensor(x)).asnumpy()
-    mindir = ms.nn.GraphCell(ms.load(tiny["MINDIR"]))(ms.Tensor(x)).asnumpy()
+    graph = ms.nn.GraphCell(ms.load(tiny["MINDIR"]))
     session = ort.InferenceSession(tiny["ONNX"], providers=["CPUExecutionProvider"])
-    onnx = session.run(None, {session.get_inputs()[0].name: x})[0]
-    scale = np.abs(reference).max()
-    assert reference.shape == (1, 19, HEIGHT, WIDTH)
-    assert 1.0 < scale < 100.0, "logits should have the scale of a trained network"
-    assert np.abs(mindir - reference).max() <= 1e-4
-    assert np.abs(onnx - reference).max() <= 1e-4 * scale
-    assert (onnx.argmax(axis=1) == reference.argmax(axis=1)).mean() > 0.999
+    for path in sorted(val_images(tiny).iterdir()):
+        batch = normalise(read_image(str(path)))[None]
+        reference = tiny["net"](ms.Tensor(batch)).asnumpy()
+        mindir = graph(ms.Tensor(batch)).asnumpy()
+        onnx = session.run(None, {session.get_inputs()[0].name: batch})[0]
+        assert reference.shape == onnx.shape == mindir.shape == (1, 19, HEIGHT, WIDTH)
+        assert 5.0 < np.abs(reference).max() < 50.0, "logits should have the scale of a trained network"
+        assert np.abs(mindir - reference).max() <= PARITY_TOLERANCE, path.name
+        assert np.abs(onnx - reference).max() <= PARITY_TOLERANCE, path.name
     ops = [node.op_type for node in onnx_format.load(tiny["ONNX"]).graph.node]
     assert "Resize" in ops and "MatMul" not in ops, "the MatMul resizes should be Resize nodes"
 
@@ -106,7 +192,8 @@ def test_eval_py_scores_the_checkpoint_and_saves_json(tiny):
     out = tiny["root"] / "eval"
     result = run_script("eval.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
                         "--filter_multiplier", 2, "--mode", "pynative", "--num_parallel_workers", 1,
-                        "--data_path", tiny["records"], "--ckpt_path", tiny["ckpt"], "--output_path", out)
+                        "--arch_path", tiny["arch_path"], "--data_path", tiny["records"], "--ckpt_path", tiny["ckpt"],
+                        "--output_path", out)
     assert result.returncode == 0, result.stderr[-2000:]
     assert "mIoU" in result.stdout and "traffic light" in result.stdout
     scores = json.loads((out / "eval_results.json").read_text())
@@ -134,14 +221,16 @@ def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, tmp_path):
     assert all(p.stat().st_size == HEIGHT * WIDTH for p in labels)
     timing = (tmp_path / "result_Files" / "inference_time.txt").read_text().splitlines()
     assert timing[-1].startswith("mean_ms_per_image") and float(timing[-1].split()[1]) > 0
-    # Same images, labels and metric; the app runs the ONNX export, whose float rounding differs from
-    # MindSpore's, so a few near-tie pixels may take the other class (one pixel moves mIoU ~1e-4 here).
+    # Exact: the app's label maps are the checkpoint's (the backends' logits differ by rounding only, and no
+    # pixel is within TIE_MARGIN of a tie), so postprocess scores the same label maps as eval.py.
+    for path in labels:
+        logits = val_logits(tiny)[path.stem]
+        assert top2_margin(logits).min() > TIE_MARGIN, "near-tie pixel in %s: choose another SEED" % path.name
+        app_labels = np.fromfile(path, np.uint8).reshape(HEIGHT, WIDTH)
+        assert np.array_equal(app_labels, logits.argmax(axis=0)), path.name
     scores = json.loads((tmp_path / "postprocess_Result" / "postprocess_results.json").read_text())
-    assert scores["num_pixels"] == tiny["eval_scores"]["num_pixels"]
-    assert scores["miou"] == pytest.approx(tiny["eval_scores"]["miou"], abs=1e-3)
-    for name, iou in tiny["eval_scores"]["class_iou"].items():
-        assert (scores["class_iou"][name] is None) == (iou is None), name
-        assert iou is None or scores["class_iou"][name] == pytest.approx(iou, abs=5e-3), name
+    assert set(scores) == {"miou", "class_iou", "pixel_accuracy", "num_pixels"}
+    assert scores == {key: tiny["eval_scores"][key] for key in scores}, "postprocess and eval.py scores differ"
     assert len(list((tmp_path / "postprocess_Result" / "color").glob("*.png"))) == 2
 
     # The app's own image preprocessing (C++) gives the same label maps as preprocess.py's tensors.
@@ -174,8 +263,9 @@ def test_predictor_writes_the_same_labels_with_all_three_backends(tiny):
             assert np.array_equal(TRAIN_ID_TO_ID[train_ids], label_ids), "labelIds must be Cityscapes training ids"
             assert np.array_equal(color, TRAIN_ID_PALETTE[train_ids]), "colours must follow the label table"
         label_maps[kind] = np.stack([cv2.imread(f["labelIds"], cv2.IMREAD_UNCHANGED) for f in written])
-    for kind in ("MINDIR", "ONNX"):
-        assert (label_maps[kind] == label_maps["checkpoint"]).mean() > 0.999, kind
+    expected = [TRAIN_ID_TO_ID[logits.argmax(axis=0)] for logits in val_logits(tiny).values()]
+    for kind in ("checkpoint", "MINDIR", "ONNX"):
+        assert np.array_equal(label_maps[kind], expected), kind
 
 
 def test_wrong_input_size_for_a_fixed_shape_export_names_the_sizes_and_the_fix(tiny, tmp_path):
@@ -230,7 +320,8 @@ def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny
     from src.deploy.images import normalise, read_image
 
     result = run_script("export.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
-                        "--filter_multiplier", 2, "--ckpt_path", tiny["ckpt"], "--file_format", "ONNX",
+                        "--filter_multiplier", 2, "--arch_path", tiny["arch_path"], "--ckpt_path", tiny["ckpt"],
+                        "--file_format", "ONNX",
                         "--output", "argmax", "--height", HEIGHT, "--width", WIDTH, "--output_path", tmp_path)
     assert result.returncode == 0, result.stderr[-2000:]
     exported = tmp_path / ("autodeeplab_%dx%d_argmax.onnx" % (HEIGHT, WIDTH))
