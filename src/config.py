@@ -62,7 +62,9 @@ SCHEMA = {
         block_multiplier=("int", 5, "B: blocks per cell of the search supernet (retrain takes B from the "
                           "architecture file's cell: 2 rows per block)", {"minimum": 1}),
         num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the architecture file)", {"minimum": 1}),
-        stem_channels=("int", 64, "search supernet stem width (3->C, C->C, C->2C convs)", {"minimum": 1}),
+        stem_channels=("int", 64, "stem width C of the 3->C, C->C, C->2C stem convs (paper 64)", {"minimum": 1}),
+        decoder_channels=("int", 256, "width of the ASPP branches and the decoder convs (paper 256)",
+                          {"minimum": 1}),
         aspp_rates=("ints", [6, 12, 18], "atrous rates of the three 3x3 ASPP branches"),
         bn_momentum=("float", 0.995, "BatchNorm momentum, MindSpore convention (kept fraction)",
                      {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),

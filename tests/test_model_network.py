@@ -152,3 +152,19 @@ def test_build_model_from_config(tmp_path):
     assert len(net.aspp.branches) == 4
     net.set_train(False)
     assert net(images(1, 33, 35)).shape == (1, 4, 33, 35)
+
+
+def test_stem_and_decoder_widths():
+    """stem_channels / decoder_channels change exactly the stem, ASPP and decoder convs (+ BN)."""
+    def count(stem, decoder):
+        net = AutoDeepLab(Architecture([0, 1], TWO_BLOCKS), filter_multiplier=2, stem_channels=stem,
+                          decoder_channels=decoder)
+        return trainable(net), net
+    base, _ = count(64, 256)
+    narrow, net = count(8, 16)
+    assert net.encoder.stem[2].conv.weight.shape == (16, 8, 3, 3)
+    assert net.aspp.project.conv.weight.shape[0] == 16 and net.decoder.classifier.weight.shape == (19, 16, 1, 1)
+    # stem: 3*64*9 + 64*64*9 + 64*128*9 conv weights and 2*(64+64+128) BN affine go down to the width-8 stem.
+    stem_delta = (3 * 64 * 9 + 64 * 64 * 9 + 64 * 128 * 9 + 2 * 256) - (3 * 8 * 9 + 8 * 8 * 9 + 8 * 16 * 9 + 2 * 32)
+    assert base - narrow > stem_delta
+    assert net(images(1, 33, 33)).shape == (1, 19, 33, 33)

@@ -24,8 +24,8 @@ class AutoDeepLab(nn.Cell):
     """
 
     def __init__(self, architecture, num_classes=19, filter_multiplier=20, variant="paper",
-                 aspp_rates=(6, 12, 18), bn_momentum=0.995, bn_eps=1e-5,
-                 drop_path_keep_prob=1.0, use_sync_bn=False):
+                 aspp_rates=(6, 12, 18), stem_channels=64, decoder_channels=256, bn_momentum=0.995,
+                 bn_eps=1e-5, drop_path_keep_prob=1.0, use_sync_bn=False):
         super().__init__()
         if not isinstance(architecture, Architecture):
             raise TypeError("architecture must be a src.nas.architecture.Architecture")
@@ -33,11 +33,11 @@ class AutoDeepLab(nn.Cell):
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.architecture = architecture
         self.variant = variant
-        self.encoder = Encoder(architecture, filter_multiplier, variant,
-                               drop_path_keep_prob, **bn_args)
-        self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates),
+        self.encoder = Encoder(architecture, filter_multiplier, variant, stem_channels=stem_channels,
+                               drop_path_keep_prob=drop_path_keep_prob, **bn_args)
+        self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates), decoder_channels,
                          act="leaky_relu" if variant == "modelzoo" else "relu", **bn_args)
-        self.decoder = Decoder(num_classes, self.encoder.low_level_channels, **bn_args)
+        self.decoder = Decoder(num_classes, self.encoder.low_level_channels, decoder_channels, **bn_args)
         self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
                                             requires_grad=False)
 
@@ -61,6 +61,8 @@ def build_model(cfg, use_sync_bn=False):
                        filter_multiplier=cfg.filter_multiplier,
                        variant=cfg.variant,
                        aspp_rates=tuple(cfg.aspp_rates),
+                       stem_channels=cfg.stem_channels,
+                       decoder_channels=cfg.decoder_channels,
                        bn_momentum=cfg.bn_momentum,
                        bn_eps=cfg.bn_eps,
                        drop_path_keep_prob=cfg.drop_path_keep_prob,

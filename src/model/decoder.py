@@ -2,29 +2,28 @@
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-from src.model.aspp import ASPP_CHANNELS
 from src.model.layers import ConvBNAct
 from src.model.resize import resize_bilinear
 from src.nas.operations import conv2d
 
 LOW_LEVEL_CHANNELS = 48
-DECODER_CHANNELS = 256
 
 
 class Decoder(nn.Cell):
-    """low-level 1x1 -> 48; concat with ASPP upsampled to its size; 3x3 256, dropout 0.5,
-    3x3 256, dropout 0.1, 1x1 -> classes (logits at stride 4)."""
+    """low-level 1x1 -> 48; concat with the ASPP output (``channels`` wide) upsampled to its size;
+    3x3 ``channels`` (paper 256), dropout 0.5, 3x3 ``channels``, dropout 0.1, 1x1 -> classes
+    (logits at stride 4)."""
 
-    def __init__(self, num_classes, low_level_channels, bn_momentum=0.995, bn_eps=1e-5,
+    def __init__(self, num_classes, low_level_channels, channels=256, bn_momentum=0.995, bn_eps=1e-5,
                  use_sync_bn=False):
         super().__init__()
         args = dict(act="relu", bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.reduce_low_level = ConvBNAct(low_level_channels, LOW_LEVEL_CHANNELS, 1, **args)
-        self.fuse1 = ConvBNAct(ASPP_CHANNELS + LOW_LEVEL_CHANNELS, DECODER_CHANNELS, 3, **args)
+        self.fuse1 = ConvBNAct(channels + LOW_LEVEL_CHANNELS, channels, 3, **args)
         self.dropout1 = nn.Dropout(p=0.5)
-        self.fuse2 = ConvBNAct(DECODER_CHANNELS, DECODER_CHANNELS, 3, **args)
+        self.fuse2 = ConvBNAct(channels, channels, 3, **args)
         self.dropout2 = nn.Dropout(p=0.1)
-        self.classifier = conv2d(DECODER_CHANNELS, num_classes, 1)
+        self.classifier = conv2d(channels, num_classes, 1)
 
     def construct(self, high_level, low_level):
         low_level = self.reduce_low_level(low_level)

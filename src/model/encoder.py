@@ -4,9 +4,6 @@ import mindspore.nn as nn
 from src.model.cell import Cell
 from src.model.layers import ConvBNAct
 
-STEM_CHANNELS = 64
-
-
 def low_level_cell_index(network_path, variant):
     """Which cell feeds the decoder's low-level branch (-1 = the stem's stride-4 output).
 
@@ -24,20 +21,20 @@ class Encoder(nn.Cell):
     One cell per entry of the architecture's network path, each with the architecture's
     ``num_blocks`` blocks (the architecture is the single source of both numbers)."""
 
-    def __init__(self, architecture, filter_multiplier, variant="paper",
+    def __init__(self, architecture, filter_multiplier, variant="paper", stem_channels=64,
                  drop_path_keep_prob=1.0, bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
         super().__init__()
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         act = "leaky_relu" if variant == "modelzoo" else "relu"
         self.stem = nn.CellList([
-            ConvBNAct(3, STEM_CHANNELS, 3, stride=2, act=act, **bn_args),
-            ConvBNAct(STEM_CHANNELS, STEM_CHANNELS, 3, act=act, **bn_args),
-            ConvBNAct(STEM_CHANNELS, 2 * STEM_CHANNELS, 3, stride=2, act=act, **bn_args),
+            ConvBNAct(3, stem_channels, 3, stride=2, act=act, **bn_args),
+            ConvBNAct(stem_channels, stem_channels, 3, act=act, **bn_args),
+            ConvBNAct(stem_channels, 2 * stem_channels, 3, stride=2, act=act, **bn_args),
         ])
         path = architecture.network_path
         num_cells = len(path)
         # (channels, level) of the prev-prev and prev inputs; the stem is at level 0 (stride 4).
-        prev_prev, prev = (STEM_CHANNELS, 0), (2 * STEM_CHANNELS, 0)
+        prev_prev, prev = (stem_channels, 0), (2 * stem_channels, 0)
         cells, out_channels = [], []
         for index, level in enumerate(path):
             channels = filter_multiplier * 2 ** level
@@ -49,7 +46,7 @@ class Encoder(nn.Cell):
         self.out_channels = out_channels[-1]
         self.low_level_index = low_level_cell_index(path, variant)
         self.low_level_channels = (out_channels[self.low_level_index]
-                                   if self.low_level_index >= 0 else 2 * STEM_CHANNELS)
+                                   if self.low_level_index >= 0 else 2 * stem_channels)
 
     def construct(self, x, progress):
         prev_prev = self.stem[1](self.stem[0](x))

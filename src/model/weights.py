@@ -14,7 +14,8 @@ import os
 
 from src.errors import UserError
 
-MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates")
+MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates", "stem_channels",
+                     "decoder_channels")
 META_KEYS = ("architecture", "model_config", "step", "epoch", "steps_per_epoch")
 # Entries of a training checkpoint that are optimizer / loss-scale state, not network weights.
 TRAIN_STATE_NAMES = ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
