@@ -7,6 +7,7 @@ label map (1, height, width) int32 ('argmax'), class probabilities (1, C, height
 turns them into ONNX Resize nodes (``src.deploy.onnx_resize``).
 """
 import os
+import re
 
 import mindspore as ms
 import mindspore.nn as nn
@@ -64,6 +65,20 @@ def _restore_resizes(path):
     os.chmod(path, 0o400)
 
 
+def _export_onnx(head, sample, file_base):
+    """``ms.export`` to ONNX with MatMul resizes; an operator MindSpore cannot convert is a UserError."""
+    try:
+        with exportable_resize():
+            ms.export(head, sample, file_name=file_base, file_format="ONNX")
+    except RuntimeError as exc:
+        unsupported = re.search(r"Exporting (\w+) operator is not yet supported", str(exc))
+        if unsupported is None:
+            raise
+        raise UserError("MindSpore %s cannot export the operator %s to ONNX (the cell ops max_pool_3x3 and "
+                        "avg_pool_3x3 compile to MaxPool3DWithArgmax and AvgPool3D); export MINDIR instead, or "
+                        "use an architecture without them" % (ms.__version__, unsupported.group(1))) from None
+
+
 def export_network(net, path, file_format, height, width, output="argmax"):
     """Write ``net`` (eval mode) with a fixed (1, 3, height, width) input to ``path``, atomically."""
     head = InferenceHead(net, output)
@@ -75,8 +90,7 @@ def export_network(net, path, file_format, height, width, output="argmax"):
     temporary = temporary_base + EXTENSIONS[file_format]
     try:
         if file_format == "ONNX":
-            with exportable_resize():
-                ms.export(head, sample, file_name=temporary_base, file_format=file_format)
+            _export_onnx(head, sample, temporary_base)
             _restore_resizes(temporary)
         else:
             ms.export(head, sample, file_name=temporary_base, file_format=file_format)
