@@ -74,9 +74,8 @@ def _export_onnx(head, sample, file_base):
         unsupported = re.search(r"Exporting (\w+) operator is not yet supported", str(exc))
         if unsupported is None:
             raise
-        raise UserError("MindSpore %s cannot export the operator %s to ONNX (the cell ops max_pool_3x3 and "
-                        "avg_pool_3x3 compile to MaxPool3DWithArgmax and AvgPool3D); export MINDIR instead, or "
-                        "use an architecture without them" % (ms.__version__, unsupported.group(1))) from None
+        raise UserError("MindSpore %s cannot export the operator %s to ONNX; export MINDIR instead"
+                        % (ms.__version__, unsupported.group(1))) from None
 
 
 def export_network(net, path, file_format, height, width, output="argmax"):

@@ -113,15 +113,21 @@ class DilConv(nn.Cell):
 
 
 class Pool(nn.Cell):
-    """3x3 max or average pool (average excludes padding); a non-affine BN follows in search."""
+    """3x3 max or average pool (average excludes padding); a non-affine BN follows in search.
+
+    At stride 1 pad_mode "same" is exactly padding 1 with the padding left out of the max and of
+    the average's count, and it exports to ONNX, which MindSpore 2.10's explicit-padding pools
+    (MaxPool3DWithArgmax / AvgPool3D) do not. Stride 2 ("same" pads asymmetrically) pads by 1.
+    """
 
     def __init__(self, kind, channels, stride, bn_momentum, bn_eps, use_sync_bn, with_bn):
         super().__init__()
+        padding = dict(pad_mode="same") if stride == 1 else dict(pad_mode="pad", padding=1)
         if kind == "max":
-            self.pool = nn.MaxPool2d(3, stride=stride, pad_mode="pad", padding=1)
+            self.pool = nn.MaxPool2d(3, stride=stride, **padding)
         else:
-            self.pool = nn.AvgPool2d(3, stride=stride, pad_mode="pad", padding=1,
-                                     count_include_pad=False)
+            self.pool = nn.AvgPool2d(3, stride=stride, **padding,
+                                     **({} if stride == 1 else dict(count_include_pad=False)))
         self.with_bn = with_bn
         if with_bn:
             self.bn = batch_norm(channels, bn_momentum, bn_eps, False, use_sync_bn)
