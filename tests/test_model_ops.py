@@ -3,8 +3,9 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+import mindspore.ops as ops
 
-from src.nas.operations import OPS, PRIMITIVES, Preprocess, make_op
+from src.nas.operations import OPS, PRIMITIVES, DepthwiseConv, Preprocess, make_op
 
 EXPECTED_PARAMS = {  # trainable params at C=8, stride 1, paper variant
     "none": 0, "max_pool_3x3": 0, "avg_pool_3x3": 0, "skip_connect": 0,
@@ -61,3 +62,28 @@ def test_preprocess_and_bad_names():
         make_op("conv_7x7", 4)
     with pytest.raises(ValueError, match="unknown network variant"):
         make_op("sep_conv_3x3", 4, variant="tf")
+
+
+@pytest.mark.parametrize("kernel_size", [3, 5])
+def test_cpu_depthwise_kernel_equals_conv2d(kernel_size, pynative_mode):
+    """The CPU depthwise kernel's output and both gradients equal MindSpore's grouped conv,
+    eager and compiled."""
+    conv = DepthwiseConv(6, kernel_size)
+    assert conv.use_cpu_kernel
+    rng = np.random.RandomState(kernel_size)
+    x = ms.Tensor(rng.randn(2, 6, 9, 11).astype(np.float32))
+    target = ms.Tensor(rng.randn(2, 6, 9, 11).astype(np.float32))
+
+    def reference(x, weight):
+        out = ops.conv2d(x, weight, pad_mode="pad", padding=kernel_size // 2, groups=6)
+        return (out * target).sum()
+
+    def cpu_kernel(x, weight):
+        return (conv.cpu_kernel(x, weight) * target).sum()
+
+    for run in (lambda fn: fn, ms.jit):
+        expected = ms.value_and_grad(reference, grad_position=(0, 1))(x, conv.weight)
+        actual = run(ms.value_and_grad(cpu_kernel, grad_position=(0, 1)))(x, conv.weight)
+        np.testing.assert_allclose(actual[0].asnumpy(), expected[0].asnumpy(), rtol=1e-5)
+        for got, want in zip(actual[1], expected[1]):
+            np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-4, atol=1e-4)

@@ -16,10 +16,12 @@ running statistics at each step.
 """
 import functools
 
+import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 from mindspore import Parameter
 from mindspore.common.initializer import HeNormal, initializer
+from mindspore.ops.operations import _grad_ops
 
 PRIMITIVES = [
     "none",
@@ -55,10 +57,40 @@ def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=Fals
     return norm(channels, eps=eps, momentum=momentum, affine=affine)
 
 
+def uses_cpu_depthwise_kernel(stride):
+    """Whether depthwise convs built now use ``CpuDepthwiseConv`` (CPU target, stride 1)."""
+    return stride == 1 and ms.get_context("device_target") == "CPU"
+
+
+class CpuDepthwiseConv(nn.Cell):
+    """Stride-1 depthwise conv of (x, weight) whose input gradient is a forward conv.
+
+    The input gradient of a stride-1 'same' depthwise conv is the same conv of the output
+    gradient with the spatially flipped filters. On CPU, MindSpore 2.10 runs that as a forward
+    conv faster than its Conv2DBackpropInput kernel (about 8% of a chain of sep convs). The
+    weight gradient is MindSpore's own kernel, the one autodiff uses."""
+
+    def __init__(self, channels, kernel_size):
+        super().__init__()
+        padding = (kernel_size - 1) // 2
+        self.conv = ops.Conv2D(channels, kernel_size, pad_mode="pad", pad=padding, group=channels)
+        self.flip = ops.ReverseV2(axis=[2, 3])
+        self.weight_grad = _grad_ops.Conv2DBackpropFilter(
+            channels, kernel_size, pad_mode="pad", pad=padding, pad_list=(padding,) * 4,
+            group=channels)
+
+    def construct(self, x, weight):
+        return self.conv(x, weight)
+
+    def bprop(self, x, weight, out, dout):
+        return self.conv(dout, self.flip(weight)), self.weight_grad(dout, x, weight.shape)
+
+
 class DepthwiseConv(nn.Cell):
     """Depthwise kxk conv (one filter per channel); parameter ``weight`` of shape (C, 1, k, k).
 
-    Kept as its own cell so the kernel formulation can change without touching parameters."""
+    Kept as its own cell so the kernel formulation can change without touching parameters:
+    on CPU at stride 1 it runs ``CpuDepthwiseConv`` (same values and gradients)."""
 
     def __init__(self, channels, kernel_size, stride=1):
         super().__init__()
@@ -67,8 +99,13 @@ class DepthwiseConv(nn.Cell):
         self.groups = channels
         self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
                                 name="weight")
+        self.use_cpu_kernel = uses_cpu_depthwise_kernel(stride)
+        if self.use_cpu_kernel:
+            self.cpu_kernel = CpuDepthwiseConv(channels, kernel_size)
 
     def construct(self, x):
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x, self.weight)
         return ops.conv2d(x, self.weight, stride=self.stride, pad_mode="pad",
                           padding=self.padding, groups=self.groups)
 
