@@ -5,13 +5,15 @@
                                       --memory_mode none|recompute|partial_channel
                                       --partial_channel_k 4]
 
-The first iteration includes the compile of every node shape (graph mode). Peak memory is the
-process's ru_maxrss (so it includes the compile's own memory).
+The first iteration includes the compile of every node shape (graph mode). "step peak" is the
+highest RSS sampled during the iteration minus the RSS before it (activations; the compiled
+graphs dominate the first iteration's); "process peak" is ru_maxrss (compile memory included).
 """
 import argparse
 import os
 import resource
 import sys
+import threading
 import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -21,6 +23,29 @@ import numpy as np  # noqa: E402
 
 from src.nas.search_trainer import masked_cross_entropy  # noqa: E402
 from src.nas.supernet import MEMORY_MODES, SearchSupernet  # noqa: E402
+
+
+def current_rss_mb():
+    with open("/proc/self/status") as status:
+        return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
+
+
+class RssSampler(threading.Thread):
+    """Highest RSS seen while running (sampled every 20 ms)."""
+
+    def __init__(self):
+        super().__init__(daemon=True)
+        self.peak, self.running = current_rss_mb(), True
+
+    def run(self):
+        while self.running:
+            self.peak = max(self.peak, current_rss_mb())
+            time.sleep(0.02)
+
+    def stop(self):
+        self.running = False
+        self.join()
+        return self.peak
 
 
 def main():
@@ -53,6 +78,8 @@ def main():
           f"batch={args.batch} mode={args.mode} memory_mode={args.memory_mode} "
           f"partial_channel_k={net.partial_k} nodes={len(net.nodes)} cell runs={net.num_moves}")
     for iteration in range(args.iterations):
+        before, sampler = current_rss_mb(), RssSampler()
+        sampler.start()
         started = time.time()
         value, grads = weight_grad(image, label)
         weight_sgd(grads)
@@ -60,9 +87,11 @@ def main():
         _, grads = arch_grad(image, label)
         arch_adam(grads)
         value = float(value.asnumpy())
+        ended, step_peak = time.time(), sampler.stop()
         print(f"iteration {iteration}: weight step {middle - started:.2f} s, arch step "
-              f"{time.time() - middle:.2f} s, loss {value:.4f}, peak RSS "
-              f"{resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB", flush=True)
+              f"{ended - middle:.2f} s, loss {value:.4f}, step peak +{step_peak - before:.0f} MB, "
+              f"process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB",
+              flush=True)
 
 
 if __name__ == "__main__":
