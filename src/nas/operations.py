@@ -90,7 +90,8 @@ class DepthwiseConv(nn.Cell):
     """Depthwise kxk conv (one filter per channel); parameter ``weight`` of shape (C, 1, k, k).
 
     Kept as its own cell so the kernel formulation can change without touching parameters:
-    on CPU at stride 1 it runs ``CpuDepthwiseConv`` (same values and gradients)."""
+    when training on CPU at stride 1 it runs ``CpuDepthwiseConv`` (same values and gradients);
+    inference and export always run the plain grouped conv."""
 
     def __init__(self, channels, kernel_size, stride=1):
         super().__init__()
@@ -104,7 +105,7 @@ class DepthwiseConv(nn.Cell):
             self.cpu_kernel = CpuDepthwiseConv(channels, kernel_size)
 
     def construct(self, x):
-        if self.use_cpu_kernel:
+        if self.use_cpu_kernel and self.training:
             return self.cpu_kernel(x, self.weight)
         return ops.conv2d(x, self.weight, stride=self.stride, pad_mode="pad",
                           padding=self.padding, groups=self.groups)
