@@ -1,54 +1,89 @@
 #!/usr/bin/env bash
-# The demo: every retrain-side stage of the project on the generated street-scene data set.
+# The demo: every stage of the project on the generated street-scene data set, on any machine.
 #   bash scripts/run_demo.sh [OUTPUT_DIR]
-# Stages (each skipped when its result already exists, so a re-run resumes):
-#   1 generate the data set   2 MindRecord   3 train (config/demo.yaml)   4 evaluate
-#   5 export MINDIR + ONNX    6 predict colour masks for the val images
+# Stages (each skipped when its result already exists, so a re-run resumes where it stopped):
+#   1 generate the data set  2 MindRecord  3 architecture search  4 decode  5 retrain the found
+#   architecture  6 evaluate  7 export MINDIR + ONNX  8 predict colour masks  9 OUTPUT_DIR/report.md
+# Settings: config/demo_search.yaml (search) and config/demo.yaml (retrain, eval, export, predict).
+# Environment (for smaller runs, e.g. the tests): DEMO_SEARCH_CONFIG, DEMO_CONFIG (other YAML files),
+# DEMO_DATA="NUM_TRAIN NUM_VAL HEIGHT WIDTH" (default "48 12 256 512"), PYTHON (default python).
 set -euo pipefail
-cd "$(dirname "$0")/.."
-OUT="${1:-demo_output}"
+case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+OUT="$(mkdir -p "${1:-demo_output}" && cd "${1:-demo_output}" && pwd)"
 PY="${PYTHON:-python}"
-mkdir -p "$OUT"
+SEARCH_CONFIG="${DEMO_SEARCH_CONFIG:-$ROOT/config/demo_search.yaml}"
+CONFIG="${DEMO_CONFIG:-$ROOT/config/demo.yaml}"
+read -r NUM_TRAIN NUM_VAL HEIGHT WIDTH <<< "${DEMO_DATA:-48 12 256 512}"
+ARCH="$OUT/arch/architecture.json"
+cd "$ROOT"
 
-stage() { echo; echo "=== [$(date +%H:%M:%S)] $1"; }
+# run_stage NAME DONE_PATH FUNCTION: run FUNCTION unless DONE_PATH exists; log its wall time.
+run_stage() {
+  echo; echo "=== [$(date +%H:%M:%S)] $1"
+  if [ -e "$2" ]; then echo "done already ($2 exists): skipped"; return; fi
+  local start=$SECONDS
+  "$3"
+  printf '%s\t%d\n' "$1" $((SECONDS - start)) >> "$OUT/stage_times.tsv"
+}
+latest() { ls "$@" 2>/dev/null | sort -V | tail -n 1 || true; }
 
-stage "1/6 demo data set -> $OUT/cityscapes"
-[ -d "$OUT/cityscapes/gtFine/val" ] || \
-  "$PY" -m src.data.synthetic --output_path "$OUT/cityscapes" --num_train 48 --num_val 12 \
-        --height 256 --width 512 --seed 0
-
-stage "2/6 MindRecord -> $OUT/mindrecord"
-for split in train val; do
-  [ -f "$OUT/mindrecord/cityscapes_$split.mindrecord" ] || \
-    "$PY" build_mindrecord.py --data_path "$OUT/cityscapes" --output_path "$OUT/mindrecord" --split "$split"
-done
-
-stage "3/6 train -> $OUT/train"
-CKPT=$(ls "$OUT"/train/checkpoints/*.ckpt 2>/dev/null | sort | tail -n 1 || true)
-if [ ! -f "$OUT/train/done" ]; then
-  RESUME=()
-  [ -n "$CKPT" ] && RESUME=(--resume "$CKPT")
-  "$PY" train.py --config_path config/demo.yaml --data_path "$OUT/mindrecord" \
-        --output_path "$OUT/train" "${RESUME[@]}"
+make_data() {
+  "$PY" -m src.data.synthetic --output_path "$OUT/cityscapes" --num_train "$NUM_TRAIN" \
+        --num_val "$NUM_VAL" --height "$HEIGHT" --width "$WIDTH" --seed 0 --overwrite
+}
+make_mindrecord() {
+  for split in train val; do
+    "$PY" build_mindrecord.py --data_path "$OUT/cityscapes" --output_path "$OUT/mindrecord" \
+          --split "$split" --overwrite
+  done
+}
+search() {
+  local resume=() checkpoint
+  checkpoint=$(latest "$OUT"/search/search_epoch*.ckpt)
+  [ -n "$checkpoint" ] && resume=(--resume "$checkpoint")
+  "$PY" search.py --config_path "$SEARCH_CONFIG" --data_path "$OUT/mindrecord" \
+        --output_path "$OUT/search" "${resume[@]}"
+  touch "$OUT/search/done"
+}
+decode() {
+  "$PY" decode.py --ckpt_path "$(latest "$OUT"/search/search_epoch*.ckpt)" --output_path "$OUT/arch"
+}
+train() {
+  local resume=() checkpoint
+  checkpoint=$(latest "$OUT"/train/checkpoints/*.ckpt)
+  [ -n "$checkpoint" ] && resume=(--resume "$checkpoint")
+  "$PY" train.py --config_path "$CONFIG" --arch_path "$ARCH" --data_path "$OUT/mindrecord" \
+        --output_path "$OUT/train" "${resume[@]}"
   touch "$OUT/train/done"
-  CKPT=$(ls "$OUT"/train/checkpoints/*.ckpt | sort | tail -n 1)
-fi
+}
+checkpoint() { latest "$OUT"/train/checkpoints/*.ckpt; }
+evaluate() {
+  "$PY" eval.py --config_path "$CONFIG" --arch_path "$ARCH" --data_path "$OUT/mindrecord" \
+        --ckpt_path "$(checkpoint)" --output_path "$OUT/eval"
+}
+export_models() {
+  for format in MINDIR ONNX; do
+    "$PY" export.py --config_path "$CONFIG" --arch_path "$ARCH" --ckpt_path "$(checkpoint)" \
+          --file_format "$format" --height "$HEIGHT" --width "$WIDTH" --output_path "$OUT/export.tmp"
+  done
+  mv "$OUT/export.tmp" "$OUT/export"
+}
+predict() {
+  "$PY" predict.py --config_path "$CONFIG" --model "$(latest "$OUT"/export/*.onnx)" \
+        --input "$(ls -d "$OUT"/cityscapes/leftImg8bit/val/*/ | head -n 1)" --output_path "$OUT/predict.tmp"
+  mv "$OUT/predict.tmp" "$OUT/predict"
+}
+report() { "$PY" -m src.tools.demo_report --demo_path "$OUT"; }
 
-stage "4/6 evaluate -> $OUT/eval"
-[ -f "$OUT/eval/eval_results.json" ] || \
-  "$PY" eval.py --config_path config/demo.yaml --data_path "$OUT/mindrecord" --ckpt_path "$CKPT" \
-        --output_path "$OUT/eval"
+run_stage "1/9 demo data set"          "$OUT/cityscapes/gtFine/val"                make_data
+run_stage "2/9 MindRecord"             "$OUT/mindrecord/cityscapes_val.mindrecord" make_mindrecord
+run_stage "3/9 architecture search"    "$OUT/search/done"                          search
+run_stage "4/9 decode"                 "$ARCH"                                     decode
+run_stage "5/9 retrain"                "$OUT/train/done"                           train
+run_stage "6/9 evaluate"               "$OUT/eval/eval_results.json"               evaluate
+run_stage "7/9 export MINDIR and ONNX" "$OUT/export"                               export_models
+run_stage "8/9 predict val images"     "$OUT/predict"                              predict
+run_stage "9/9 report"                 "$OUT/report.md"                            report
 
-stage "5/6 export MINDIR and ONNX -> $OUT/export"
-for fmt in MINDIR ONNX; do
-  ls "$OUT"/export/*."${fmt,,}" >/dev/null 2>&1 || \
-    "$PY" export.py --config_path config/demo.yaml --ckpt_path "$CKPT" --file_format "$fmt" \
-          --output_path "$OUT/export"
-done
-
-stage "6/6 predict the val images -> $OUT/predict"
-[ -d "$OUT/predict/color" ] || \
-  "$PY" predict.py --config_path config/demo.yaml --model "$CKPT" \
-        --input "$(ls -d "$OUT"/cityscapes/leftImg8bit/val/*/ | head -n 1)" --output_path "$OUT/predict"
-
-echo; echo "demo finished: results in $OUT (eval: $OUT/eval/eval_results.json)"
+echo; echo "demo finished: $OUT/report.md"

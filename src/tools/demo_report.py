@@ -1,0 +1,227 @@
+"""report.md of a demo run: the figures and pictures of every stage, linked relative to the run folder.
+
+    python -m src.tools.demo_report --demo_path DEMO_OUTPUT
+
+Reads the stage outputs that ``scripts/run_demo.sh`` leaves in DEMO_OUTPUT (layout in ``STAGE_DIRS``)
+and writes DEMO_OUTPUT/report.md plus its pictures in DEMO_OUTPUT/report/: the search curves, the
+decoded architecture drawing, the training loss curve, the per-class table, and for each predicted
+val image a strip image | ground truth | prediction. Missing stages are reported as missing, so the
+report can be written for a partial run too.
+"""
+import argparse
+import csv
+import glob
+import json
+import os
+import platform
+
+import cv2
+import numpy as np
+
+from src.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_SUFFIX
+from src.data.labels import label_ids_to_train_ids, train_ids_to_color
+from src.deploy.images import read_image
+from src.deploy.outputs import write_png
+from src.errors import UserError, run_main
+
+STAGE_DIRS = {"data": "cityscapes", "mindrecord": "mindrecord", "search": "search", "decode": "arch",
+              "train": "train", "eval": "eval", "export": "export", "predict": "predict"}
+STAGE_TIMES = "stage_times.tsv"
+REPORT_NAME = "report.md"
+PICTURES = "report"
+MAX_PREDICTIONS = 4
+
+
+def stage_path(demo_path, stage, *parts):
+    return os.path.join(demo_path, STAGE_DIRS[stage], *parts)
+
+
+def read_stage_times(demo_path):
+    """[(stage, seconds)] recorded by run_demo.sh (a stage skipped on a re-run keeps its first time)."""
+    path = os.path.join(demo_path, STAGE_TIMES)
+    if not os.path.isfile(path):
+        return []
+    with open(path, newline="") as f:
+        return [(row[0], float(row[1])) for row in csv.reader(f, delimiter="\t") if len(row) == 2]
+
+
+def plot_search_history(history_path, png_path):
+    """Weight loss and supernet mIoU on half B per search epoch."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    history = np.load(history_path)
+    figure, (loss_axis, miou_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
+    loss_axis.plot(history["epoch"], history["weight_loss"], marker="o")
+    loss_axis.set_xlabel("search epoch")
+    loss_axis.set_ylabel("mean weight loss (half A)")
+    miou_axis.plot(history["epoch"], 100 * history["miou_b"], marker="o", color="tab:green")
+    miou_axis.set_xlabel("search epoch")
+    miou_axis.set_ylabel("supernet mIoU on half B (%)")
+    for axis in (loss_axis, miou_axis):
+        axis.grid(alpha=0.3)
+    figure.tight_layout()
+    os.makedirs(os.path.dirname(png_path), exist_ok=True)
+    temporary = png_path + ".tmp.png"
+    figure.savefig(temporary, dpi=90)
+    plt.close(figure)
+    os.replace(temporary, png_path)
+    return history
+
+
+def comparison_strip(demo_path, color_png, png_path):
+    """image | ground truth colours | prediction colours, side by side, for the colour PNG that
+    predict.py wrote for ``<city>_..._leftImg8bit.png``; None when the val image or label is missing."""
+    file_name = os.path.basename(color_png)
+    if not file_name.endswith(IMAGE_SUFFIX):
+        return None
+    image_stem = file_name[:-len(IMAGE_SUFFIX)]
+    city = image_stem.split("_")[0]
+    data_root = stage_path(demo_path, "data")
+    image_path = os.path.join(data_root, IMAGE_DIR, "val", city, file_name)
+    label_path = os.path.join(data_root, LABEL_DIR, "val", city, image_stem + LABEL_SUFFIX)
+    if not (os.path.isfile(image_path) and os.path.isfile(label_path)):
+        return None
+    image = read_image(image_path)
+    truth = train_ids_to_color(label_ids_to_train_ids(cv2.imread(label_path, cv2.IMREAD_GRAYSCALE)))
+    prediction = read_image(color_png)
+    write_png(png_path, np.concatenate([image, truth, prediction], axis=1))
+    return image_stem
+
+
+def _rel(demo_path, path):
+    return os.path.relpath(path, demo_path).replace(os.sep, "/")
+
+
+def _search_section(demo_path, lines):
+    history_path = stage_path(demo_path, "search", "arch_history.npz")
+    lines.append("## Architecture search\n")
+    if not os.path.isfile(history_path):
+        lines.append("Not run.\n")
+        return
+    picture = os.path.join(demo_path, PICTURES, "search_history.png")
+    history = plot_search_history(history_path, picture)
+    lines.append("| epoch | mean weight loss (A) | supernet mIoU on B |")
+    lines.append("|---:|---:|---:|")
+    for epoch, loss, miou in zip(history["epoch"], history["weight_loss"], history["miou_b"]):
+        lines.append("| %d | %.4f | %.1f%% |" % (epoch, loss, 100 * miou))
+    lines.append("\n![search history](%s)\n" % _rel(demo_path, picture))
+
+
+def _decode_section(demo_path, lines):
+    arch_path = stage_path(demo_path, "decode", "architecture.json")
+    lines.append("## Decoded architecture\n")
+    if not os.path.isfile(arch_path):
+        lines.append("Not run.\n")
+        return
+    with open(arch_path, encoding="utf-8") as f:
+        arch = json.load(f)
+    lines.append("- network path (level per cell, output stride 4*2^level): `%s`" % arch["network_path"])
+    blocks = ["block %d = %s(%d) + %s(%d)" % (b, arch["cell"][2 * b][1], arch["cell"][2 * b][0],
+                                              arch["cell"][2 * b + 1][1], arch["cell"][2 * b + 1][0])
+              for b in range(len(arch["cell"]) // 2)]
+    lines.append("- cell (states: 0 prev-prev, 1 prev, 2.. blocks): " + "; ".join(blocks))
+    lines.append("- file: [%s](%s)\n" % (_rel(demo_path, arch_path), _rel(demo_path, arch_path)))
+    drawing = stage_path(demo_path, "decode", "architecture.png")
+    if os.path.isfile(drawing):
+        lines.append("![architecture](%s)\n" % _rel(demo_path, drawing))
+
+
+def _train_section(demo_path, lines):
+    log_path = stage_path(demo_path, "train", "train_log.csv")
+    lines.append("## Retraining\n")
+    if not os.path.isfile(log_path):
+        lines.append("Not run.\n")
+        return
+    with open(log_path, newline="") as f:
+        rows = list(csv.DictReader(f))
+    if rows:
+        tail = rows[-min(10, len(rows)):]
+        lines.append("- %d steps; loss %.3f at the start, %.3f over the last %d steps" % (
+            int(rows[-1]["step"]), float(rows[0]["loss"]),
+            np.mean([float(r["loss"]) for r in tail]), len(tail)))
+    checkpoints = sorted(glob.glob(stage_path(demo_path, "train", "checkpoints", "*.ckpt")))
+    if checkpoints:
+        lines.append("- last checkpoint: `%s`" % _rel(demo_path, checkpoints[-1]))
+    curve = stage_path(demo_path, "train", "loss_curve.png")
+    if os.path.isfile(curve):
+        lines.append("\n![loss curve](%s)\n" % _rel(demo_path, curve))
+
+
+def _eval_section(demo_path, lines):
+    results_path = stage_path(demo_path, "eval", "eval_results.json")
+    lines.append("## Evaluation (demo val split)\n")
+    if not os.path.isfile(results_path):
+        lines.append("Not run.\n")
+        return None
+    with open(results_path, encoding="utf-8") as f:
+        scores = json.load(f)
+    lines.append("**mIoU %.2f%%**, pixel accuracy %.2f%%.\n" % (100 * scores["miou"],
+                                                                100 * scores["pixel_accuracy"]))
+    lines.append("| class | IoU |")
+    lines.append("|---|---:|")
+    for name, value in scores["class_iou"].items():
+        lines.append("| %s | %s |" % (name, "n/a" if value is None else "%.2f" % (100 * value)))
+    lines.append("\nn/a: the class is in neither the ground truth nor the prediction (not averaged).\n")
+    return scores
+
+
+def _export_section(demo_path, lines):
+    lines.append("## Export\n")
+    files = sorted(glob.glob(stage_path(demo_path, "export", "*")))
+    if not files:
+        lines.append("Not run.\n")
+        return
+    for path in files:
+        lines.append("- `%s` (%.1f MB)" % (_rel(demo_path, path), os.path.getsize(path) / 2 ** 20))
+    lines.append("")
+
+
+def _predict_section(demo_path, lines):
+    lines.append("## Predictions (image | ground truth | prediction)\n")
+    colours = sorted(glob.glob(stage_path(demo_path, "predict", "color", "*.png")))
+    if not colours:
+        lines.append("Not run.\n")
+        return
+    for color_png in colours[:MAX_PREDICTIONS]:
+        picture = os.path.join(demo_path, PICTURES, "compare_" + os.path.basename(color_png))
+        stem = comparison_strip(demo_path, color_png, picture)
+        if stem:
+            lines.append("`%s`\n\n![%s](%s)\n" % (stem, stem, _rel(demo_path, picture)))
+
+
+def write_report(demo_path):
+    """Write DEMO_PATH/report.md (atomically) and its pictures; returns the report's path."""
+    if not os.path.isdir(demo_path):
+        raise UserError("demo folder '%s' does not exist; pass the OUTPUT_DIR of scripts/run_demo.sh" % demo_path)
+    lines = ["# Auto-DeepLab demo report\n",
+             "Machine: %s, %d CPU cores, Python %s.\n" % (platform.machine(), os.cpu_count() or 0,
+                                                          platform.python_version())]
+    times = read_stage_times(demo_path)
+    if times:
+        lines.append("| stage | wall time |")
+        lines.append("|---|---:|")
+        lines += ["| %s | %.0f s |" % (stage, seconds) for stage, seconds in times]
+        lines.append("| total | %.0f s |\n" % sum(seconds for _, seconds in times))
+    for section in (_search_section, _decode_section, _train_section, _eval_section, _export_section,
+                    _predict_section):
+        section(demo_path, lines)
+    path = os.path.join(demo_path, REPORT_NAME)
+    temporary = path + ".tmp"
+    with open(temporary, "w", encoding="utf-8") as f:
+        f.write("\n".join(lines) + "\n")
+    os.replace(temporary, path)
+    return path
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--demo_path", required=True, help="OUTPUT_DIR of scripts/run_demo.sh")
+    args = parser.parse_args(argv)
+    print("wrote %s" % write_report(args.demo_path))
+
+
+if __name__ == "__main__":
+    run_main(main)

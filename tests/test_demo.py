@@ -1,0 +1,147 @@
+"""scripts/run_demo.sh end to end at a small size: every stage runs, each artefact is valid, the
+trained model is far above chance, the report's links resolve, and a re-run redoes nothing."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import yaml
+
+import src  # noqa: F401  (CPU set-up before mindspore)
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NUM_TRAIN, NUM_VAL, HEIGHT, WIDTH = 16, 4, 64, 128
+STAGES = 9
+# Smaller than config/demo*.yaml, same keys: a 2-layer search, then the found network retrained.
+SEARCH_OVERRIDES = dict(num_layers=2, filter_multiplier=2, block_multiplier=1, stem_channels=8,
+                        crop_size=33, epochs=2, arch_start_epoch=1, log_interval=8)
+TRAIN_OVERRIDES = dict(filter_multiplier=4, crop_size=65, epochs=12, log_interval=20)
+FAR_ABOVE_CHANCE = 4  # times the mIoU of always predicting the most frequent class
+
+
+def write_config(base, overrides, path):
+    with open(os.path.join(ROOT, "config", base)) as f:
+        values = yaml.safe_load(f)
+    values.update(overrides)
+    with open(path, "w") as f:
+        yaml.safe_dump(values, f)
+    return str(path)
+
+
+def run_demo(output, configs):
+    env = dict(os.environ, PYTHON=sys.executable, DEMO_SEARCH_CONFIG=configs[0], DEMO_CONFIG=configs[1],
+               DEMO_DATA="%d %d %d %d" % (NUM_TRAIN, NUM_VAL, HEIGHT, WIDTH),
+               PATH=os.path.dirname(sys.executable) + os.pathsep + os.environ["PATH"])
+    return subprocess.run(["bash", os.path.join(ROOT, "scripts", "run_demo.sh"), str(output)], cwd=ROOT,
+                          env=env, capture_output=True, text=True, timeout=900)
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    work = tmp_path_factory.mktemp("demo_run")
+    configs = (write_config("demo_search.yaml", SEARCH_OVERRIDES, work / "search.yaml"),
+               write_config("demo.yaml", TRAIN_OVERRIDES, work / "train.yaml"))
+    output = work / "out"
+    result = run_demo(output, configs)
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    return output, configs, result
+
+
+def test_every_stage_ran_and_timed(demo):
+    output, _, result = demo
+    for stage in range(1, STAGES + 1):
+        assert "=== [" in result.stdout and "%d/%d" % (stage, STAGES) in result.stdout
+    with open(output / "stage_times.tsv") as f:
+        rows = [line.split("\t") for line in f.read().splitlines()]
+    assert [name.split()[0] for name, _ in rows] == ["%d/%d" % (i, STAGES) for i in range(1, STAGES + 1)]
+
+
+def test_mindrecord_and_architecture_are_valid(demo):
+    import mindspore.dataset as ds
+
+    from src.nas.architecture import Architecture
+
+    output, _, _ = demo
+    for split, count in (("train", NUM_TRAIN), ("val", NUM_VAL)):
+        data = ds.MindDataset(str(output / "mindrecord" / ("cityscapes_%s.mindrecord" % split)))
+        assert data.get_dataset_size() == count
+    architecture = Architecture.load(str(output / "arch" / "architecture.json"))
+    assert len(architecture.network_path) == SEARCH_OVERRIDES["num_layers"]
+    assert architecture.num_blocks == SEARCH_OVERRIDES["block_multiplier"]
+    assert architecture.provenance["checkpoint"].startswith(str(output / "search"))
+    assert architecture.provenance["epoch"] == SEARCH_OVERRIDES["epochs"]
+
+
+def test_checkpoint_loads_and_scores_far_above_chance(demo):
+    from src.config import load_config
+    from src.deploy.network import load_trained_network
+
+    output, configs, _ = demo
+    checkpoints = sorted((output / "train" / "checkpoints").glob("*.ckpt"))
+    cfg = load_config(configs[1], dict(arch_path=str(output / "arch" / "architecture.json")))
+    net = load_trained_network(cfg, str(checkpoints[-1]))
+    assert len(net.encoder.layers) == SEARCH_OVERRIDES["num_layers"]
+    with open(output / "eval" / "eval_results.json") as f:
+        scores = json.load(f)
+    assert scores["miou"] > FAR_ABOVE_CHANCE * majority_class_miou(output / "cityscapes"), scores
+
+
+def majority_class_miou(cityscapes_root):
+    """mIoU of predicting the most frequent val class everywhere: its IoU is its pixel share, every
+    other class present scores 0."""
+    import cv2
+
+    from src.data.labels import label_ids_to_train_ids
+
+    counts = np.zeros(256, np.int64)
+    for path in cityscapes_root.glob("gtFine/val/*/*_gtFine_labelIds.png"):
+        counts += np.bincount(label_ids_to_train_ids(cv2.imread(str(path), cv2.IMREAD_GRAYSCALE)).ravel(),
+                              minlength=256)
+    counts = counts[:19]
+    return counts.max() / counts.sum() / np.count_nonzero(counts)
+
+
+def test_onnx_export_runs_and_predictions_match_it(demo):
+    import onnxruntime
+
+    from src.deploy.images import normalise, read_image
+
+    output, configs, _ = demo
+    onnx_path = next((output / "export").glob("*.onnx"))
+    assert next((output / "export").glob("*.mindir")).stat().st_size > 0
+    session = onnxruntime.InferenceSession(str(onnx_path), providers=["CPUExecutionProvider"])
+    color_pngs = sorted((output / "predict" / "color").glob("*.png"))
+    assert color_pngs
+    name = color_pngs[0].name
+    image = read_image(str(next((output / "cityscapes" / "leftImg8bit" / "val").glob("*/" + name))))
+    with open(configs[1]) as f:
+        channel_order = yaml.safe_load(f).get("channel_order", "rgb")
+    labels = session.run(None, {session.get_inputs()[0].name: normalise(image, channel_order)[None]})[0]
+    assert labels.reshape(HEIGHT, WIDTH).shape == (HEIGHT, WIDTH)
+    from src.data.labels import train_ids_to_color
+
+    expected = train_ids_to_color(labels.reshape(HEIGHT, WIDTH).astype(np.uint8))
+    written = read_image(str(color_pngs[0]))
+    assert np.array_equal(written, expected)
+
+
+def test_report_links_resolve(demo):
+    output, _, _ = demo
+    text = (output / "report.md").read_text()
+    links = re.findall(r"\]\(([^)]+)\)", text)
+    assert len(links) >= 4  # search curve, architecture drawing, loss curve, prediction strips
+    for link in links:
+        assert (output / link).is_file(), link
+    assert "mIoU" in text and "| road |" in text
+
+
+def test_rerun_skips_every_stage(demo):
+    output, configs, _ = demo
+    before = (output / "stage_times.tsv").read_text()
+    result = run_demo(output, configs)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.count("skipped") == STAGES
+    assert (output / "stage_times.tsv").read_text() == before
