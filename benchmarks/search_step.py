@@ -21,7 +21,7 @@ Measured on the loaded 2-core machine (other jobs running; 2026-11-22), graph mo
   321 none had reached 11.4 GB; at crop 161 (three modes at once) none reached 11.4 GB by 34 min
   (stopped when the machine ran out of memory), recompute 9.7 GB by 36 min, partial_channel
   4.1 GB by 27 min.
-
+"""
 import argparse
 import os
 import resource
