@@ -23,7 +23,8 @@ Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105
 
 - recompute: ``RecomputedNodeForward`` keeps none of a node's internal activations for the
   backward pass (``Cell.recompute``: forward without grad, rerun with grad in the backward pass).
-  Same maths; each node shape compiles a forward-only graph in addition.
+  Same maths; each node shape compiles a forward-only graph in addition. Measured on CPU
+  (benchmarks/search_step.py) it did not lower the peak RSS: still to be investigated.
 - partial_channel (PC-DARTS, Xu et al. 2020): ``partial_k`` > 1 sends only the first C/k channels
   of each run through every mixed op (whose convs are then C/k wide), the other channels bypass
   it, then a channel shuffle with k groups. This changes the searched maths (and the weight
