@@ -70,7 +70,7 @@ export_models() {
   mv "$OUT/export.tmp" "$OUT/export"
 }
 predict() {
-  "$PY" predict.py --config_path "$CONFIG" --model "$(latest "$OUT"/export/*.onnx)" \
+  "$PY" predict.py --config_path "$CONFIG" --model "$(latest "$OUT"/export/*.onnx)" --flip false --scales 1.0 \
         --input "$(ls -d "$OUT"/cityscapes/leftImg8bit/val/*/ | head -n 1)" --output_path "$OUT/predict.tmp"
   mv "$OUT/predict.tmp" "$OUT/predict"
 }

@@ -158,8 +158,10 @@ def _eval_section(demo_path, lines):
         return None
     with open(results_path, encoding="utf-8") as f:
         scores = json.load(f)
-    lines.append("**mIoU %.2f%%**, pixel accuracy %.2f%%.\n" % (100 * scores["miou"],
-                                                                100 * scores["pixel_accuracy"]))
+    options = scores.get("options") or {}
+    lines.append("**mIoU %.2f%%**, pixel accuracy %.2f%% (flip: %s, scales: %s).\n" % (
+        100 * scores["miou"], 100 * scores["pixel_accuracy"], options.get("flip", False),
+        options.get("scales", [1.0])))
     lines.append("| class | IoU |")
     lines.append("|---|---:|")
     for name, value in scores["class_iou"].items():
