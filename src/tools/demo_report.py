@@ -95,11 +95,18 @@ def _rel(demo_path, path):
     return os.path.relpath(path, demo_path).replace(os.sep, "/")
 
 
+def _open_section(lines, title, stage_output):
+    """Append the section heading; False (after a 'Not run.' line) when the stage's output is missing."""
+    lines.append("## %s\n" % title)
+    if os.path.exists(stage_output):
+        return True
+    lines.append("Not run.\n")
+    return False
+
+
 def _search_section(demo_path, lines):
     history_path = stage_path(demo_path, "search", "arch_history.npz")
-    lines.append("## Architecture search\n")
-    if not os.path.isfile(history_path):
-        lines.append("Not run.\n")
+    if not _open_section(lines, "Architecture search", history_path):
         return
     picture = os.path.join(demo_path, PICTURES, "search_history.png")
     history = plot_search_history(history_path, picture)
@@ -112,9 +119,7 @@ def _search_section(demo_path, lines):
 
 def _decode_section(demo_path, lines):
     arch_path = stage_path(demo_path, "decode", "architecture.json")
-    lines.append("## Decoded architecture\n")
-    if not os.path.isfile(arch_path):
-        lines.append("Not run.\n")
+    if not _open_section(lines, "Decoded architecture", arch_path):
         return
     with open(arch_path, encoding="utf-8") as f:
         arch = json.load(f)
@@ -131,9 +136,7 @@ def _decode_section(demo_path, lines):
 
 def _train_section(demo_path, lines):
     log_path = stage_path(demo_path, "train", "train_log.csv")
-    lines.append("## Retraining\n")
-    if not os.path.isfile(log_path):
-        lines.append("Not run.\n")
+    if not _open_section(lines, "Retraining", log_path):
         return
     with open(log_path, newline="") as f:
         rows = list(csv.DictReader(f))
@@ -152,10 +155,8 @@ def _train_section(demo_path, lines):
 
 def _eval_section(demo_path, lines):
     results_path = stage_path(demo_path, "eval", "eval_results.json")
-    lines.append("## Evaluation (demo val split)\n")
-    if not os.path.isfile(results_path):
-        lines.append("Not run.\n")
-        return None
+    if not _open_section(lines, "Evaluation (demo val split)", results_path):
+        return
     with open(results_path, encoding="utf-8") as f:
         scores = json.load(f)
     options = scores.get("options") or {}
@@ -167,27 +168,20 @@ def _eval_section(demo_path, lines):
     for name, value in scores["class_iou"].items():
         lines.append("| %s | %s |" % (name, "n/a" if value is None else "%.2f" % (100 * value)))
     lines.append("\nn/a: the class is in neither the ground truth nor the prediction (not averaged).\n")
-    return scores
 
 
 def _export_section(demo_path, lines):
-    lines.append("## Export\n")
-    files = sorted(glob.glob(stage_path(demo_path, "export", "*")))
-    if not files:
-        lines.append("Not run.\n")
+    if not _open_section(lines, "Export", stage_path(demo_path, "export")):
         return
-    for path in files:
+    for path in sorted(glob.glob(stage_path(demo_path, "export", "*"))):
         lines.append("- `%s` (%.1f MB)" % (_rel(demo_path, path), os.path.getsize(path) / 2 ** 20))
     lines.append("")
 
 
 def _predict_section(demo_path, lines):
-    lines.append("## Predictions (image | ground truth | prediction)\n")
-    colours = sorted(glob.glob(stage_path(demo_path, "predict", "color", "*.png")))
-    if not colours:
-        lines.append("Not run.\n")
+    if not _open_section(lines, "Predictions (image | ground truth | prediction)", stage_path(demo_path, "predict")):
         return
-    for color_png in colours[:MAX_PREDICTIONS]:
+    for color_png in sorted(glob.glob(stage_path(demo_path, "predict", "color", "*.png")))[:MAX_PREDICTIONS]:
         picture = os.path.join(demo_path, PICTURES, "compare_" + os.path.basename(color_png))
         stem = comparison_strip(demo_path, color_png, picture)
         if stem:
