@@ -133,9 +133,12 @@ def tiny(tmp_path_factory):
     fit_classifier(net, images, labels)
     ckpt = str(root / "tiny.ckpt")
     ms.save_checkpoint(net, ckpt, append_dict=checkpoint_meta(cfg, net.architecture))
+    config_path = root / "tiny.yaml"  # the scripts' --config_path: the network of the checkpoint
+    config_path.write_text(json.dumps({**TINY, "device_target": "CPU"}))
     exports = {fmt: export_network(net, str(root / ("tiny_logits." + fmt.lower())), fmt, HEIGHT, WIDTH, "logits")
                for fmt in ("MINDIR", "ONNX")}
     return {"root": root, "data_root": data_root, "records": records, "arch_path": str(arch_path),
+            "config_path": str(config_path),
             "cfg": cfg.replace(ckpt_path=ckpt), "net": net, "ckpt": ckpt, **exports}
 
 
@@ -190,7 +193,7 @@ def test_checkpoint_mindir_and_onnx_give_the_same_logits(tiny):
 
 def test_eval_py_scores_the_checkpoint_and_saves_json(tiny):
     out = tiny["root"] / "eval"
-    result = run_script("eval.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
+    result = run_script("eval.py", "--config_path", tiny["config_path"],
                         "--filter_multiplier", 2, "--mode", "pynative", "--num_parallel_workers", 1,
                         "--arch_path", tiny["arch_path"], "--data_path", tiny["records"], "--ckpt_path", tiny["ckpt"],
                         "--output_path", out)
@@ -211,7 +214,7 @@ def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, tmp_path):
         pytest.skip("needs test_eval_py_scores_the_checkpoint_and_saves_json")
     env = {**os.environ, "PYTHON": PYTHON}
     result = subprocess.run(["bash", os.path.join(REPO, "scripts", "run_infer_310.sh"), tiny["ONNX"],
-                             str(tiny["data_root"]), "0", os.path.join(REPO, "config", "demo.yaml")],
+                             str(tiny["data_root"]), "0", tiny["config_path"]],
                             cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
     inputs = sorted((tmp_path / "preprocess_Result").glob("*.bin"))
@@ -287,7 +290,7 @@ def test_a_file_that_is_not_an_image_is_named(tiny, tmp_path):
     shutil.copy(next(val_images(tiny).iterdir()), folder / "good.png")
     (folder / "notes.png").write_text("not a picture")
     result = run_script("predict.py", "--model", tiny["ONNX"], "--input", folder, "--output_path", tmp_path / "out",
-                        "--config_path", os.path.join(REPO, "config", "demo.yaml"))
+                        "--config_path", tiny["config_path"])
     assert result.returncode == 2
     assert "error:" in result.stderr and "notes.png" in result.stderr and "not an image" in result.stderr
     assert "Traceback" not in result.stderr
@@ -319,7 +322,7 @@ def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny
     import onnxruntime as ort
     from src.deploy.images import normalise, read_image
 
-    result = run_script("export.py", "--config_path", os.path.join(REPO, "config", "demo.yaml"),
+    result = run_script("export.py", "--config_path", tiny["config_path"],
                         "--filter_multiplier", 2, "--arch_path", tiny["arch_path"], "--ckpt_path", tiny["ckpt"],
                         "--file_format", "ONNX",
                         "--output", "argmax", "--height", HEIGHT, "--width", WIDTH, "--output_path", tmp_path)
