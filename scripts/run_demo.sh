@@ -8,7 +8,7 @@
 # Environment (for smaller runs, e.g. the tests): DEMO_SEARCH_CONFIG, DEMO_CONFIG (other YAML files),
 # DEMO_DATA="NUM_TRAIN NUM_VAL HEIGHT WIDTH" (default "48 12 256 512"), PYTHON (default python).
 set -euo pipefail
-case "${1:-}" in -h|--help) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
+case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
 OUT="$(mkdir -p "${1:-demo_output}" && cd "${1:-demo_output}" && pwd)"
 PY="${PYTHON:-python}"
