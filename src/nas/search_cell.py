@@ -21,10 +21,10 @@ in search-time validation alike, so the supernet keeps no running statistics.
 
 Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105 cells):
 
-- recompute: ``RecomputedNodeForward`` keeps none of a node's internal activations for the
-  backward pass (``Cell.recompute``: forward without grad, rerun with grad in the backward pass).
-  Same maths; each node shape compiles a forward-only graph in addition. Measured on CPU
-  (benchmarks/search_step.py) it did not lower the peak RSS: still to be investigated.
+- recompute: ``RecomputedNodeForward`` marks each node with ``Cell.recompute`` (forward without
+  grad, rerun with grad in the backward pass). Same maths; each node shape compiles a
+  forward-only graph in addition. Measured on CPU (benchmarks/search_step.py) it did not lower
+  the peak RSS: still to be investigated.
 - partial_channel (PC-DARTS, Xu et al. 2020): ``partial_k`` > 1 sends only the first C/k channels
   of each run through every mixed op (whose convs are then C/k wide), the other channels bypass
   it, then a channel shuffle with k groups. This changes the searched maths (and the weight
@@ -136,8 +136,8 @@ def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, parti
     """Node (l, s) = sum_r beta_r * Cell_r(prev = move_r(source_r), prev-prev).
 
     prev_prev: the prev-prev tensor (resized here to ``size``); alpha_weights (E, 8) softmax over
-    ops; beta_weights (R,) normalised move probabilities; partial_k: 1, or PC-DARTS' k; tensors: sep3_dw, sep3_pw, sep5_dw,
-    sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run its
+    ops; beta_weights (R,) normalised move probabilities; partial_k: 1, or PC-DARTS' k;
+    tensors: sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run its
     source (previous-layer tensor, ascending level) and its transition weight.
     Returns (N, B*C, H, W). All tensors are flat positional arguments: with tuple arguments
     (ms.mutable) MindSpore 2.10 silently drops gradients of some of them.
