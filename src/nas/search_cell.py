@@ -137,8 +137,9 @@ def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, parti
 
     prev_prev: the prev-prev tensor (resized here to ``size``); alpha_weights (E, 8) softmax over
     ops; beta_weights (R,) normalised move probabilities; partial_k: 1, or PC-DARTS' k;
-    tensors: sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run its
-    source (previous-layer tensor, ascending level) and its transition weight.
+    tensors: sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w
+    (R*C, Cin, 1, 1), then per run its source (previous-layer tensor, ascending level) and its
+    transition weight.
     Returns (N, B*C, H, W). All tensors are flat positional arguments: with tuple arguments
     (ms.mutable) MindSpore 2.10 silently drops gradients of some of them.
     """
