@@ -10,10 +10,12 @@ Measures, in graph mode on CPU after one warm-up call (which includes the graph 
 Achieved GFLOP/s = 2 * MACs / time, where MACs are the conv/dense multiply-accumulates of the
 forward pass (src.tools.model_stats); a train step is counted as 3x the forward MACs (forward,
 gradient w.r.t. activations, gradient w.r.t. weights). The reference is the better of
-MindSpore ops.matmul and numpy on 4096 x 4096 fp32 matrices. The machine may be shared, so the
-reference is measured again before every timed call and each call is compared with the
-reference measured next to it; the figure reported is the median of those fractions.
-Targets: inference >= 40% and train >= 30% of the matmul rate.
+MindSpore ops.matmul and numpy on 4096 x 4096 fp32 matrices, measured at the start and again
+before every timed call; every figure is compared with the best of all those measurements (the
+machine's matmul rate when it was least disturbed). Comparing each call with the reference measured
+next to it instead flattered the network whenever a neighbour slowed that one matmul down (a round
+at load ~2 once gave 60% against 34% idle). A shared machine therefore lowers the fractions, it
+never raises them. Targets: inference >= 40% and train >= 30% of the matmul rate.
 """
 import argparse
 import json
@@ -52,6 +54,7 @@ class MatmulReference:
     """GFLOP/s of a MATMUL_SIZE^2 fp32 matmul: the better of MindSpore and numpy."""
 
     def __init__(self):
+        self.best = 0.0
         n = MATMUL_SIZE
         self.a = np.random.RandomState(0).randn(n, n).astype(np.float32)
         self.b = np.random.RandomState(1).randn(n, n).astype(np.float32)
@@ -61,24 +64,24 @@ class MatmulReference:
         self.matmul(self.ta, self.tb).asnumpy()  # compile
 
     def measure(self):
-        """(mindspore, numpy) GFLOP/s of one call each."""
+        """(mindspore, numpy) GFLOP/s of one call each; ``best`` keeps the highest seen."""
         ms_time = seconds(lambda: self.matmul(self.ta, self.tb).asnumpy())
         np_time = seconds(lambda: self.a @ self.b)
-        return self.flops / ms_time / 1e9, self.flops / np_time / 1e9
+        rates = self.flops / ms_time / 1e9, self.flops / np_time / 1e9
+        self.best = max(self.best, *rates)
+        return rates
 
 
-def time_against_reference(fn, flops, reference, repeats):
+def time_with_reference(fn, reference, repeats):
     """One warm-up call (the compile), then ``repeats`` rounds of (reference, timed call).
 
-    Returns median seconds per call, median fraction of the reference GFLOP/s measured in the
-    same round, and the warm-up seconds."""
+    Returns the median seconds per call and the warm-up seconds."""
     warmup = seconds(fn)
-    times, fractions = [], []
+    times = []
     for _ in range(repeats):
-        reference_gflops = max(reference.measure())
+        reference.measure()
         times.append(seconds(fn))
-        fractions.append(flops / times[-1] / 1e9 / reference_gflops)
-    return float(np.median(times)), float(np.median(fractions)), warmup
+    return float(np.median(times)), warmup
 
 
 def train_step_cell(net, crop):
@@ -108,28 +111,24 @@ def main(argv=None):
     results = {"matmul_gflops_at_start": {"mindspore": ms_gflops, "numpy": np_gflops}}
     net = AutoDeepLab(AUTODEEPLAB, filter_multiplier=args.filter_multiplier,
                       variant=args.variant)
-    passed = True
+    timings = []
 
-    def report(name, fn, macs, target):
-        call_seconds, ratio, warmup = time_against_reference(fn, 2.0 * macs, reference,
-                                                             args.repeats)
+    def measure(name, fn, macs, target):
+        call_seconds, warmup = time_with_reference(fn, reference, args.repeats)
         gflops = 2.0 * macs / call_seconds / 1e9
-        ok = ratio >= target
         print(f"{name}: {call_seconds:.3f} s/call (first call {warmup:.1f} s), "
-              f"{macs / 1e9:.1f} GMACs, {gflops:.1f} GFLOP/s = {100 * ratio:.1f}% of matmul "
-              f"(target {100 * target:.0f}%): {'PASS' if ok else 'FAIL'}", flush=True)
+              f"{macs / 1e9:.1f} GMACs, {gflops:.1f} GFLOP/s", flush=True)
+        timings.append((name, target))
         results[name] = {"seconds": call_seconds, "first_call_seconds": warmup,
-                         "gmacs": macs / 1e9, "gflops": gflops, "fraction_of_matmul": ratio,
-                         "pass": ok}
-        return ok
+                         "gmacs": macs / 1e9, "gflops": gflops}
 
     if not args.skip_inference:
         macs = count_multi_adds(net, args.height, args.width)
         net.set_train(False)
         x = Tensor(np.random.RandomState(0).randn(1, 3, args.height, args.width)
                    .astype(np.float32))
-        passed &= report(f"inference_{args.height}x{args.width}", lambda: net(x).asnumpy(),
-                         macs, INFERENCE_TARGET)
+        measure(f"inference_{args.height}x{args.width}", lambda: net(x).asnumpy(), macs,
+                INFERENCE_TARGET)
 
     for crop in args.crops:
         macs = 3 * TRAIN_BATCH * count_multi_adds(net, crop, crop)
@@ -138,8 +137,19 @@ def main(argv=None):
         y = Tensor(rng.randint(0, 19, (TRAIN_BATCH, crop, crop)).astype(np.int32))
         step = train_step_cell(net, crop)
         step.set_train(True)
-        passed &= report(f"train_step_b{TRAIN_BATCH}_{crop}", lambda: step(x, y).asnumpy(),
-                         macs, TRAIN_TARGET)
+        measure(f"train_step_b{TRAIN_BATCH}_{crop}", lambda: step(x, y).asnumpy(), macs,
+                TRAIN_TARGET)
+
+    results["matmul_gflops_best"] = reference.best
+    print(f"best matmul rate of the run: {reference.best:.1f} GFLOP/s", flush=True)
+    passed = True
+    for name, target in timings:
+        ratio = results[name]["gflops"] / reference.best
+        ok = ratio >= target
+        results[name].update(fraction_of_matmul=ratio, target=target, **{"pass": ok})
+        print(f"{name}: {100 * ratio:.1f}% of matmul (target {100 * target:.0f}%): "
+              f"{'PASS' if ok else 'FAIL'}", flush=True)
+        passed &= ok
     print(json.dumps(results))
     print("PASS" if passed else "FAIL")
     return 0 if passed else 1

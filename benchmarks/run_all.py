@@ -41,7 +41,7 @@ BENCHMARKS = (
     Benchmark("data_pipeline", "data_pipeline", ("--num_images", "16"), ("--num_images", "4", "--epochs", "1"),
               ("conversion", "train pipeline")),
     Benchmark("model_speed", "model_speed", (), ("--crops", "321", "--repeats", "1"),
-              ("matmul", "inference", "train step")),
+              ("matmul", "best matmul", "inference", "train_step")),
     Benchmark("train_step", "train_step", ("--steps", "5"), ("--steps", "2"),
               ("first step", "train step", "peak memory")),
     Benchmark("inference", "inference", ("--output_path", "{output}/inference"),
