@@ -5,7 +5,7 @@ import pytest
 import mindspore as ms
 import mindspore.ops as ops
 
-from src.nas.operations import OPS, PRIMITIVES, DepthwiseConv, Preprocess, make_op
+from src.nas.operations import OPS, PRIMITIVES, DepthwiseConv, Preprocess, make_op, portable_ops
 
 EXPECTED_PARAMS = {  # trainable params at C=8, stride 1, paper variant
     "none": 0, "max_pool_3x3": 0, "avg_pool_3x3": 0, "skip_connect": 0,
@@ -87,3 +87,17 @@ def test_cpu_depthwise_kernel_equals_conv2d(kernel_size, pynative_mode):
         np.testing.assert_allclose(actual[0].asnumpy(), expected[0].asnumpy(), rtol=1e-5)
         for got, want in zip(actual[1], expected[1]):
             np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-4, atol=1e-4)
+
+
+def test_portable_ops_switch_the_cpu_kernel_off_inside_the_block_only():
+    op = make_op("sep_conv_5x5", 4)
+    depthwise = [op.depthwise1, op.depthwise2]
+    assert all(conv.use_cpu_kernel for conv in depthwise)
+    x = ms.Tensor(np.random.RandomState(3).randn(1, 4, 7, 7).astype(np.float32))
+    op.set_train(False)
+    fast = op(x).asnumpy()
+    with portable_ops(op):
+        assert not any(conv.use_cpu_kernel for conv in depthwise)
+        portable = op(x).asnumpy()
+    assert all(conv.use_cpu_kernel for conv in depthwise)
+    np.testing.assert_allclose(fast, portable, rtol=1e-5, atol=1e-6)

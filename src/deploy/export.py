@@ -16,6 +16,7 @@ import numpy as np
 
 from src.errors import UserError
 from src.model.resize import exportable_resize
+from src.nas.operations import portable_ops
 
 OUTPUTS = ("argmax", "softmax", "logits")
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}
@@ -88,11 +89,12 @@ def export_network(net, path, file_format, height, width, output="argmax"):
     temporary_base = os.path.join(directory, ".tmp_export_%d" % os.getpid())
     temporary = temporary_base + EXTENSIONS[file_format]
     try:
-        if file_format == "ONNX":
-            _export_onnx(head, sample, temporary_base)
-            _restore_resizes(temporary)
-        else:
-            ms.export(head, sample, file_name=temporary_base, file_format=file_format)
+        with portable_ops(head):
+            if file_format == "ONNX":
+                _export_onnx(head, sample, temporary_base)
+                _restore_resizes(temporary)
+            else:
+                ms.export(head, sample, file_name=temporary_base, file_format=file_format)
         os.replace(temporary, path)
     finally:
         if os.path.exists(temporary):

@@ -1,0 +1,68 @@
+"""Build a C++ kernel library of this folder on first use, once per source and CPU.
+
+The library is compiled by the host's g++ (or $CXX) for the host CPU (-march=native) into a cache
+folder ($AUTODEEPLAB_KERNEL_CACHE, default ~/.cache/autodeeplab/kernels), named by a hash of the
+source, the flags and the CPU's feature flags: an edited source or another CPU gets its own build.
+Without a compiler, or if the build fails, ``kernel_library`` warns once and returns None and the
+callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the kernels off (A/B tests).
+"""
+import functools
+import hashlib
+import os
+import platform
+import shutil
+import subprocess
+import tempfile
+import warnings
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-shared", "-fPIC", "-pthread")
+CACHE_VAR = "AUTODEEPLAB_KERNEL_CACHE"
+SWITCH_VAR = "AUTODEEPLAB_CPU_KERNELS"
+
+
+def _cpu_signature():
+    """The CPU feature flags (Linux), else the processor name: what -march=native depends on."""
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("flags"):
+                    return line
+    except OSError:
+        pass
+    return platform.processor()
+
+
+def cache_dir():
+    return os.environ.get(CACHE_VAR) or os.path.join(os.path.expanduser("~"), ".cache", "autodeeplab",
+                                                     "kernels")
+
+
+@functools.lru_cache(maxsize=None)
+def kernel_library(name):
+    """Absolute path of the shared library built from ``name``.cc, or None (see module docstring)."""
+    if os.environ.get(SWITCH_VAR, "1") == "0":
+        return None
+    compiler = shutil.which(os.environ.get("CXX", "g++"))
+    if compiler is None:
+        warnings.warn(f"no C++ compiler found, so the CPU kernels of src/kernels ({name}) are off and "
+                      "MindSpore's slower kernels run instead; install g++ (Debian: apt install g++) "
+                      "or set CXX", stacklevel=2)
+        return None
+    source = os.path.join(HERE, name + ".cc")
+    with open(source, "rb") as f:
+        key = hashlib.sha256(f.read() + " ".join(CXX_FLAGS).encode() + _cpu_signature().encode())
+    path = os.path.join(cache_dir(), f"lib{name}_{key.hexdigest()[:16]}.so")
+    if os.path.isfile(path):
+        return path
+    os.makedirs(cache_dir(), exist_ok=True)
+    handle, temporary = tempfile.mkstemp(suffix=".so", dir=cache_dir())
+    os.close(handle)
+    build = subprocess.run([compiler, *CXX_FLAGS, source, "-o", temporary], capture_output=True, text=True)
+    if build.returncode != 0:
+        os.remove(temporary)
+        warnings.warn(f"building {source} failed, so MindSpore's slower kernels run instead:\n"
+                      f"{build.stderr[-2000:]}", stacklevel=2)
+        return None
+    os.replace(temporary, path)
+    return path
