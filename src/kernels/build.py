@@ -2,11 +2,12 @@
 
 The library is compiled by the host's g++ (or $CXX) for the host CPU (-march=native) into a cache
 folder ($AUTODEEPLAB_KERNEL_CACHE, default ~/.cache/autodeeplab/kernels), named by a hash of the
-source, the flags and the CPU's feature flags: an edited source or another CPU gets its own build.
+source and the headers, the flags and the CPU's feature flags: an edited source or another CPU gets its own build.
 Without a compiler, or if the build fails, ``kernel_library`` warns once and returns None and the
 callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the kernels off (A/B tests).
 """
 import functools
+import glob
 import hashlib
 import os
 import platform
@@ -50,8 +51,10 @@ def kernel_library(name):
                       "or set CXX", stacklevel=2)
         return None
     source = os.path.join(HERE, name + ".cc")
-    with open(source, "rb") as f:
-        key = hashlib.sha256(f.read() + " ".join(CXX_FLAGS).encode() + _cpu_signature().encode())
+    key = hashlib.sha256(" ".join(CXX_FLAGS).encode() + _cpu_signature().encode())
+    for path in [source] + sorted(glob.glob(os.path.join(HERE, "*.h"))):
+        with open(path, "rb") as f:
+            key.update(f.read())
     path = os.path.join(cache_dir(), f"lib{name}_{key.hexdigest()[:16]}.so")
     if os.path.isfile(path):
         return path

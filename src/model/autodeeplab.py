@@ -6,7 +6,7 @@ from mindspore import Parameter, Tensor
 from src.model.aspp import ASPP
 from src.model.decoder import Decoder
 from src.model.encoder import Encoder
-from src.model.resize import resize_bilinear
+from src.model.resize import BilinearResize
 from src.nas.architecture import Architecture, load_architecture
 from src.nas.operations import check_variant
 
@@ -38,6 +38,7 @@ class AutoDeepLab(nn.Cell):
         self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates), decoder_channels,
                          act="leaky_relu" if variant == "modelzoo" else "relu", **bn_args)
         self.decoder = Decoder(num_classes, self.encoder.low_level_channels, decoder_channels, **bn_args)
+        self.resize = BilinearResize()
         self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
                                             requires_grad=False)
 
@@ -49,7 +50,7 @@ class AutoDeepLab(nn.Cell):
     def construct(self, x):
         high_level, low_level = self.encoder(x, self.drop_path_progress)
         logits = self.decoder(self.aspp(high_level), low_level)
-        return resize_bilinear(logits, (x.shape[2], x.shape[3]))
+        return self.resize(logits, (x.shape[2], x.shape[3]))
 
 
 def build_model(cfg, use_sync_bn=False):

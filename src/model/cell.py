@@ -3,7 +3,7 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 
 from src.model.drop_path import DropPath
-from src.model.resize import resize_bilinear, scale_dimension
+from src.model.resize import BilinearResize, scale_dimension
 from src.nas.operations import Preprocess, make_op
 
 
@@ -41,6 +41,7 @@ class Cell(nn.Cell):
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.preprocess_prev_prev = Preprocess(prev_prev_channels, channels, variant, **bn_args)
         self.preprocess_prev = Preprocess(prev_channels, channels, variant, **bn_args)
+        self.resize = BilinearResize()
         self.inputs = tuple(state for state, _ in genotype)
         self.num_blocks = len(genotype) // 2
         self.edges = nn.CellList([
@@ -51,8 +52,8 @@ class Cell(nn.Cell):
     def construct(self, prev_prev, prev, progress):
         size = (scale_dimension(prev.shape[2], self.scale),
                 scale_dimension(prev.shape[3], self.scale))
-        states = [self.preprocess_prev_prev(resize_bilinear(prev_prev, size)),
-                  self.preprocess_prev(resize_bilinear(prev, size))]
+        states = [self.preprocess_prev_prev(self.resize(prev_prev, size)),
+                  self.preprocess_prev(self.resize(prev, size))]
         blocks = ()
         for block in range(self.num_blocks):
             left, right = 2 * block, 2 * block + 1

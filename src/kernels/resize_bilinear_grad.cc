@@ -1,0 +1,61 @@
+// Gradient of the bilinear resize with align_corners=True (MindSpore's ResizeBilinearV2) on NCHW
+// float32 tensors, as a MindSpore AOT custom op.
+//
+// MindSpore 2.10's CPU ResizeBilinearGrad takes about 7 ns per output pixel (6% of an Auto-DeepLab-S
+// train step); this one is separable: each output row is first reduced to an input-width row, which
+// is then added to its two input rows with a vectorised multiply-add.
+#include <algorithm>
+#include <cstdint>
+#include <vector>
+
+#include "worker_pool.h"
+
+namespace {
+
+// Source index pairs and weights of a 1-D align_corners resize from `in` to `out` samples.
+struct Taps {
+  std::vector<int64_t> lower, upper;
+  std::vector<float> weight;  // of `upper`
+  Taps(int64_t in, int64_t out) : lower(out), upper(out), weight(out) {
+    const double scale = out > 1 ? static_cast<double>(in - 1) / static_cast<double>(out - 1) : 0.0;
+    for (int64_t o = 0; o < out; ++o) {
+      const double position = o * scale;
+      lower[o] = std::min<int64_t>(static_cast<int64_t>(position), in - 1);
+      upper[o] = std::min<int64_t>(lower[o] + 1, in - 1);
+      weight[o] = static_cast<float>(position - static_cast<double>(lower[o]));
+    }
+  }
+};
+
+}  // namespace
+
+// params: dy (N, C, Ho, Wo), x (N, C, Hi, Wi) (read for its shape only) -> dx (N, C, Hi, Wi).
+extern "C" int ResizeBilinearGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *dy = static_cast<const float *>(params[0]);
+  auto *dx = static_cast<float *>(params[2]);
+  const int64_t planes = shapes[0][0] * shapes[0][1], out_h = shapes[0][2], out_w = shapes[0][3];
+  const int64_t in_h = shapes[1][2], in_w = shapes[1][3];
+  const Taps rows(in_h, out_h), columns(in_w, out_w);
+  parallel_for(planes, [&](int64_t p) {
+    thread_local std::vector<float> row;
+    row.resize(in_w);
+    const float *grad = dy + p * out_h * out_w;
+    float *result = dx + p * in_h * in_w;
+    std::fill(result, result + in_h * in_w, 0.0f);
+    for (int64_t oh = 0; oh < out_h; ++oh) {
+      std::fill(row.begin(), row.end(), 0.0f);
+      const float *g = grad + oh * out_w;
+      for (int64_t ow = 0; ow < out_w; ++ow) {
+        row[columns.lower[ow]] += g[ow] * (1.0f - columns.weight[ow]);
+        row[columns.upper[ow]] += g[ow] * columns.weight[ow];
+      }
+      const float bottom = rows.weight[oh], top = 1.0f - bottom;
+      float *upper_row = result + rows.lower[oh] * in_w, *lower_row = result + rows.upper[oh] * in_w;
+#pragma omp simd
+      for (int64_t w = 0; w < in_w; ++w) upper_row[w] += top * row[w];
+#pragma omp simd
+      for (int64_t w = 0; w < in_w; ++w) lower_row[w] += bottom * row[w];
+    }
+  });
+  return 0;
+}
