@@ -15,9 +15,14 @@ Measured on the loaded 2-core machine (other jobs running; 2026-11-22), graph mo
 
 - 2 layers, F 8, B 2, crop 321 (7 cell runs), second iteration (weight + arch step), process peak:
   none 10.5 + 9.6 s, 3.96 GB; recompute 17.6 + 17.2 s, 4.42 GB; partial_channel (k 4) 7.3 + 6.2 s,
-  2.60 GB. First iteration (compile): 94 s, 119 s, 90 s.
-- Same at crop 641: none 109 + 95 s, 11.65 GB; recompute 101 + 97 s, 12.64 GB. So recompute
-  (Cell.recompute over the compiled node function) brings no RSS reduction here: open problem.
+  2.60 GB. First iteration (compile): 94 s, 119 s, 90 s. Again under lighter load: none
+  9.4 + 5.3 s, 3.94 GB; recompute 6.9 + 6.1 s, 4.40 GB; first iteration 50 s, 68 s.
+- Same at crop 641: none 109 + 95 s, 11.65 GB; recompute 101 + 97 s, 12.64 GB. Recompute does
+  drop each node's activations (benchmarks/recompute_chain.py), but its no-grad forward is one
+  more compiled graph per node shape, costing about one node's activations in memory; here
+  every node has its own shape (5 nodes, 5 shapes), so it costs more than it saves.
+- 8 layers, F 8, B 2, crop 321 (29 nodes, 12 shapes, 65 cell runs), same measure: none 56.5 +
+  46.1 s, 9.19 GB; recompute 52.2 + 52.4 s, 8.59 GB (-0.6 GB). First iteration: 195 s, 226 s.
 - Paper size (12 layers, B 5, crop 321) and 12 layers at crop 161 did not finish their first
   iteration (the compiles of the 20-edge cells, at 0.2-0.4 of a core each): after 14 min at crop
   321 none had reached 11.4 GB; at crop 161 (three modes at once) none reached 11.4 GB by 34 min

@@ -7,8 +7,9 @@ from mindspore import ops
 
 from src.errors import UserError
 from src.nas.operations import make_op
-from src.nas.search_cell import (batch_norm, he_normal, mixed_op, partial_mixed_op, relu_conv_bn,
-                                 sep_conv)
+from src.nas import supernet
+from src.nas.search_cell import (batch_norm, he_normal, mixed_op, node_forward_compiled,
+                                 partial_mixed_op, relu_conv_bn, sep_conv)
 from src.nas.supernet import (SearchSupernet, incoming_levels, prev_prev_key, supernet_nodes)
 
 
@@ -94,10 +95,22 @@ def test_gradients_reach_alpha_beta_and_compiled_equals_eager(pynative_mode):
         np.testing.assert_allclose(jit[name], value, rtol=2e-3, atol=1e-5, err_msg=name)
 
 
-def test_recompute_gives_the_same_loss_and_gradients(pynative_mode):
+def test_recompute_reruns_each_node_and_gives_the_same_loss_and_gradients(pynative_mode,
+                                                                         monkeypatch):
+    calls = []
+
+    def counted_node_forward(*args):
+        calls.append(args[3])  # the node's size tells the two nodes apart
+        return node_forward_compiled(*args)
+
+    monkeypatch.setattr(supernet, "node_forward_compiled", counted_node_forward)
     loss, grads = _loss_and_grads(compiled=True, num_layers=1)
+    num_nodes = len(supernet_nodes(1, 4))
+    assert len(calls) == num_nodes
     loss_recompute, grads_recompute = _loss_and_grads(compiled=True, num_layers=1,
                                                       memory_mode="recompute")
+    # Each node runs in the forward pass, then again in the backward pass, last node first.
+    assert calls[num_nodes:] == calls[:num_nodes] + calls[num_nodes - 1::-1]
     assert loss_recompute == pytest.approx(loss, rel=1e-5)
     assert grads_recompute.keys() == grads.keys()
     for name, value in grads.items():

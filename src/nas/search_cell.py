@@ -21,10 +21,12 @@ in search-time validation alike, so the supernet keeps no running statistics.
 
 Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105 cells):
 
-- recompute: ``RecomputedNodeForward`` marks each node with ``Cell.recompute`` (forward without
-  grad, rerun with grad in the backward pass). Same maths; each node shape compiles a
-  forward-only graph in addition. Measured on CPU (benchmarks/search_step.py) it did not lower
-  the peak RSS: still to be investigated.
+- recompute: ``RecomputedNodeForward`` marks each node with ``Cell.recompute``. In PyNative this
+  is MindSpore's reentrant recompute: the node runs without grad (autograd keeps only its inputs
+  and output), and its backward pass reruns it with grad. Same maths (tested). The no-grad run is
+  one more compiled graph per node shape, which on CPU costs about one node's activations in
+  memory, so the saving shows only when nodes outnumber node shapes (45 nodes, 12 shapes at 12
+  layers; figures in benchmarks/search_step.py and benchmarks/recompute_chain.py).
 - partial_channel (PC-DARTS, Xu et al. 2020): ``partial_k`` > 1 sends only the first C/k channels
   of each run through every mixed op (whose convs are then C/k wide), the other channels bypass
   it, then a channel shuffle with k groups. This changes the searched maths (and the weight
@@ -159,10 +161,11 @@ node_forward_compiled = ms.jit(node_forward)
 
 
 class RecomputedNodeForward(nn.Cell):
-    """Calls ``forward`` (``node_forward`` or its compiled form) marked with ``Cell.recompute``,
-    which asks MindSpore to drop the node's internal activations after the forward pass and rerun
-    it in the backward pass (exactly the same gradients, tested). Measured with MindSpore 2.10 on
-    CPU, the peak RSS does not go down (README, Measured figures): an open problem."""
+    """Calls ``forward`` (``node_forward`` or its compiled form) marked with ``Cell.recompute``:
+    the forward pass keeps none of the node's internal activations, the backward pass reruns it
+    (tests check the rerun and the identical gradients). The rerun differentiates stop-gradient
+    copies of the inputs: a hand-written bprop that differentiated the input tensors themselves
+    corrupted their autograd records: the stem's weight gradients came out wrong (by ~1e-2)."""
 
     def __init__(self, forward):
         super().__init__()
