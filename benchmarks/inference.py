@@ -12,9 +12,10 @@ measured in the same run. Target: ONNX Runtime >= 80% of it. Weights are random 
 depend on them) unless --ckpt_path is given. Results: printed and saved as
 OUTPUT_PATH/inference_benchmark.json.
 
-The matmul and every backend run in their own process (this script with --worker): ONNX Runtime
-measured in a process where MindSpore has just run a 1024x2048 network is about 40% slower
-(3.04 s against 2.20 s here), so sharing one process would measure the neighbour, not the backend.
+The matmul and every backend run in their own process (this script with --worker), so no backend
+shares threads, memory or libraries with another: ONNX Runtime run in the process where MindSpore
+had just run the network took 3.04 s against 2.20 s on its own. ONNX Runtime still varies most
+between runs on the idle machine (2.2-3.1 s for the same export; README, Measured figures).
 """
 import argparse
 import json
