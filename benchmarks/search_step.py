@@ -27,7 +27,9 @@ Measured on the loaded 2-core machine (other jobs running; 2026-11-22), graph mo
   iteration (the compiles of the 20-edge cells, at 0.2-0.4 of a core each): after 14 min at crop
   321 none had reached 11.4 GB; at crop 161 (three modes at once) none reached 11.4 GB by 34 min
   (stopped when the machine ran out of memory), recompute 9.7 GB by 36 min, partial_channel
-  4.1 GB by 27 min.
+  4.1 GB by 27 min. Again on an idle machine (the test suite started beside it after 1 min):
+  paper size, memory_mode none, RSS 22.5 GB after 11 min of the first iteration, which had not
+  ended; stopped before the 24 GB machine ran out of memory.
 """
 import argparse
 import os
