@@ -31,7 +31,8 @@ Measured on the loaded 2-core machine (other jobs running; 2026-11-22), graph mo
   paper size, memory_mode none, RSS 22.5 GB after 11 min of the first iteration, which had not
   ended; stopped before the 24 GB machine ran out of memory. Paper size, partial_channel (k 4),
   idle machine: first iteration (compile) 436.5 + 70.6 s, then 37.7 s weight step + 33.9 s
-  architecture step; process peak 15.96 GB.
+  architecture step; process peak 15.96 GB. Paper size, recompute, idle machine: RSS 21.8 GB
+  after 9.5 min of the first iteration (which had not ended); stopped.
 """
 import argparse
 import os
