@@ -46,7 +46,7 @@ BENCHMARKS = (
               ("first step", "train step", "peak memory")),
     Benchmark("inference", "inference", ("--output_path", "{output}/inference"),
               ("--output_path", "{output}/inference", "--repeats", "1"),
-              ("matmul", "network", "checkpoint", "mindir", "onnx", "cpp", "ONNX Runtime")),
+              ("matmul", "best matmul", "network", "checkpoint", "mindir", "onnx", "cpp", "ONNX Runtime")),
 ) + tuple(
     Benchmark("search_step" + ("" if mode == "none" else "_" + mode), "search_step",
               SEARCH_FULL + ("--memory_mode", mode), SEARCH_QUICK + ("--memory_mode", mode),
