@@ -15,8 +15,8 @@ import mindspore.ops as ops
 import numpy as np
 
 from src.errors import UserError
+from src.kernels import portable_ops
 from src.model.resize import exportable_resize
-from src.nas.operations import portable_ops
 
 OUTPUTS = ("argmax", "softmax", "logits")
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}

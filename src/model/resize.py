@@ -17,7 +17,7 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
 
-from src.kernels import kernel_library
+from src.kernels import cpu_kernel_library
 
 _state = {"matmul": False}
 
@@ -68,13 +68,18 @@ def resize_bilinear_matmul(x, size):
     return ops.matmul(y, rows_t).transpose(0, 1, 3, 2)
 
 
+def same_size(x, size):
+    """Whether NCHW ``x`` already has spatial size ``size`` = (H, W)."""
+    return x.shape[2] == size[0] and x.shape[3] == size[1]
+
+
 def resize_bilinear(x, size):
     """Bilinear resize of an NCHW tensor to ``size`` = (H, W), align_corners=True.
 
     Returns ``x`` itself when it already has that size (an align_corners resize to the same
     size is the identity)."""
     size = (int(size[0]), int(size[1]))
-    if x.shape[2] == size[0] and x.shape[3] == size[1]:
+    if same_size(x, size):
         return x
     if _state["matmul"]:
         return resize_bilinear_matmul(x, size)
@@ -102,14 +107,12 @@ class BilinearResize(nn.Cell):
 
     def __init__(self):
         super().__init__()
-        library = (kernel_library("resize_bilinear_grad")
-                   if ms.get_context("device_target") == "CPU" else None)
+        library = cpu_kernel_library("resize_bilinear_grad")
         self.use_cpu_kernel = library is not None
         if self.use_cpu_kernel:
             self.cpu_kernel = InterpolateWithCpuGrad(library)
 
     def construct(self, x, size):
-        if self.use_cpu_kernel and not _state["matmul"] and (
-                x.shape[2] != size[0] or x.shape[3] != size[1]):
+        if self.use_cpu_kernel and not _state["matmul"] and not same_size(x, size):
             return self.cpu_kernel(x, size)
         return resize_bilinear(x, size)

@@ -14,16 +14,14 @@ Variants (SPEC 3):
 No convolution has a bias. BN momentum uses MindSpore's convention: 0.995 keeps 99.5% of the
 running statistics at each step.
 """
-import contextlib
 import functools
 
-import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 from mindspore import Parameter
 from mindspore.common.initializer import HeNormal, initializer
 
-from src.kernels import kernel_library
+from src.kernels import cpu_kernel_library
 
 PRIMITIVES = [
     "none",
@@ -62,14 +60,6 @@ def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=Fals
 CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
 
 
-def uses_cpu_depthwise_kernel(stride, kernel_size):
-    """Whether a depthwise conv built now runs ``CpuDepthwiseConv``: CPU target, stride 1,
-    kernel 3 or 5, and the C++ kernels could be built."""
-    return (stride == 1 and kernel_size in CPU_DEPTHWISE_KERNEL_SIZES
-            and ms.get_context("device_target") == "CPU"
-            and kernel_library("depthwise_conv") is not None)
-
-
 class CpuDepthwiseConv(nn.Cell):
     """Stride-1 'same' depthwise conv of (x, weight) by the C++ kernels of
     src/kernels/depthwise_conv.cc.
@@ -81,9 +71,8 @@ class CpuDepthwiseConv(nn.Cell):
     registers a custom op's shape function once per kernel name, so both take every shape from
     their inputs (the weight gradient is given the weight for its shape)."""
 
-    def __init__(self):
+    def __init__(self, library):
         super().__init__()
-        library = kernel_library("depthwise_conv")
         self.conv = ops.Custom(library + ":DepthwiseConvForward", out_shape=lambda x, w: x,
                                out_dtype=lambda x, w: x, func_type="aot")
         self.weight_grad = ops.Custom(library + ":DepthwiseConvWeightGrad",
@@ -103,7 +92,7 @@ class DepthwiseConv(nn.Cell):
 
     Kept as its own cell so the kernel formulation can change without touching parameters: on
     CPU at stride 1 it runs ``CpuDepthwiseConv`` (same values and gradients), elsewhere and inside
-    ``portable_ops`` (export) MindSpore's grouped conv."""
+    ``src.kernels.portable_ops`` (export) MindSpore's grouped conv."""
 
     def __init__(self, channels, kernel_size, stride=1):
         super().__init__()
@@ -112,30 +101,17 @@ class DepthwiseConv(nn.Cell):
         self.groups = channels
         self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
                                 name="weight")
-        self.use_cpu_kernel = uses_cpu_depthwise_kernel(stride, kernel_size)
+        library = (cpu_kernel_library("depthwise_conv")
+                   if stride == 1 and kernel_size in CPU_DEPTHWISE_KERNEL_SIZES else None)
+        self.use_cpu_kernel = library is not None
         if self.use_cpu_kernel:
-            self.cpu_kernel = CpuDepthwiseConv()
+            self.cpu_kernel = CpuDepthwiseConv(library)
 
     def construct(self, x):
         if self.use_cpu_kernel:
             return self.cpu_kernel(x, self.weight)
         return ops.conv2d(x, self.weight, stride=self.stride, pad_mode="pad",
                           padding=self.padding, groups=self.groups)
-
-
-@contextlib.contextmanager
-def portable_ops(net):
-    """Inside the block every depthwise conv of ``net`` runs MindSpore's grouped conv, which
-    MINDIR/ONNX/AIR and every backend know (the C++ kernels are CPU-only custom ops)."""
-    cells = [cell for _, cell in net.cells_and_names()
-             if isinstance(cell, DepthwiseConv) and cell.use_cpu_kernel]
-    for cell in cells:
-        cell.use_cpu_kernel = False
-    try:
-        yield net
-    finally:
-        for cell in cells:
-            cell.use_cpu_kernel = True
 
 
 class SepConv(nn.Cell):
