@@ -120,15 +120,14 @@ def backend_runner(backend, model_path, cfg, batch):
     return lambda: net(tensor).asnumpy()
 
 
-def run_worker(backend, work_dir, cfg, args):
-    """Measure one backend (or the matmul reference, or write the model files) in this process;
-    prints a JSON line."""
+def run_worker(backend, work_dir, cfg, args, backends):
+    """Measure one backend (or the matmul reference, or write the model files of ``backends``) in
+    this process; prints a JSON line."""
     repeats = args.repeats
     if backend == "matmul":
         print(json.dumps(matmul_reference(repeats)))
         return
     if backend == "export":
-        backends = [b for b in args.backends.split(",") if b]
         print(json.dumps({"macs": write_model_files(cfg, backends, args.ckpt_path, work_dir)}))
         return
     batch = np.random.default_rng(0).standard_normal((1, 3, cfg.height, cfg.width), np.float32)
@@ -203,7 +202,7 @@ def main(argv=None):
         overrides["filter_multiplier"] = args.filter_multiplier
     cfg = load_config(args.config_path, overrides)
     if args.worker:
-        run_worker(args.worker, args.work_dir, cfg, args)
+        run_worker(args.worker, args.work_dir, cfg, args, backends)
         return
 
     from src.eval.results import save_json
