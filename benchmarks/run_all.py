@@ -42,6 +42,7 @@ BENCHMARKS = (
               ("conversion", "train pipeline")),
     Benchmark("model_speed", "model_speed", (), ("--crops", "321", "--repeats", "1"),
               ("matmul", "best matmul", "inference", "train_step")),
+    Benchmark("conv_kernels", "conv_kernels", (), ("--quick", "--repeats", "2"), ("conv", "picked")),
     Benchmark("train_step", "train_step", ("--steps", "5"), ("--steps", "2"),
               ("first step", "train step", "peak memory")),
     Benchmark("inference", "inference", ("--output_path", "{output}/inference"),

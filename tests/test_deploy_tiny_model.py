@@ -100,7 +100,7 @@ def fit_classifier(net, images, labels, target=5.0, ridge=0.1):
     train_ids = np.concatenate([label.ravel() for label in labels])
     known = train_ids != 255
     features, train_ids = features[known], train_ids[known]
-    targets = np.full((train_ids.size, classifier.out_channels), -target)
+    targets = np.full((train_ids.size, classifier.weight.shape[0]), -target)
     targets[np.arange(train_ids.size), train_ids] = target
     gram = features.T @ features + ridge * train_ids.size * np.eye(features.shape[1])
     weights = np.linalg.solve(gram, features.T @ targets).T

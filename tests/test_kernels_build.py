@@ -34,3 +34,22 @@ def test_switched_off_by_the_environment(fresh_cache, monkeypatch):
     monkeypatch.setenv(build.SWITCH_VAR, "0")
     assert build.kernel_library("depthwise_conv") is None
     assert os.listdir(fresh_cache) == []
+
+
+def test_dense_conv_links_numpys_openblas(fresh_cache):
+    """The SGEMM kernel links the OpenBLAS of numpy's wheel, found by rpath at load time."""
+    import ctypes
+
+    path = build.kernel_library("dense_conv")
+    openblas = build.numpy_openblas()
+    assert path is not None and os.path.basename(openblas).startswith("libopenblas64_")
+    with open(path, "rb") as f:
+        assert os.path.basename(openblas).encode() in f.read()  # DT_NEEDED entry
+    assert ctypes.CDLL(path).DenseConvForward
+
+
+def test_missing_linked_library_warns_and_returns_none(fresh_cache, monkeypatch):
+    monkeypatch.setitem(build.LINKED, "dense_conv", (lambda: None, "numpy's PyPI wheel"))
+    with pytest.warns(UserWarning, match="dense_conv CPU kernel needs numpy's PyPI wheel"):
+        assert build.kernel_library("dense_conv") is None
+    assert os.listdir(fresh_cache) == []

@@ -6,7 +6,8 @@ import mindspore as ms
 import mindspore.ops as ops
 
 from src.kernels import portable_ops
-from src.nas.operations import OPS, PRIMITIVES, DepthwiseConv, Preprocess, make_op
+from src.nas.conv import DepthwiseConv
+from src.nas.operations import OPS, PRIMITIVES, Preprocess, make_op
 
 EXPECTED_PARAMS = {  # trainable params at C=8, stride 1, paper variant
     "none": 0, "max_pool_3x3": 0, "avg_pool_3x3": 0, "skip_connect": 0,

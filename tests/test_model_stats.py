@@ -6,12 +6,12 @@ from mindspore import nn
 
 from src.model import build_model
 from src.config import load_config
-from src.nas.operations import DepthwiseConv, conv2d
+from src.nas.conv import Conv2d, DepthwiseConv
 from src.tools import model_stats
 
 
 def test_multi_adds_convention():
-    net = nn.SequentialCell([conv2d(3, 4, 3, stride=2), DepthwiseConv(4, 5), nn.Flatten(),
+    net = nn.SequentialCell([Conv2d(3, 4, 3, stride=2), DepthwiseConv(4, 5), nn.Flatten(),
                              nn.Dense(4 * 17 * 17, 10, has_bias=False)])
     expected = 17 * 17 * 4 * 3 * 9 + 17 * 17 * 4 * 25 + 4 * 17 * 17 * 10
     assert model_stats.count_multi_adds(net, 33, 33) == expected

@@ -19,7 +19,8 @@ def cpu_kernel_library(name):
 @contextlib.contextmanager
 def portable_ops(net):
     """Inside the block every cell of ``net`` runs MindSpore's own operators, which MINDIR, ONNX,
-    AIR and every backend know (the C++ kernels are CPU-only custom ops)."""
+    AIR and every backend know (the C++ kernels are CPU-only custom ops). It applies to graphs
+    compiled inside the block (as ``ms.export`` does): a graph compiled before keeps its kernels."""
     cells = [cell for _, cell in net.cells_and_names() if getattr(cell, "use_cpu_kernel", False)]
     for cell in cells:
         cell.use_cpu_kernel = False

@@ -4,7 +4,7 @@ import mindspore.ops as ops
 
 from src.model.layers import ConvBNAct
 from src.model.resize import BilinearResize
-from src.nas.operations import conv2d
+from src.nas.conv import Conv2d
 
 LOW_LEVEL_CHANNELS = 48
 
@@ -23,7 +23,7 @@ class Decoder(nn.Cell):
         self.dropout1 = nn.Dropout(p=0.5)
         self.fuse2 = ConvBNAct(channels, channels, 3, **args)
         self.dropout2 = nn.Dropout(p=0.1)
-        self.classifier = conv2d(channels, num_classes, 1)
+        self.classifier = Conv2d(channels, num_classes, 1)
         self.resize = BilinearResize()
 
     def construct(self, high_level, low_level):

@@ -1,7 +1,8 @@
 """Conv -> BN -> activation, the building block of the stem, ASPP and decoder."""
 import mindspore.nn as nn
 
-from src.nas.operations import LEAKY_SLOPE, batch_norm, conv2d
+from src.nas.conv import Conv2d
+from src.nas.operations import LEAKY_SLOPE, batch_norm
 
 
 def activation(name):
@@ -19,7 +20,7 @@ class ConvBNAct(nn.Cell):
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1,
                  act="relu", bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
         super().__init__()
-        self.conv = conv2d(in_channels, out_channels, kernel_size, stride=stride,
+        self.conv = Conv2d(in_channels, out_channels, kernel_size, stride=stride,
                            dilation=dilation)
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, True, use_sync_bn)
         self.act = activation(act)

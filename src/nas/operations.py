@@ -18,10 +18,8 @@ import functools
 
 import mindspore.nn as nn
 import mindspore.ops as ops
-from mindspore import Parameter
-from mindspore.common.initializer import HeNormal, initializer
 
-from src.kernels import cpu_kernel_library
+from src.nas.conv import Conv2d, DepthwiseConv
 
 PRIMITIVES = [
     "none",
@@ -38,80 +36,10 @@ LEAKY_SLOPE = 0.01
 DILATION = 2
 
 
-def he_normal():
-    """He (kaiming) normal init over the fan-in of each output (k*k*C_in/groups), ReLU gain."""
-    return HeNormal(mode="fan_in", nonlinearity="relu")
-
-
-def conv2d(in_channels, out_channels, kernel_size, stride=1, dilation=1, group=1):
-    """Bias-free conv with 'same'-style explicit padding and He init."""
-    padding = dilation * (kernel_size - 1) // 2
-    return nn.Conv2d(in_channels, out_channels, kernel_size, stride=stride, pad_mode="pad",
-                     padding=padding, dilation=dilation, group=group, has_bias=False,
-                     weight_init=he_normal())
-
-
 def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=False):
     """BatchNorm2d, or SyncBatchNorm when the caller runs distributed on Ascend."""
     norm = nn.SyncBatchNorm if use_sync_bn else nn.BatchNorm2d
     return norm(channels, eps=eps, momentum=momentum, affine=affine)
-
-
-CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
-
-
-class CpuDepthwiseConv(nn.Cell):
-    """Stride-1 'same' depthwise conv of (x, weight) by the C++ kernels of
-    src/kernels/depthwise_conv.cc.
-
-    MindSpore 2.10 runs a CPU depthwise conv as one small GEMM per channel, at about 4 GFLOP/s;
-    these kernels are 3-8x faster (README, Measured figures). The input gradient of a stride-1
-    'same' depthwise conv is the same conv of the output gradient with the spatially flipped
-    filters, so the forward kernel serves both passes; the weight gradient has its own. MindSpore
-    registers a custom op's shape function once per kernel name, so both take every shape from
-    their inputs (the weight gradient is given the weight for its shape)."""
-
-    def __init__(self, library):
-        super().__init__()
-        self.conv = ops.Custom(library + ":DepthwiseConvForward", out_shape=lambda x, w: x,
-                               out_dtype=lambda x, w: x, func_type="aot")
-        self.weight_grad = ops.Custom(library + ":DepthwiseConvWeightGrad",
-                                      out_shape=lambda dout, x, w: w, out_dtype=lambda dout, x, w: w,
-                                      func_type="aot")
-        self.flip = ops.ReverseV2(axis=[2, 3])
-
-    def construct(self, x, weight):
-        return self.conv(x, weight)
-
-    def bprop(self, x, weight, out, dout):
-        return self.conv(dout, self.flip(weight)), self.weight_grad(dout, x, weight)
-
-
-class DepthwiseConv(nn.Cell):
-    """Depthwise kxk conv (one filter per channel); parameter ``weight`` of shape (C, 1, k, k).
-
-    Kept as its own cell so the kernel formulation can change without touching parameters: on
-    CPU at stride 1 it runs ``CpuDepthwiseConv`` (same values and gradients), elsewhere and inside
-    ``src.kernels.portable_ops`` (export) MindSpore's grouped conv."""
-
-    def __init__(self, channels, kernel_size, stride=1):
-        super().__init__()
-        self.stride = stride
-        self.padding = (kernel_size - 1) // 2
-        self.groups = channels
-        self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
-                                name="weight")
-        library = (cpu_kernel_library("depthwise_conv")
-                   if stride == 1 and kernel_size in CPU_DEPTHWISE_KERNEL_SIZES else None)
-        self.use_cpu_kernel = library is not None
-        if self.use_cpu_kernel:
-            self.cpu_kernel = CpuDepthwiseConv(library)
-
-    def construct(self, x):
-        if self.use_cpu_kernel:
-            return self.cpu_kernel(x, self.weight)
-        return ops.conv2d(x, self.weight, stride=self.stride, pad_mode="pad",
-                          padding=self.padding, groups=self.groups)
 
 
 class SepConv(nn.Cell):
@@ -121,10 +49,10 @@ class SepConv(nn.Cell):
         super().__init__()
         self.relu = nn.ReLU()
         self.depthwise1 = DepthwiseConv(channels, kernel_size, stride)
-        self.pointwise1 = conv2d(channels, channels, 1)
+        self.pointwise1 = Conv2d(channels, channels, 1)
         self.bn1 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
         self.depthwise2 = DepthwiseConv(channels, kernel_size)
-        self.pointwise2 = conv2d(channels, channels, 1)
+        self.pointwise2 = Conv2d(channels, channels, 1)
         self.bn2 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
 
     def construct(self, x):
@@ -139,9 +67,9 @@ class DilConv(nn.Cell):
                  variant):
         super().__init__()
         self.modelzoo = variant == "modelzoo"
-        self.conv = conv2d(channels, channels, kernel_size, stride=stride, dilation=DILATION)
+        self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=DILATION)
         if self.modelzoo:
-            self.pointwise = conv2d(channels, channels, 1)
+            self.pointwise = Conv2d(channels, channels, 1)
             self.act = nn.LeakyReLU(LEAKY_SLOPE)
         else:
             self.act = nn.ReLU()
@@ -209,8 +137,8 @@ class FactorizedReduce(nn.Cell):
         if out_channels % 2:
             raise ValueError(f"FactorizedReduce needs an even channel count, got {out_channels}")
         self.relu = nn.ReLU()
-        self.conv1 = conv2d(in_channels, out_channels // 2, 1, stride=2)
-        self.conv2 = conv2d(in_channels, out_channels // 2, 1, stride=2)
+        self.conv1 = Conv2d(in_channels, out_channels // 2, 1, stride=2)
+        self.conv2 = Conv2d(in_channels, out_channels // 2, 1, stride=2)
         self.pad = nn.Pad(((0, 0), (0, 0), (0, 1), (0, 1)))
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
 
@@ -229,7 +157,7 @@ class Preprocess(nn.Cell):
         super().__init__()
         check_variant(variant)
         self.modelzoo = variant == "modelzoo"
-        self.conv = conv2d(in_channels, out_channels, 1)
+        self.conv = Conv2d(in_channels, out_channels, 1)
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
         self.act = nn.LeakyReLU(LEAKY_SLOPE) if self.modelzoo else nn.ReLU()
 

@@ -32,7 +32,8 @@ from mindspore import Parameter, Tensor
 from src.errors import UserError
 from src.model.resize import resize_bilinear
 from src.nas.decode import move_mask, num_cell_edges
-from src.nas.operations import PRIMITIVES, batch_norm, conv2d
+from src.nas.conv import Conv2d
+from src.nas.operations import PRIMITIVES, batch_norm
 from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward, init_node_weights,
                                  node_forward, node_forward_compiled)
 
@@ -75,7 +76,7 @@ class ConvBNReLU(nn.SequentialCell):
     """conv (op-table initialisation, no bias) -> BN -> ReLU."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride, bn_momentum, bn_eps):
-        super().__init__([conv2d(in_channels, out_channels, kernel_size, stride=stride),
+        super().__init__([Conv2d(in_channels, out_channels, kernel_size, stride=stride),
                           batch_norm(out_channels, bn_momentum, bn_eps), nn.ReLU()])
 
 
@@ -86,9 +87,9 @@ class SearchHead(nn.Cell):
         super().__init__()
         self.rate = rate
         self.branch1x1 = ConvBNReLU(in_channels, channels, 1, 1, bn_momentum, bn_eps)
-        self.atrous_weight = conv2d(in_channels, channels, 3).weight
+        self.atrous_weight = Conv2d(in_channels, channels, 3).weight
         self.atrous_bn = batch_norm(channels, bn_momentum, bn_eps)
-        self.pool_conv = conv2d(in_channels, channels, 1)
+        self.pool_conv = Conv2d(in_channels, channels, 1)
         self.classifier = nn.Conv2d(3 * channels, num_classes, 1, has_bias=True)
 
     def construct(self, x):

@@ -18,7 +18,7 @@ import numpy as np
 from src.config import parse_config
 from src.errors import UserError
 from src.model import build_model
-from src.nas.operations import DepthwiseConv
+from src.nas.conv import Conv2d, DepthwiseConv
 
 DEFAULT_CONFIG = "config/autodeeplab_s.yaml"
 
@@ -49,7 +49,7 @@ def count_multi_adds(net, height, width):
 
     handles = []
     for _, cell in net.cells_and_names():
-        if isinstance(cell, (nn.Conv2d, DepthwiseConv)):
+        if isinstance(cell, (Conv2d, DepthwiseConv)):
             handles.append(cell.register_forward_hook(conv_hook))
         elif isinstance(cell, nn.Dense):
             handles.append(cell.register_forward_hook(dense_hook))

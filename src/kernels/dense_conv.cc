@@ -1,0 +1,216 @@
+// Stride-1 "same" dense convolution (any k x k, any dilation) on NCHW float32 tensors, as MindSpore
+// AOT custom ops whose multiply-adds run in OpenBLAS's SGEMM (the library bundled with numpy).
+//
+// Under the ONEDNN_MAX_CPU_ISA=AVX2 cap that MindSpore 2.10 needs on CPU (SPEC 9), its convolutions
+// peak at about half of the AVX-512 SGEMM rate. Here a k x k conv is k*k GEMMs over one zero-padded
+// copy of the input: with the output computed on the padded width Wp, tap (i, j) reads the padded
+// input as a (C_in x H*Wp) matrix starting at offset (i*Wp + j) * dilation, so no im2col buffer is
+// needed; the Wp - W extra columns of each output row are dropped afterwards. The input gradient is
+// the same conv of dy with the transposed, spatially flipped filters; the weight gradient is one GEMM
+// per tap of dy (zero on the extra columns) with the same shifted views. Taps that only ever read
+// padding are skipped.
+#include <algorithm>
+#include <cstdint>
+#include <cstdlib>
+#include <memory>
+
+#include "worker_pool.h"
+
+extern "C" void cblas_sgemm64_(int order, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
+                               const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
+                               int64_t ldc);
+
+namespace {
+
+constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
+// About this many output pixels per block of tap GEMMs (fastest of 2048-16384 here, 2 MB L2 per core).
+constexpr int64_t kChunkPixels = 4096;
+
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
+          int64_t ldb, float beta, float *c, int64_t ldc) {
+  cblas_sgemm64_(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
+                 beta, c, ldc);
+}
+
+// A growable scratch buffer per thread that is not zeroed on growth.
+float *scratch(int slot, int64_t size) {
+  thread_local std::unique_ptr<float[]> buffers[3];
+  thread_local int64_t capacity[3] = {0, 0, 0};
+  if (capacity[slot] < size) {
+    buffers[slot].reset(new float[size]);
+    capacity[slot] = size;
+  }
+  return buffers[slot].get();
+}
+
+struct Geometry {
+  int64_t height, width, kernel, dilation, pad, padded_height, padded_width;
+
+  Geometry(int64_t h, int64_t w, int64_t k, int64_t d)
+      : height(h), width(w), kernel(k), dilation(d), pad(d * (k - 1) / 2), padded_height(h + d * (k - 1)),
+        padded_width(w + d * (k - 1)) {}
+
+  // Output rows per block of GEMMs: the block's output and input stay in cache across the taps.
+  int64_t chunk_rows() const { return std::max<int64_t>(1, kChunkPixels / padded_width); }
+  int64_t plane() const { return padded_height * padded_width; }
+  // Floats of a padded copy of `channels` planes, with room for the last tap's overhang.
+  int64_t padded_size(int64_t channels) const { return channels * plane() + 2 * pad; }
+  int64_t offset(int64_t tap) const {
+    return ((tap / kernel) * padded_width + tap % kernel) * dilation;
+  }
+  // Whether tap (i, j) reads at least one input pixel (else it only multiplies padding).
+  bool reads_input(int64_t tap) const {
+    const int64_t row = (tap / kernel) * dilation - pad, column = (tap % kernel) * dilation - pad;
+    return std::abs(row) < height && std::abs(column) < width;
+  }
+};
+
+// Copy `channels` H x W planes into the centre of zeroed Hp x Wp planes (plus a zero overhang).
+void pad_planes(const float *x, float *padded, int64_t channels, const Geometry &g) {
+  const int64_t pad = g.pad, stride = g.padded_width;
+  parallel_for(channels, [=](int64_t c) {
+    const float *in = x + c * g.height * g.width;
+    float *out = padded + c * g.plane();
+    std::fill(out, out + pad * stride + pad, 0.0f);
+    for (int64_t h = 0; h < g.height; ++h) {
+      float *row = out + (h + pad) * stride + pad;
+      std::copy(in + h * g.width, in + (h + 1) * g.width, row);
+      std::fill(row + g.width, row + g.width + 2 * pad, 0.0f);
+    }
+    std::fill(out + (g.height + pad) * stride + pad, out + g.plane(), 0.0f);
+  });
+  std::fill(padded + channels * g.plane(), padded + g.padded_size(channels), 0.0f);
+}
+
+// w (C_out, C_in, k, k) -> packed (k*k, C_out, C_in), one GEMM operand per tap; and back.
+void pack_taps(const float *w, float *packed, int64_t pairs, int64_t taps) {
+  for (int64_t p = 0; p < pairs; ++p)
+    for (int64_t t = 0; t < taps; ++t) packed[t * pairs + p] = w[p * taps + t];
+}
+
+void unpack_taps(const float *packed, float *w, int64_t pairs, int64_t taps) {
+  for (int64_t p = 0; p < pairs; ++p)
+    for (int64_t t = 0; t < taps; ++t) w[p * taps + t] = packed[t * pairs + p];
+}
+
+// out[n] (out_channels, H, W) = sum over taps of A_t x shifted(padded in[n]), where A_t is
+// packed[t] (out_channels x in_channels) or, when `adjoint`, packed[k*k - 1 - t] transposed.
+void same_conv(const float *in, int64_t in_channels, const float *packed, bool adjoint, float *out,
+               int64_t out_channels, int64_t batch, const Geometry &g) {
+  const int64_t taps = g.kernel * g.kernel, pixels = g.height * g.width;
+  const int64_t lda = adjoint ? out_channels : in_channels;
+  for (int64_t n = 0; n < batch; ++n) {
+    const float *x = in + n * in_channels * pixels;
+    float *y = out + n * out_channels * pixels;
+    if (g.kernel == 1) {
+      gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y, pixels);
+      continue;
+    }
+    float *padded = scratch(0, g.padded_size(in_channels));
+    float *wide = scratch(1, out_channels * g.height * g.padded_width);
+    pad_planes(x, padded, in_channels, g);
+    const int64_t wide_pixels = g.height * g.padded_width;
+    for (int64_t row = 0; row < g.height; row += g.chunk_rows()) {
+      const int64_t start = row * g.padded_width;
+      const int64_t columns = std::min(g.chunk_rows(), g.height - row) * g.padded_width;
+      float beta = 0.0f;
+      for (int64_t t = 0; t < taps; ++t) {
+        if (!g.reads_input(t)) continue;
+        const float *a = packed + (adjoint ? taps - 1 - t : t) * in_channels * out_channels;
+        gemm(adjoint, false, out_channels, columns, in_channels, a, lda, padded + g.offset(t) + start, g.plane(),
+             beta, wide + start, wide_pixels);
+        beta = 1.0f;
+      }
+    }
+    parallel_for(out_channels, [=](int64_t c) {
+      for (int64_t h = 0; h < g.height; ++h) {
+        const float *row = wide + (c * g.height + h) * g.padded_width;
+        std::copy(row, row + g.width, y + (c * g.height + h) * g.width);
+      }
+    });
+  }
+}
+
+struct Shapes {
+  int64_t batch, channels, height, width;
+};
+
+Shapes nchw(const int64_t *shape) { return {shape[0], shape[1], shape[2], shape[3]}; }
+
+}  // namespace
+
+// params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> y (N, C_out, H, W).
+extern "C" int DenseConvForward(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *x = static_cast<const float *>(params[0]);
+  const auto *w = static_cast<const float *>(params[1]);
+  const int64_t dilation = *static_cast<const int64_t *>(params[2]);
+  auto *y = static_cast<float *>(params[3]);
+  const Shapes s = nchw(shapes[0]);
+  const int64_t out_channels = shapes[1][0], kernel = shapes[1][2], taps = kernel * kernel;
+  const Geometry g(s.height, s.width, kernel, dilation);
+  float *packed = scratch(2, out_channels * s.channels * taps);
+  pack_taps(w, packed, out_channels * s.channels, taps);
+  same_conv(x, s.channels, packed, false, y, out_channels, s.batch, g);
+  return 0;
+}
+
+// params: dy (N, C_out, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> dx (N, C_in, H, W).
+extern "C" int DenseConvInputGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *dy = static_cast<const float *>(params[0]);
+  const auto *w = static_cast<const float *>(params[1]);
+  const int64_t dilation = *static_cast<const int64_t *>(params[2]);
+  auto *dx = static_cast<float *>(params[3]);
+  const Shapes s = nchw(shapes[0]);
+  const int64_t in_channels = shapes[1][1], kernel = shapes[1][2], taps = kernel * kernel;
+  const Geometry g(s.height, s.width, kernel, dilation);
+  float *packed = scratch(2, s.channels * in_channels * taps);
+  pack_taps(w, packed, s.channels * in_channels, taps);
+  same_conv(dy, s.channels, packed, true, dx, in_channels, s.batch, g);
+  return 0;
+}
+
+// params: dy (N, C_out, H, W), x (N, C_in, H, W), w (C_out, C_in, k, k) (read for its shape only),
+// dilation (1,) int64 -> dw (C_out, C_in, k, k).
+extern "C" int DenseConvWeightGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  const auto *dy = static_cast<const float *>(params[0]);
+  const auto *x = static_cast<const float *>(params[1]);
+  const int64_t dilation = *static_cast<const int64_t *>(params[3]);
+  auto *dw = static_cast<float *>(params[4]);
+  const Shapes s = nchw(shapes[0]);
+  const int64_t in_channels = shapes[1][1], kernel = shapes[2][2], taps = kernel * kernel;
+  const int64_t pixels = s.height * s.width;
+  const Geometry g(s.height, s.width, kernel, dilation);
+  if (kernel == 1) {
+    for (int64_t n = 0; n < s.batch; ++n)
+      gemm(false, true, s.channels, in_channels, pixels, dy + n * s.channels * pixels, pixels,
+           x + n * in_channels * pixels, pixels, n ? 1.0f : 0.0f, dw, in_channels);
+    return 0;
+  }
+  const int64_t wide_pixels = s.height * g.padded_width, pairs = s.channels * in_channels;
+  float *packed = scratch(2, taps * pairs);
+  std::fill(packed, packed + taps * pairs, 0.0f);
+  for (int64_t n = 0; n < s.batch; ++n) {
+    float *padded = scratch(0, g.padded_size(in_channels));
+    float *wide = scratch(1, s.channels * wide_pixels);
+    pad_planes(x + n * in_channels * pixels, padded, in_channels, g);
+    const float *grad = dy + n * s.channels * pixels;
+    parallel_for(s.channels, [=](int64_t c) {
+      for (int64_t h = 0; h < s.height; ++h) {
+        float *row = wide + (c * s.height + h) * g.padded_width;
+        std::copy(grad + (c * s.height + h) * s.width, grad + (c * s.height + h + 1) * s.width, row);
+        std::fill(row + s.width, row + g.padded_width, 0.0f);
+      }
+    });
+    for (int64_t row = 0; row < s.height; row += g.chunk_rows()) {
+      const int64_t start = row * g.padded_width;
+      const int64_t columns = std::min(g.chunk_rows(), s.height - row) * g.padded_width;
+      for (int64_t t = 0; t < taps; ++t) {
+        if (!g.reads_input(t)) continue;
+        gemm(false, true, s.channels, in_channels, columns, wide + start, wide_pixels, padded + g.offset(t) + start,
+             g.plane(), 1.0f, packed + t * pairs, in_channels);
+      }
+    }
+  }
+  unpack_taps(packed, dw, pairs, taps);
+  return 0;
+}

@@ -1,0 +1,145 @@
+"""The convolutions of the op table and of the retrain network: dense and depthwise.
+
+Each is a cell with one parameter ``weight`` (the name nn.Conv2d gives it, so checkpoints keep
+their layout) and two formulations with the same values and gradients (tested): on CPU, where it
+is faster, a C++ kernel of src/kernels (see README, CPU kernels); elsewhere, and inside
+``src.kernels.portable_ops`` (export), MindSpore's own Conv2D, which every backend knows.
+"""
+import mindspore as ms
+import mindspore.nn as nn
+import mindspore.ops as ops
+from mindspore import Parameter
+from mindspore.common.initializer import HeNormal, initializer
+
+from src.kernels import cpu_kernel_library
+
+CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
+# Where the SGEMM formulation of a dense conv beats MindSpore's (benchmarks/conv_kernels.py): both
+# channel counts at least GEMM_MIN_CHANNELS (1x1 convs: GEMM_MIN_POINTWISE_CHANNELS), at least
+# GEMM_MIN_PIXELS output pixels, and padded rows at most GEMM_MAX_ROW_GROWTH times longer than the
+# image rows (a large dilation on a small map computes mostly padding).
+GEMM_MIN_CHANNELS = 64
+GEMM_MIN_POINTWISE_CHANNELS = 128
+GEMM_MIN_PIXELS = 1024
+GEMM_MAX_ROW_GROWTH = 1.5
+
+
+def he_normal():
+    """He (kaiming) normal init over the fan-in of each output (k*k*C_in/groups), ReLU gain."""
+    return HeNormal(mode="fan_in", nonlinearity="relu")
+
+
+def same_padding(kernel_size, dilation=1):
+    return dilation * (kernel_size - 1) // 2
+
+
+class CpuDenseConv(nn.Cell):
+    """Stride-1 'same' dense conv of (x, weight) by the SGEMM kernels of src/kernels/dense_conv.cc.
+
+    The input gradient is the same conv of the output gradient with transposed, flipped filters;
+    the weight gradient has its own kernel. MindSpore registers a custom op's shape function once
+    per kernel name, so every shape comes from the inputs and the dilation is an input too."""
+
+    def __init__(self, library, dilation):
+        super().__init__()
+        self.dilation = ms.Tensor([dilation], ms.int64)
+        self.conv = ops.Custom(library + ":DenseConvForward",
+                               out_shape=lambda x, w, d: (x[0], w[0], x[2], x[3]),
+                               out_dtype=lambda x, w, d: x, func_type="aot")
+        self.input_grad = ops.Custom(library + ":DenseConvInputGrad",
+                                     out_shape=lambda dout, w, d: (dout[0], w[1], dout[2], dout[3]),
+                                     out_dtype=lambda dout, w, d: dout, func_type="aot")
+        self.weight_grad = ops.Custom(library + ":DenseConvWeightGrad",
+                                      out_shape=lambda dout, x, w, d: w,
+                                      out_dtype=lambda dout, x, w, d: w, func_type="aot")
+
+    def construct(self, x, weight):
+        return self.conv(x, weight, self.dilation)
+
+    def bprop(self, x, weight, out, dout):
+        return (self.input_grad(dout, weight, self.dilation),
+                self.weight_grad(dout, x, weight, self.dilation))
+
+
+class Conv2d(nn.Cell):
+    """Bias-free kxk conv with 'same'-style padding dilation*(k-1)/2 and He init.
+
+    On CPU at stride 1, for the channel counts and input sizes where that is faster (see
+    GEMM_MIN_CHANNELS), it runs ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2
+    (SPEC 9) and reach about half of the AVX-512 SGEMM rate."""
+
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1):
+        super().__init__()
+        self.padding = same_padding(kernel_size, dilation)
+        self.weight = Parameter(initializer(he_normal(), (out_channels, in_channels, kernel_size,
+                                                          kernel_size)), name="weight")
+        # Pairs, as nn.Conv2d passes them: the ONNX exporter reads these attributes as tuples.
+        self.conv = ops.Conv2D(out_channels, (kernel_size, kernel_size), pad_mode="pad",
+                               pad=self.padding, stride=(stride, stride), dilation=(dilation, dilation))
+        min_channels = GEMM_MIN_CHANNELS if kernel_size > 1 else GEMM_MIN_POINTWISE_CHANNELS
+        library = (cpu_kernel_library("dense_conv")
+                   if stride == 1 and min(in_channels, out_channels) >= min_channels else None)
+        self.use_cpu_kernel = library is not None
+        if self.use_cpu_kernel:
+            self.cpu_kernel = CpuDenseConv(library, dilation)
+
+    def gemm_pays_off(self, height, width):
+        return (height * width >= GEMM_MIN_PIXELS
+                and width + 2 * self.padding <= GEMM_MAX_ROW_GROWTH * width)
+
+    def construct(self, x):
+        if self.use_cpu_kernel and self.gemm_pays_off(x.shape[2], x.shape[3]):
+            return self.cpu_kernel(x, self.weight)
+        return self.conv(x, self.weight)
+
+
+class CpuDepthwiseConv(nn.Cell):
+    """Stride-1 'same' depthwise conv of (x, weight) by the C++ kernels of
+    src/kernels/depthwise_conv.cc.
+
+    MindSpore 2.10 runs a CPU depthwise conv as one small GEMM per channel, at about 4 GFLOP/s;
+    these kernels are 3-8x faster (README, Measured figures). The input gradient of a stride-1
+    'same' depthwise conv is the same conv of the output gradient with the spatially flipped
+    filters, so the forward kernel serves both passes; the weight gradient has its own. MindSpore
+    registers a custom op's shape function once per kernel name, so both take every shape from
+    their inputs (the weight gradient is given the weight for its shape)."""
+
+    def __init__(self, library):
+        super().__init__()
+        self.conv = ops.Custom(library + ":DepthwiseConvForward", out_shape=lambda x, w: x,
+                               out_dtype=lambda x, w: x, func_type="aot")
+        self.weight_grad = ops.Custom(library + ":DepthwiseConvWeightGrad",
+                                      out_shape=lambda dout, x, w: w, out_dtype=lambda dout, x, w: w,
+                                      func_type="aot")
+        self.flip = ops.ReverseV2(axis=[2, 3])
+
+    def construct(self, x, weight):
+        return self.conv(x, weight)
+
+    def bprop(self, x, weight, out, dout):
+        return self.conv(dout, self.flip(weight)), self.weight_grad(dout, x, weight)
+
+
+class DepthwiseConv(nn.Cell):
+    """Depthwise kxk conv (one filter per channel); parameter ``weight`` of shape (C, 1, k, k).
+
+    On CPU at stride 1 it runs ``CpuDepthwiseConv``, elsewhere MindSpore's grouped conv."""
+
+    def __init__(self, channels, kernel_size, stride=1):
+        super().__init__()
+        self.stride = stride
+        self.padding = same_padding(kernel_size)
+        self.groups = channels
+        self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
+                                name="weight")
+        library = (cpu_kernel_library("depthwise_conv")
+                   if stride == 1 and kernel_size in CPU_DEPTHWISE_KERNEL_SIZES else None)
+        self.use_cpu_kernel = library is not None
+        if self.use_cpu_kernel:
+            self.cpu_kernel = CpuDepthwiseConv(library)
+
+    def construct(self, x):
+        if self.use_cpu_kernel:
+            return self.cpu_kernel(x, self.weight)
+        return ops.conv2d(x, self.weight, stride=self.stride, pad_mode="pad",
+                          padding=self.padding, groups=self.groups)
