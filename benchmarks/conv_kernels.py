@@ -61,7 +61,10 @@ def best_seconds(fn, repeats):
 def time_conv(conv, x, weight, target, repeats):
     """(forward seconds, forward + both gradients seconds) of ``conv(x, weight)``, compiled."""
     forward = ms.jit(conv.construct)
-    train = ms.jit(ms.value_and_grad(lambda x, w: (conv(x, w) * target).sum(), grad_position=(0, 1)))
+    def loss(x, weight):
+        return (conv(x, weight) * target).sum()
+
+    train = ms.jit(ms.value_and_grad(loss, grad_position=(0, 1)))
     return (best_seconds(lambda: forward(x, weight).asnumpy(), repeats),
             best_seconds(lambda: train(x, weight)[1][1].asnumpy(), repeats))
 

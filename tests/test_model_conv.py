@@ -64,3 +64,30 @@ def test_conv2d_runs_the_kernel_and_portable_ops_turn_it_off(monkeypatch):
         portable = conv(x).asnumpy()
     assert calls == [1] and conv.use_cpu_kernel
     np.testing.assert_allclose(fast, portable, rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("act, kernel_size", [("relu", 3), ("leaky_relu", 1)])
+def test_inference_conv_bn_act_fused_in_the_kernel_equals_three_ops(act, kernel_size):
+    """In eval mode ConvBNAct applies BN and the activation inside the SGEMM kernel: same values
+    as conv, BN (moving statistics) and activation run one after the other; training is unfused."""
+    from src.model.layers import ConvBNAct
+
+    channels = 128
+    block = ConvBNAct(channels, channels, kernel_size, act=act)
+    rng = np.random.RandomState(5)
+    for name in ("gamma", "beta", "moving_mean", "moving_variance"):
+        value = rng.rand(channels) + 0.5 if name in ("gamma", "moving_variance") else rng.randn(channels)
+        getattr(block.bn, name).set_data(ms.Tensor(value.astype(np.float32)))
+    x = ms.Tensor(rng.randn(1, channels, 32, 33).astype(np.float32))
+    block.set_train(False)
+    assert block.conv.runs_cpu_kernel(x)
+    separate = block.act(block.bn(block.conv.conv(x, block.conv.weight))).asnumpy()
+    assert (separate < 0).any() == (act == "leaky_relu") and (separate > 0).any()
+    for run in (lambda fn: fn, ms.jit):
+        np.testing.assert_allclose(run(block.construct)(x).asnumpy(), separate, rtol=1e-4, atol=1e-4)
+    block.set_train(True)
+    calls = []
+    fused = block.conv.cpu_kernel.affine_act
+    block.conv.cpu_kernel.affine_act = lambda *args: calls.append(1) or fused(*args)
+    block(x)
+    assert calls == []

@@ -33,3 +33,12 @@ def test_cli_prints_json(capsys):
 def test_cli_bad_config_is_a_clean_error(capsys):
     assert model_stats.main(["--config_path", "missing.yaml"]) == 2
     assert capsys.readouterr().err.startswith("error: config file missing.yaml does not exist")
+
+
+def test_multi_adds_count_the_convs_that_carry_bn_and_act():
+    """In eval mode the stem/ASPP/decoder convs run fused with BN + ReLU; they still count."""
+    from src.model.layers import ConvBNAct
+
+    net = nn.SequentialCell([Conv2d(3, 64, 1), ConvBNAct(64, 64, 3)])
+    assert net[1].conv.use_cpu_kernel and net[1].conv.gemm_pays_off(32, 32)
+    assert model_stats.count_multi_adds(net, 32, 32) == 32 * 32 * 64 * (3 + 64 * 9)

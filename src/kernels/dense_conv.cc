@@ -93,17 +93,45 @@ void unpack_taps(const float *packed, float *w, int64_t pairs, int64_t taps) {
     for (int64_t t = 0; t < taps; ++t) w[p * taps + t] = packed[t * pairs + p];
 }
 
-// out[n] (out_channels, H, W) = sum over taps of A_t x shifted(padded in[n]), where A_t is
-// packed[t] (out_channels x in_channels) or, when `adjoint`, packed[k*k - 1 - t] transposed.
-void same_conv(const float *in, int64_t in_channels, const float *packed, bool adjoint, float *out,
-               int64_t out_channels, int64_t batch, const Geometry &g) {
-  const int64_t taps = g.kernel * g.kernel, pixels = g.height * g.width;
+// An optional per-channel y = act(y * scale + shift), act = x > 0 ? x : slope * x: a BatchNorm in
+// inference mode and a (leaky) ReLU, applied while the output is written.
+struct Epilogue {
+  const float *scale = nullptr, *shift = nullptr;
+  float slope = 1.0f;
+
+  void apply(const float *in, float *out, int64_t count, int64_t channel) const {
+    if (scale == nullptr) {
+      if (in != out) std::copy(in, in + count, out);
+      return;
+    }
+    const float a = scale[channel], b = shift[channel], s = slope;
+#pragma omp simd
+    for (int64_t i = 0; i < count; ++i) {
+      const float v = in[i] * a + b;
+      out[i] = v > 0.0f ? v : s * v;
+    }
+  }
+};
+
+// out[n] (out_channels, H, W) = the 'same' conv of in[n] (in_channels, H, W) with w, which is
+// (out_channels, in_channels, k, k) or, when `adjoint` (the input gradient), (in_channels,
+// out_channels, k, k) used transposed and spatially flipped: one GEMM per tap over shifted views.
+// (Gathering the taps into one GEMM with K = C_in*k*k per block was slower than MindSpore's conv
+// for the few-channel convs this could serve.)
+void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoint, float *out,
+               int64_t out_channels, int64_t batch, const Geometry &g, const Epilogue &epilogue = Epilogue()) {
+  const int64_t taps = g.kernel * g.kernel, pixels = g.height * g.width, pairs = in_channels * out_channels;
+  // packed[t] is (out x in), or (in x out) used transposed when adjoint.
+  float *packed = scratch(2, pairs * taps);
+  pack_taps(w, packed, pairs, taps);
   const int64_t lda = adjoint ? out_channels : in_channels;
   for (int64_t n = 0; n < batch; ++n) {
     const float *x = in + n * in_channels * pixels;
     float *y = out + n * out_channels * pixels;
     if (g.kernel == 1) {
       gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y, pixels);
+      if (epilogue.scale != nullptr)
+        parallel_for(out_channels, [=](int64_t c) { epilogue.apply(y + c * pixels, y + c * pixels, pixels, c); });
       continue;
     }
     float *padded = scratch(0, g.padded_size(in_channels));
@@ -116,17 +144,15 @@ void same_conv(const float *in, int64_t in_channels, const float *packed, bool a
       float beta = 0.0f;
       for (int64_t t = 0; t < taps; ++t) {
         if (!g.reads_input(t)) continue;
-        const float *a = packed + (adjoint ? taps - 1 - t : t) * in_channels * out_channels;
+        const float *a = packed + (adjoint ? taps - 1 - t : t) * pairs;
         gemm(adjoint, false, out_channels, columns, in_channels, a, lda, padded + g.offset(t) + start, g.plane(),
              beta, wide + start, wide_pixels);
         beta = 1.0f;
       }
     }
     parallel_for(out_channels, [=](int64_t c) {
-      for (int64_t h = 0; h < g.height; ++h) {
-        const float *row = wide + (c * g.height + h) * g.padded_width;
-        std::copy(row, row + g.width, y + (c * g.height + h) * g.width);
-      }
+      for (int64_t h = 0; h < g.height; ++h)
+        epilogue.apply(wide + (c * g.height + h) * g.padded_width, y + (c * g.height + h) * g.width, g.width, c);
     });
   }
 }
@@ -139,19 +165,36 @@ Shapes nchw(const int64_t *shape) { return {shape[0], shape[1], shape[2], shape[
 
 }  // namespace
 
-// params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> y (N, C_out, H, W).
-extern "C" int DenseConvForward(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+namespace {
+
+// The forward pass of both forward kernels: params x, w, dilation, ... -> y.
+int forward(void **params, int64_t **shapes, float *y, const Epilogue &epilogue) {
   const auto *x = static_cast<const float *>(params[0]);
   const auto *w = static_cast<const float *>(params[1]);
   const int64_t dilation = *static_cast<const int64_t *>(params[2]);
-  auto *y = static_cast<float *>(params[3]);
   const Shapes s = nchw(shapes[0]);
-  const int64_t out_channels = shapes[1][0], kernel = shapes[1][2], taps = kernel * kernel;
-  const Geometry g(s.height, s.width, kernel, dilation);
-  float *packed = scratch(2, out_channels * s.channels * taps);
-  pack_taps(w, packed, out_channels * s.channels, taps);
-  same_conv(x, s.channels, packed, false, y, out_channels, s.batch, g);
+  const int64_t out_channels = shapes[1][0], kernel = shapes[1][2];
+  same_conv(x, s.channels, w, false, y, out_channels, s.batch, Geometry(s.height, s.width, kernel, dilation),
+            epilogue);
   return 0;
+}
+
+}  // namespace
+
+// params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> y (N, C_out, H, W).
+extern "C" int DenseConvForward(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
+  return forward(params, shapes, static_cast<float *>(params[3]), Epilogue());
+}
+
+// params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64, scale (C_out,), shift (C_out,),
+// negative_slope (1,) -> y = act(conv(x, w) * scale + shift) (N, C_out, H, W), for inference.
+extern "C" int DenseConvAffineActForward(int, void **params, int *, int64_t **shapes, const char **, void *,
+                                         void *) {
+  Epilogue epilogue;
+  epilogue.scale = static_cast<const float *>(params[3]);
+  epilogue.shift = static_cast<const float *>(params[4]);
+  epilogue.slope = *static_cast<const float *>(params[5]);
+  return forward(params, shapes, static_cast<float *>(params[6]), epilogue);
 }
 
 // params: dy (N, C_out, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> dx (N, C_in, H, W).
@@ -161,11 +204,8 @@ extern "C" int DenseConvInputGrad(int, void **params, int *, int64_t **shapes, c
   const int64_t dilation = *static_cast<const int64_t *>(params[2]);
   auto *dx = static_cast<float *>(params[3]);
   const Shapes s = nchw(shapes[0]);
-  const int64_t in_channels = shapes[1][1], kernel = shapes[1][2], taps = kernel * kernel;
-  const Geometry g(s.height, s.width, kernel, dilation);
-  float *packed = scratch(2, s.channels * in_channels * taps);
-  pack_taps(w, packed, s.channels * in_channels, taps);
-  same_conv(dy, s.channels, packed, true, dx, in_channels, s.batch, g);
+  const int64_t in_channels = shapes[1][1], kernel = shapes[1][2];
+  same_conv(dy, s.channels, w, true, dx, in_channels, s.batch, Geometry(s.height, s.width, kernel, dilation));
   return 0;
 }
 

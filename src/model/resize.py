@@ -7,8 +7,8 @@ Every bilinear resize of the network goes through ``resize_bilinear``. Two formu
   each): used inside ``exportable_resize()``, because MindSpore 2.10 cannot export
   ResizeBilinearV2 to ONNX. Both give the same values (float rounding only).
 
-The retrain network's cells hold a ``BilinearResize``: on CPU its gradient is the C++ kernel of
-src/kernels/resize_bilinear_grad.cc, 3x faster than MindSpore's ResizeBilinearGrad.
+The retrain network's cells hold a ``BilinearResize``: on CPU it runs the C++ kernels of
+src/kernels/resize_bilinear.cc, 3x faster than MindSpore's ResizeBilinearV2 and its gradient.
 """
 import contextlib
 
@@ -86,31 +86,37 @@ def resize_bilinear(x, size):
     return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
 
 
-class InterpolateWithCpuGrad(nn.Cell):
-    """``ops.interpolate`` (bilinear, align_corners) whose gradient is the C++ kernel."""
+class CpuBilinearResize(nn.Cell):
+    """``resize_bilinear`` and its gradient by the C++ kernels of src/kernels/resize_bilinear.cc.
+
+    MindSpore registers a custom op's shape function once per kernel name, so the output size
+    reaches the kernel as the shape of a small (H, W) tensor."""
 
     def __init__(self, library):
         super().__init__()
+        self.resize = ops.Custom(library + ":ResizeBilinear",
+                                 out_shape=lambda x, size: (x[0], x[1], size[0], size[1]),
+                                 out_dtype=lambda x, size: x, func_type="aot")
         self.grad = ops.Custom(library + ":ResizeBilinearGrad", out_shape=lambda dout, x: x,
                                out_dtype=lambda dout, x: x, func_type="aot")
 
     def construct(self, x, size):
-        return ops.interpolate(x, size=size, mode="bilinear", align_corners=True)
+        return self.resize(x, ops.zeros(size, x.dtype))
 
     def bprop(self, x, size, out, dout):
         return self.grad(dout, x), size
 
 
 class BilinearResize(nn.Cell):
-    """``resize_bilinear`` as a cell, which on CPU (when the C++ kernel builds) runs
-    ``InterpolateWithCpuGrad``: same values, same gradients (tested), faster backward."""
+    """``resize_bilinear`` as a cell, which on CPU (when the C++ kernels build) runs
+    ``CpuBilinearResize``: same values, same gradients (tested), about 3x faster."""
 
     def __init__(self):
         super().__init__()
-        library = cpu_kernel_library("resize_bilinear_grad")
+        library = cpu_kernel_library("resize_bilinear")
         self.use_cpu_kernel = library is not None
         if self.use_cpu_kernel:
-            self.cpu_kernel = InterpolateWithCpuGrad(library)
+            self.cpu_kernel = CpuBilinearResize(library)
 
     def construct(self, x, size):
         if self.use_cpu_kernel and not _state["matmul"] and not same_size(x, size):

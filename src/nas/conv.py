@@ -52,9 +52,18 @@ class CpuDenseConv(nn.Cell):
         self.weight_grad = ops.Custom(library + ":DenseConvWeightGrad",
                                       out_shape=lambda dout, x, w, d: w,
                                       out_dtype=lambda dout, x, w, d: w, func_type="aot")
+        self.conv_affine_act = ops.Custom(
+            library + ":DenseConvAffineActForward",
+            out_shape=lambda x, w, d, scale, shift, slope: (x[0], w[0], x[2], x[3]),
+            out_dtype=lambda x, w, d, scale, shift, slope: x, func_type="aot")
 
     def construct(self, x, weight):
         return self.conv(x, weight, self.dilation)
+
+    def affine_act(self, x, weight, scale, shift, negative_slope):
+        """act(conv(x) * scale + shift) per output channel, act = (leaky) ReLU, in one pass over the
+        output: an inference-mode conv -> BN -> act. No gradient (inference only)."""
+        return self.conv_affine_act(x, weight, self.dilation, scale, shift, negative_slope)
 
     def bprop(self, x, weight, out, dout):
         return (self.input_grad(dout, weight, self.dilation),
@@ -87,9 +96,16 @@ class Conv2d(nn.Cell):
         return (height * width >= GEMM_MIN_PIXELS
                 and width + 2 * self.padding <= GEMM_MAX_ROW_GROWTH * width)
 
-    def construct(self, x):
-        if self.use_cpu_kernel and self.gemm_pays_off(x.shape[2], x.shape[3]):
-            return self.cpu_kernel(x, self.weight)
+    def runs_cpu_kernel(self, x):
+        return self.use_cpu_kernel and self.gemm_pays_off(x.shape[2], x.shape[3])
+
+    def construct(self, x, bn_act=None):
+        """``bn_act`` = (scale, shift, negative_slope): inference-mode BN and (leaky) ReLU applied
+        by the kernel (``CpuDenseConv.affine_act``); pass it only when ``runs_cpu_kernel(x)``."""
+        if self.runs_cpu_kernel(x):
+            if bn_act is None:
+                return self.cpu_kernel(x, self.weight)
+            return self.cpu_kernel.affine_act(x, self.weight, *bn_act)
         return self.conv(x, self.weight)
 
 
