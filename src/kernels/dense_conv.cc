@@ -8,7 +8,8 @@
 // needed; the Wp - W extra columns of each output row are dropped afterwards. The input gradient is
 // the same conv of dy with the transposed, spatially flipped filters; the weight gradient is one GEMM
 // per tap of dy (zero on the extra columns) with the same shifted views. Taps that only ever read
-// padding are skipped.
+// padding are skipped. When the padding is large against the map (ASPP's rates 12 and 18 at stride
+// 8 of a 321 crop), each tap's GEMM instead covers only the output pixels where it reads the input.
 #include <algorithm>
 #include <cstdint>
 #include <cstdlib>
@@ -113,6 +114,63 @@ struct Epilogue {
   }
 };
 
+// The output range [begin, end) of one axis of length `size` where a tap shifted by `shift` reads
+// the input (empty when begin >= end).
+struct Span {
+  int64_t begin, end;
+  Span(int64_t size, int64_t shift) : begin(std::max<int64_t>(0, -shift)), end(std::min(size, size - shift)) {}
+  int64_t length() const { return end - begin; }
+};
+
+// Large dilations on small maps: padding would make up most of the padded-width GEMMs (rows more
+// than 1.5x longer), so each tap multiplies only the rows and columns where it reads the input.
+bool pads_too_much(const Geometry &g) { return 4 * g.pad > g.width; }
+
+// slice[c] (H x width) = columns [first, first + width) of plane c of x (H x W).
+void slice_columns(const float *x, float *slice, int64_t channels, int64_t first, int64_t width, const Geometry &g) {
+  parallel_for(channels, [=](int64_t c) {
+    for (int64_t h = 0; h < g.height; ++h) {
+      const float *from = x + (c * g.height + h) * g.width + first;
+      std::copy(from, from + width, slice + (c * g.height + h) * width);
+    }
+  });
+}
+
+// same_conv for one image when pads_too_much: per column tap, the input columns it reads (slice)
+// and its output columns (partial); per row tap, one GEMM over the rows where it reads the input.
+void valid_region_conv(const float *x, int64_t in_channels, const float *packed, bool adjoint, int64_t lda,
+                       float *y, int64_t out_channels, const Geometry &g) {
+  const int64_t k = g.kernel, taps = k * k, pairs = in_channels * out_channels;
+  std::fill(y, y + out_channels * g.height * g.width, 0.0f);
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t column_shift = j * g.dilation - g.pad;
+    const Span columns(g.width, column_shift);
+    if (columns.length() <= 0) continue;
+    const int64_t width = columns.length(), plane = g.height * width;
+    float *slice = scratch(0, in_channels * plane);
+    float *partial = scratch(1, out_channels * plane);
+    slice_columns(x, slice, in_channels, columns.begin + column_shift, width, g);
+    std::fill(partial, partial + out_channels * plane, 0.0f);
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t row_shift = i * g.dilation - g.pad;
+      const Span rows(g.height, row_shift);
+      if (rows.length() <= 0) continue;
+      const int64_t t = i * k + j;
+      gemm(adjoint, false, out_channels, rows.length() * width, in_channels,
+           packed + (adjoint ? taps - 1 - t : t) * pairs, lda, slice + (rows.begin + row_shift) * width, plane, 1.0f,
+           partial + rows.begin * width, plane);
+    }
+    parallel_for(out_channels, [=](int64_t c) {
+      for (int64_t h = 0; h < g.height; ++h) {
+        const float *from = partial + c * plane + h * width;
+        float *to = y + (c * g.height + h) * g.width + columns.begin;
+#pragma omp simd
+        for (int64_t w = 0; w < width; ++w) to[w] += from[w];
+      }
+    });
+  }
+}
+
 // out[n] (out_channels, H, W) = the 'same' conv of in[n] (in_channels, H, W) with w, which is
 // (out_channels, in_channels, k, k) or, when `adjoint` (the input gradient), (in_channels,
 // out_channels, k, k) used transposed and spatially flipped: one GEMM per tap over shifted views.
@@ -130,6 +188,12 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
     float *y = out + n * out_channels * pixels;
     if (g.kernel == 1) {
       gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y, pixels);
+      if (epilogue.scale != nullptr)
+        parallel_for(out_channels, [=](int64_t c) { epilogue.apply(y + c * pixels, y + c * pixels, pixels, c); });
+      continue;
+    }
+    if (pads_too_much(g)) {
+      valid_region_conv(x, in_channels, packed, adjoint, lda, y, out_channels, g);
       if (epilogue.scale != nullptr)
         parallel_for(out_channels, [=](int64_t c) { epilogue.apply(y + c * pixels, y + c * pixels, pixels, c); });
       continue;
@@ -154,6 +218,30 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
       for (int64_t h = 0; h < g.height; ++h)
         epilogue.apply(wide + (c * g.height + h) * g.padded_width, y + (c * g.height + h) * g.width, g.width, c);
     });
+  }
+}
+
+// Adds one image's weight gradient to packed (k*k, C_out, C_in) when pads_too_much: per tap, dy
+// and x restricted to the rows and columns where the tap reads the input.
+void valid_region_weight_grad(const float *dy, int64_t out_channels, const float *x, int64_t in_channels,
+                              float *packed, const Geometry &g) {
+  const int64_t k = g.kernel, pairs = in_channels * out_channels;
+  for (int64_t j = 0; j < k; ++j) {
+    const int64_t column_shift = j * g.dilation - g.pad;
+    const Span columns(g.width, column_shift);
+    if (columns.length() <= 0) continue;
+    const int64_t width = columns.length(), plane = g.height * width;
+    float *inputs = scratch(0, in_channels * plane);
+    float *grads = scratch(1, out_channels * plane);
+    slice_columns(x, inputs, in_channels, columns.begin + column_shift, width, g);
+    slice_columns(dy, grads, out_channels, columns.begin, width, g);
+    for (int64_t i = 0; i < k; ++i) {
+      const int64_t row_shift = i * g.dilation - g.pad;
+      const Span rows(g.height, row_shift);
+      if (rows.length() <= 0) continue;
+      gemm(false, true, out_channels, in_channels, rows.length() * width, grads + rows.begin * width, plane,
+           inputs + (rows.begin + row_shift) * width, plane, 1.0f, packed + (i * k + j) * pairs, in_channels);
+    }
   }
 }
 
@@ -230,6 +318,11 @@ extern "C" int DenseConvWeightGrad(int, void **params, int *, int64_t **shapes, 
   float *packed = scratch(2, taps * pairs);
   std::fill(packed, packed + taps * pairs, 0.0f);
   for (int64_t n = 0; n < s.batch; ++n) {
+    if (pads_too_much(g)) {
+      valid_region_weight_grad(dy + n * s.channels * pixels, s.channels, x + n * in_channels * pixels, in_channels,
+                               packed, g);
+      continue;
+    }
     float *padded = scratch(0, g.padded_size(in_channels));
     float *wide = scratch(1, s.channels * wide_pixels);
     pad_planes(x + n * in_channels * pixels, padded, in_channels, g);

@@ -15,13 +15,11 @@ from src.kernels import cpu_kernel_library
 
 CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
 # Where the SGEMM formulation of a dense conv beats MindSpore's (benchmarks/conv_kernels.py): both
-# channel counts at least GEMM_MIN_CHANNELS (1x1 convs: GEMM_MIN_POINTWISE_CHANNELS), at least
-# GEMM_MIN_PIXELS output pixels, and padded rows at most GEMM_MAX_ROW_GROWTH times longer than the
-# image rows (a large dilation on a small map computes mostly padding).
+# channel counts at least GEMM_MIN_CHANNELS (1x1 convs: GEMM_MIN_POINTWISE_CHANNELS) and at least
+# GEMM_MIN_PIXELS output pixels.
 GEMM_MIN_CHANNELS = 64
 GEMM_MIN_POINTWISE_CHANNELS = 128
 GEMM_MIN_PIXELS = 1024
-GEMM_MAX_ROW_GROWTH = 1.5
 
 
 def he_normal():
@@ -92,9 +90,9 @@ class Conv2d(nn.Cell):
         if self.use_cpu_kernel:
             self.cpu_kernel = CpuDenseConv(library, dilation)
 
-    def gemm_pays_off(self, height, width):
-        return (height * width >= GEMM_MIN_PIXELS
-                and width + 2 * self.padding <= GEMM_MAX_ROW_GROWTH * width)
+    @staticmethod
+    def gemm_pays_off(height, width):
+        return height * width >= GEMM_MIN_PIXELS
 
     def runs_cpu_kernel(self, x):
         return self.use_cpu_kernel and self.gemm_pays_off(x.shape[2], x.shape[3])
