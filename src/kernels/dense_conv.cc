@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <cstdlib>
 #include <memory>
+#include <vector>
 
 #include "worker_pool.h"
 
@@ -122,6 +123,29 @@ struct Span {
   int64_t length() const { return end - begin; }
 };
 
+// A tap that reads the input: its index, shifts, and the output rows and columns where it does.
+struct ValidTap {
+  int64_t tap, row_shift, column_shift;
+  Span rows, columns;
+};
+
+// The taps that read the input, grouped by column tap (one group shares columns and column_shift).
+std::vector<std::vector<ValidTap>> valid_taps_by_column(const Geometry &g) {
+  std::vector<std::vector<ValidTap>> groups;
+  for (int64_t j = 0; j < g.kernel; ++j) {
+    const int64_t column_shift = j * g.dilation - g.pad;
+    const Span columns(g.width, column_shift);
+    std::vector<ValidTap> group;
+    for (int64_t i = 0; i < g.kernel && columns.length() > 0; ++i) {
+      const int64_t row_shift = i * g.dilation - g.pad;
+      const Span rows(g.height, row_shift);
+      if (rows.length() > 0) group.push_back({i * g.kernel + j, row_shift, column_shift, rows, columns});
+    }
+    if (!group.empty()) groups.push_back(group);
+  }
+  return groups;
+}
+
 // Large dilations on small maps: padding would make up most of the padded-width GEMMs (rows more
 // than 1.5x longer), so each tap multiplies only the rows and columns where it reads the input.
 bool pads_too_much(const Geometry &g) { return 4 * g.pad > g.width; }
@@ -140,26 +164,19 @@ void slice_columns(const float *x, float *slice, int64_t channels, int64_t first
 // and its output columns (partial); per row tap, one GEMM over the rows where it reads the input.
 void valid_region_conv(const float *x, int64_t in_channels, const float *packed, bool adjoint, int64_t lda,
                        float *y, int64_t out_channels, const Geometry &g) {
-  const int64_t k = g.kernel, taps = k * k, pairs = in_channels * out_channels;
+  const int64_t taps = g.kernel * g.kernel, pairs = in_channels * out_channels;
   std::fill(y, y + out_channels * g.height * g.width, 0.0f);
-  for (int64_t j = 0; j < k; ++j) {
-    const int64_t column_shift = j * g.dilation - g.pad;
-    const Span columns(g.width, column_shift);
-    if (columns.length() <= 0) continue;
+  for (const auto &group : valid_taps_by_column(g)) {
+    const Span columns = group[0].columns;
     const int64_t width = columns.length(), plane = g.height * width;
     float *slice = scratch(0, in_channels * plane);
     float *partial = scratch(1, out_channels * plane);
-    slice_columns(x, slice, in_channels, columns.begin + column_shift, width, g);
+    slice_columns(x, slice, in_channels, columns.begin + group[0].column_shift, width, g);
     std::fill(partial, partial + out_channels * plane, 0.0f);
-    for (int64_t i = 0; i < k; ++i) {
-      const int64_t row_shift = i * g.dilation - g.pad;
-      const Span rows(g.height, row_shift);
-      if (rows.length() <= 0) continue;
-      const int64_t t = i * k + j;
-      gemm(adjoint, false, out_channels, rows.length() * width, in_channels,
-           packed + (adjoint ? taps - 1 - t : t) * pairs, lda, slice + (rows.begin + row_shift) * width, plane, 1.0f,
-           partial + rows.begin * width, plane);
-    }
+    for (const ValidTap &t : group)
+      gemm(adjoint, false, out_channels, t.rows.length() * width, in_channels,
+           packed + (adjoint ? taps - 1 - t.tap : t.tap) * pairs, lda, slice + (t.rows.begin + t.row_shift) * width,
+           plane, 1.0f, partial + t.rows.begin * width, plane);
     parallel_for(out_channels, [=](int64_t c) {
       for (int64_t h = 0; h < g.height; ++h) {
         const float *from = partial + c * plane + h * width;
@@ -225,23 +242,17 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
 // and x restricted to the rows and columns where the tap reads the input.
 void valid_region_weight_grad(const float *dy, int64_t out_channels, const float *x, int64_t in_channels,
                               float *packed, const Geometry &g) {
-  const int64_t k = g.kernel, pairs = in_channels * out_channels;
-  for (int64_t j = 0; j < k; ++j) {
-    const int64_t column_shift = j * g.dilation - g.pad;
-    const Span columns(g.width, column_shift);
-    if (columns.length() <= 0) continue;
+  const int64_t pairs = in_channels * out_channels;
+  for (const auto &group : valid_taps_by_column(g)) {
+    const Span columns = group[0].columns;
     const int64_t width = columns.length(), plane = g.height * width;
     float *inputs = scratch(0, in_channels * plane);
     float *grads = scratch(1, out_channels * plane);
-    slice_columns(x, inputs, in_channels, columns.begin + column_shift, width, g);
+    slice_columns(x, inputs, in_channels, columns.begin + group[0].column_shift, width, g);
     slice_columns(dy, grads, out_channels, columns.begin, width, g);
-    for (int64_t i = 0; i < k; ++i) {
-      const int64_t row_shift = i * g.dilation - g.pad;
-      const Span rows(g.height, row_shift);
-      if (rows.length() <= 0) continue;
-      gemm(false, true, out_channels, in_channels, rows.length() * width, grads + rows.begin * width, plane,
-           inputs + (rows.begin + row_shift) * width, plane, 1.0f, packed + (i * k + j) * pairs, in_channels);
-    }
+    for (const ValidTap &t : group)
+      gemm(false, true, out_channels, in_channels, t.rows.length() * width, grads + t.rows.begin * width, plane,
+           inputs + (t.rows.begin + t.row_shift) * width, plane, 1.0f, packed + t.tap * pairs, in_channels);
   }
 }
 
