@@ -53,3 +53,11 @@ def test_missing_linked_library_warns_and_returns_none(fresh_cache, monkeypatch)
     with pytest.warns(UserWarning, match="dense_conv CPU kernel needs numpy's PyPI wheel"):
         assert build.kernel_library("dense_conv") is None
     assert os.listdir(fresh_cache) == []
+
+
+def test_unwritable_cache_warns_and_returns_none(fresh_cache, monkeypatch):
+    blocker = fresh_cache / "not_a_folder"
+    blocker.write_text("")
+    monkeypatch.setenv(build.CACHE_VAR, str(blocker / "kernels"))
+    with pytest.warns(UserWarning, match="cannot write the kernel cache .*set AUTODEEPLAB_KERNEL_CACHE"):
+        assert build.kernel_library("depthwise_conv") is None

@@ -5,8 +5,8 @@ folder ($AUTODEEPLAB_KERNEL_CACHE, default ~/.cache/autodeeplab/kernels), named 
 source and the headers, the flags and the CPU's feature flags: an edited source or another CPU gets its own build.
 Some kernels link a library: dense_conv.cc calls the SGEMM of the OpenBLAS that numpy's wheels
 bundle (numpy.libs/libopenblas64_*.so), the matmul that numpy itself runs. Without a compiler, without
-that library, or if the build fails, ``kernel_library`` warns once and returns None and the callers
-keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the kernels off (A/B tests).
+that library, with an unwritable cache folder, or if the build fails, ``kernel_library`` warns once
+and returns None and the callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the kernels off (A/B tests).
 """
 import functools
 import glob
@@ -88,8 +88,13 @@ def kernel_library(name):
     path = os.path.join(cache_dir(), f"lib{name}_{key.hexdigest()[:16]}.so")
     if os.path.isfile(path):
         return path
-    os.makedirs(cache_dir(), exist_ok=True)
-    handle, temporary = tempfile.mkstemp(suffix=".so", dir=cache_dir())
+    try:
+        os.makedirs(cache_dir(), exist_ok=True)
+        handle, temporary = tempfile.mkstemp(suffix=".so", dir=cache_dir())
+    except OSError as exc:
+        warnings.warn(f"cannot write the kernel cache {cache_dir()} ({exc.strerror}), so MindSpore's "
+                      f"slower kernels run instead; set {CACHE_VAR} to a writable folder", stacklevel=2)
+        return None
     os.close(handle)
     build = subprocess.run([compiler, *CXX_FLAGS, source, *link, "-o", temporary], capture_output=True, text=True)
     if build.returncode != 0:
