@@ -6,7 +6,8 @@ source and the headers, the flags and the CPU's feature flags: an edited source 
 Some kernels link a library: dense_conv.cc calls the SGEMM of the OpenBLAS that numpy's wheels
 bundle (numpy.libs/libopenblas64_*.so), the matmul that numpy itself runs. Without a compiler, without
 that library, with an unwritable cache folder, or if the build fails, ``kernel_library`` warns once
-and returns None and the callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the kernels off (A/B tests).
+and returns None and the callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the
+kernels off (A/B tests).
 """
 import functools
 import glob

@@ -12,7 +12,6 @@
 // 8 of a 321 crop), each tap's GEMM instead covers only the output pixels where it reads the input.
 #include <algorithm>
 #include <cstdint>
-#include <cstdlib>
 #include <memory>
 #include <vector>
 
@@ -45,6 +44,14 @@ float *scratch(int slot, int64_t size) {
   return buffers[slot].get();
 }
 
+// The output range [begin, end) of one axis of length `size` where a tap shifted by `shift` reads
+// the input (empty when begin >= end).
+struct Span {
+  int64_t begin, end;
+  Span(int64_t size, int64_t shift) : begin(std::max<int64_t>(0, -shift)), end(std::min(size, size - shift)) {}
+  int64_t length() const { return end - begin; }
+};
+
 struct Geometry {
   int64_t height, width, kernel, dilation, pad, padded_height, padded_width;
 
@@ -62,8 +69,8 @@ struct Geometry {
   }
   // Whether tap (i, j) reads at least one input pixel (else it only multiplies padding).
   bool reads_input(int64_t tap) const {
-    const int64_t row = (tap / kernel) * dilation - pad, column = (tap % kernel) * dilation - pad;
-    return std::abs(row) < height && std::abs(column) < width;
+    return Span(height, (tap / kernel) * dilation - pad).length() > 0 &&
+           Span(width, (tap % kernel) * dilation - pad).length() > 0;
   }
 };
 
@@ -113,14 +120,12 @@ struct Epilogue {
       out[i] = v > 0.0f ? v : s * v;
     }
   }
-};
 
-// The output range [begin, end) of one axis of length `size` where a tap shifted by `shift` reads
-// the input (empty when begin >= end).
-struct Span {
-  int64_t begin, end;
-  Span(int64_t size, int64_t shift) : begin(std::max<int64_t>(0, -shift)), end(std::min(size, size - shift)) {}
-  int64_t length() const { return end - begin; }
+  // In place on `channels` planes of `pixels` values (nothing to do without scale).
+  void apply_to_planes(float *y, int64_t channels, int64_t pixels) const {
+    if (scale != nullptr)
+      parallel_for(channels, [=](int64_t c) { apply(y + c * pixels, y + c * pixels, pixels, c); });
+  }
 };
 
 // A tap that reads the input: its index, shifts, and the output rows and columns where it does.
@@ -205,14 +210,12 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
     float *y = out + n * out_channels * pixels;
     if (g.kernel == 1) {
       gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y, pixels);
-      if (epilogue.scale != nullptr)
-        parallel_for(out_channels, [=](int64_t c) { epilogue.apply(y + c * pixels, y + c * pixels, pixels, c); });
+      epilogue.apply_to_planes(y, out_channels, pixels);
       continue;
     }
     if (pads_too_much(g)) {
       valid_region_conv(x, in_channels, packed, adjoint, lda, y, out_channels, g);
-      if (epilogue.scale != nullptr)
-        parallel_for(out_channels, [=](int64_t c) { epilogue.apply(y + c * pixels, y + c * pixels, pixels, c); });
+      epilogue.apply_to_planes(y, out_channels, pixels);
       continue;
     }
     float *padded = scratch(0, g.padded_size(in_channels));
@@ -261,10 +264,6 @@ struct Shapes {
 };
 
 Shapes nchw(const int64_t *shape) { return {shape[0], shape[1], shape[2], shape[3]}; }
-
-}  // namespace
-
-namespace {
 
 // The forward pass of both forward kernels: params x, w, dilation, ... -> y.
 int forward(void **params, int64_t **shapes, float *y, const Epilogue &epilogue) {

@@ -8,7 +8,7 @@ Every bilinear resize of the network goes through ``resize_bilinear``. Two formu
   ResizeBilinearV2 to ONNX. Both give the same values (float rounding only).
 
 The retrain network's cells hold a ``BilinearResize``: on CPU it runs the C++ kernels of
-src/kernels/resize_bilinear.cc, 3x faster than MindSpore's ResizeBilinearV2 and its gradient.
+src/kernels/resize_bilinear.cc, 2-3x faster than MindSpore's ResizeBilinearV2 and its gradient.
 """
 import contextlib
 
@@ -109,7 +109,7 @@ class CpuBilinearResize(nn.Cell):
 
 class BilinearResize(nn.Cell):
     """``resize_bilinear`` as a cell, which on CPU (when the C++ kernels build) runs
-    ``CpuBilinearResize``: same values, same gradients (tested), about 3x faster."""
+    ``CpuBilinearResize``: same values, same gradients (tested), 2-3x faster."""
 
     def __init__(self):
         super().__init__()
