@@ -5,11 +5,14 @@ their layout) and two formulations with the same values and gradients (tested): 
 is faster, a C++ kernel of src/kernels (see README, CPU kernels); elsewhere, and inside
 ``src.kernels.portable_ops`` (export), MindSpore's own Conv2D, which every backend knows.
 """
+import math
+
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
+import numpy as np
 from mindspore import Parameter
-from mindspore.common.initializer import HeNormal, initializer
+from mindspore.common.initializer import Normal, Uniform, initializer
 
 from src.kernels import cpu_kernel_library
 
@@ -22,9 +25,57 @@ GEMM_MIN_POINTWISE_CHANNELS = 128
 GEMM_MIN_PIXELS = 1024
 
 
-def he_normal():
-    """He (kaiming) normal init over the fan-in of each output (k*k*C_in/groups), ReLU gain."""
-    return HeNormal(mode="fan_in", nonlinearity="relu")
+CONV_INIT_VARIANTS = ("paper", "modelzoo")
+
+
+def conv_fan_in(shape, groups=1):
+    """Input connections of each output of a conv weight (out, in/groups, k, k).
+
+    paper: as TF counts them for its kernel layout [k, k, in, out] (fan_in = in * k * k); a
+    depthwise kernel there is [k, k, C, 1], so its fan_in is C * k * k, not k * k.
+    modelzoo: MindSpore's HeNormal count, (in/groups) * k * k (k * k for a depthwise conv)."""
+    receptive = int(np.prod(shape[2:]))
+    return shape[1] * receptive * groups
+
+
+def conv_init_rule(shape, groups=1, variant="paper"):
+    """(distribution, parameter) of the initial weights of a conv: the one rule that the retrain
+    network (``conv_initializer``) and the search supernet (``draw_conv_weight``) share.
+
+    paper: the official TF network's ``variance_scaling_initializer(factor=1/3, mode='FAN_IN',
+    uniform=True)``: U(-a, a), a = sqrt(3 * (1/3) / fan_in) = 1/sqrt(fan_in), so
+    std = 1/sqrt(3 * fan_in), fan_in counted as TF does (``conv_fan_in``).
+    modelzoo: the ModelZoo port's He normal, N(0, 2 / fan_in) with fan_in = (in/groups) * k * k.
+    """
+    if variant == "paper":
+        return "uniform", 1.0 / math.sqrt(conv_fan_in(shape, groups))
+    if variant == "modelzoo":
+        return "normal", math.sqrt(2.0 / conv_fan_in(shape))
+    raise ValueError(f"unknown conv init variant {variant!r}; valid: {', '.join(CONV_INIT_VARIANTS)}")
+
+
+def conv_init_std(shape, groups=1, variant="paper"):
+    """Standard deviation of the initial weights (``conv_init_rule``)."""
+    kind, value = conv_init_rule(shape, groups, variant)
+    return value / math.sqrt(3.0) if kind == "uniform" else value
+
+
+def conv_initializer(shape, groups=1, variant="paper"):
+    """MindSpore Initializer of a conv Parameter of ``shape`` by ``conv_init_rule``."""
+    kind, value = conv_init_rule(shape, groups, variant)
+    if kind == "uniform":
+        return Uniform(scale=value)
+    return Normal(sigma=value)
+
+
+def draw_conv_weight(rng, shape, groups=1, variant="paper", stack=()):
+    """float32 numpy weights of a conv of ``shape`` by ``conv_init_rule``, drawn with the numpy
+    Generator ``rng``; ``stack`` prepends axes of independent draws (stacked op weights)."""
+    kind, value = conv_init_rule(shape, groups, variant)
+    full_shape = tuple(stack) + tuple(shape)
+    if kind == "uniform":
+        return rng.uniform(-value, value, full_shape).astype(np.float32)
+    return (rng.standard_normal(full_shape) * value).astype(np.float32)
 
 
 def same_padding(kernel_size, dilation=1):
@@ -69,17 +120,20 @@ class CpuDenseConv(nn.Cell):
 
 
 class Conv2d(nn.Cell):
-    """Bias-free kxk conv with 'same'-style padding dilation*(k-1)/2 and He init.
+    """Bias-free kxk conv with 'same'-style padding dilation*(k-1)/2; initial weights by
+    ``conv_init_rule`` of ``variant``.
 
     On CPU at stride 1, for the channel counts and input sizes where that is faster (see
     GEMM_MIN_CHANNELS), it runs ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2
     (SPEC 9) and reach about half of the AVX-512 SGEMM rate."""
 
-    def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1,
+                 variant="paper"):
         super().__init__()
         self.padding = same_padding(kernel_size, dilation)
-        self.weight = Parameter(initializer(he_normal(), (out_channels, in_channels, kernel_size,
-                                                          kernel_size)), name="weight")
+        shape = (out_channels, in_channels, kernel_size, kernel_size)
+        self.weight = Parameter(initializer(conv_initializer(shape, 1, variant), shape),
+                                name="weight")
         # Pairs, as nn.Conv2d passes them: the ONNX exporter reads these attributes as tuples.
         self.conv = ops.Conv2D(out_channels, (kernel_size, kernel_size), pad_mode="pad",
                                pad=self.padding, stride=(stride, stride), dilation=(dilation, dilation))
@@ -137,14 +191,16 @@ class CpuDepthwiseConv(nn.Cell):
 class DepthwiseConv(nn.Cell):
     """Depthwise kxk conv (one filter per channel); parameter ``weight`` of shape (C, 1, k, k).
 
+    Initial weights by ``conv_init_rule`` of ``variant`` (groups = channels).
     On CPU at stride 1 it runs ``CpuDepthwiseConv``, elsewhere MindSpore's grouped conv."""
 
-    def __init__(self, channels, kernel_size, stride=1):
+    def __init__(self, channels, kernel_size, stride=1, variant="paper"):
         super().__init__()
         self.stride = stride
         self.padding = same_padding(kernel_size)
         self.groups = channels
-        self.weight = Parameter(initializer(he_normal(), (channels, 1, kernel_size, kernel_size)),
+        shape = (channels, 1, kernel_size, kernel_size)
+        self.weight = Parameter(initializer(conv_initializer(shape, channels, variant), shape),
                                 name="weight")
         library = (cpu_kernel_library("depthwise_conv")
                    if stride == 1 and kernel_size in CPU_DEPTHWISE_KERNEL_SIZES else None)
