@@ -6,7 +6,7 @@ import mindspore as ms
 import mindspore.ops as ops
 
 from src.kernels import cpu_kernel_library, portable_ops
-from src.nas.conv import Conv2d, CpuDenseConv
+from src.nas.conv import Conv2d, CpuDenseConv, DepthwiseConv, draw_conv_weight
 
 
 @pytest.mark.parametrize("kernel_size, dilation, in_channels, out_channels", [
@@ -90,3 +90,77 @@ def test_inference_conv_bn_act_fused_in_the_kernel_equals_three_ops(act, kernel_
     block.conv.cpu_kernel.affine_act = lambda *args: calls.append(1) or fused(*args)
     block(x)
     assert calls == []
+
+
+# Initial weights (SPEC 3). paper = TF's variance_scaling_initializer(factor=1/3, mode='FAN_IN',
+# uniform=True): U(-a, a) with a = sqrt(3 * factor / fan_in), TF's fan_in of a kernel [k, k, in, out]
+# being k*k*in (a depthwise kernel [k, k, C, 1]: k*k*C). modelzoo = He normal N(0, 2 / fan_in) with
+# MindSpore's fan_in (in/groups)*k*k. Conv kinds as the network has them: (weight shape, groups,
+# TF's fan_in, MindSpore's fan_in).
+CONV_KINDS = {
+    "dense 3x3": (lambda variant: Conv2d(48, 96, 3, variant=variant), 48 * 9, 48 * 9),
+    "dilated 5x5": (lambda variant: Conv2d(40, 40, 5, dilation=2, variant=variant), 40 * 25, 40 * 25),
+    "pointwise": (lambda variant: Conv2d(160, 160, 1, variant=variant), 160, 160),
+    "depthwise 3x3": (lambda variant: DepthwiseConv(320, 3, variant=variant), 320 * 9, 9),
+    "depthwise 5x5": (lambda variant: DepthwiseConv(160, 5, variant=variant), 160 * 25, 25),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(CONV_KINDS))
+def test_paper_init_is_tf_variance_scaling(kind):
+    build, tf_fan_in, _ = CONV_KINDS[kind]
+    weight = build("paper").weight.asnumpy().ravel()
+    limit = np.sqrt(3.0 * (1.0 / 3.0) / tf_fan_in)
+    assert np.abs(weight).max() <= limit * (1 + 1e-6)   # float32 rounding of the bound
+    assert np.abs(weight).max() > 0.98 * limit          # uniform: it reaches the bound
+    assert weight.std() == pytest.approx(1.0 / np.sqrt(3.0 * tf_fan_in), rel=0.05)
+    # uniform, not normal: a quarter of the values lie beyond a/2 ... a in each tail
+    assert np.mean(np.abs(weight) > limit / 2) == pytest.approx(0.5, abs=0.05)
+
+
+@pytest.mark.parametrize("kind", sorted(CONV_KINDS))
+def test_modelzoo_init_is_he_normal(kind):
+    build, _, ms_fan_in = CONV_KINDS[kind]
+    weight = build("modelzoo").weight.asnumpy().ravel()
+    std = np.sqrt(2.0 / ms_fan_in)
+    assert weight.std() == pytest.approx(std, rel=0.05)
+    assert np.abs(weight).max() > 2.5 * std             # normal tails, unlike a uniform draw
+
+
+@pytest.mark.parametrize("variant", ["paper", "modelzoo"])
+def test_search_numpy_draw_follows_the_same_rule(variant):
+    """draw_conv_weight (the search supernet's stacked numpy weights) has the std of the cells."""
+    rng = np.random.default_rng(0)
+    for build, tf_fan_in, ms_fan_in in CONV_KINDS.values():
+        cell = build(variant)
+        cell_weight = cell.weight.asnumpy()
+        groups = cell_weight.shape[0] if isinstance(cell, DepthwiseConv) else 1
+        drawn = draw_conv_weight(rng, cell_weight.shape, groups, variant, stack=(2,))
+        assert drawn.shape == (2,) + cell_weight.shape and drawn.dtype == np.float32
+        expected = (1.0 / np.sqrt(3.0 * tf_fan_in) if variant == "paper"
+                    else np.sqrt(2.0 / ms_fan_in))
+        assert drawn.std() == pytest.approx(expected, rel=0.05)
+        assert not np.array_equal(drawn[0], drawn[1])
+
+
+def test_network_convs_use_the_variant_init():
+    """Every conv of a built network (stem, cells, ASPP, decoder) follows its variant's rule."""
+    from src.model import AutoDeepLab
+    from src.nas.architecture import AUTODEEPLAB
+
+    for variant in ("paper", "modelzoo"):
+        net = AutoDeepLab(AUTODEEPLAB, num_classes=5, filter_multiplier=8, variant=variant,
+                          stem_channels=16, decoder_channels=32)
+        convs = [(name, cell) for name, cell in net.cells_and_names()
+                 if isinstance(cell, (Conv2d, DepthwiseConv))]
+        assert any(name.startswith("encoder.stem") for name, _ in convs)
+        assert any(name.startswith("aspp") for name, _ in convs)
+        assert any(name.startswith("decoder") for name, _ in convs)
+        for name, cell in convs:
+            out, per_group, k, _ = cell.weight.shape
+            groups = out if isinstance(cell, DepthwiseConv) else 1
+            weight = cell.weight.asnumpy()
+            if variant == "paper":
+                assert np.abs(weight).max() <= 1.0 / np.sqrt(per_group * groups * k * k) * (1 + 1e-6), name
+            elif weight.size >= 2000:
+                assert weight.std() == pytest.approx(np.sqrt(2.0 / (per_group * k * k)), rel=0.1), name

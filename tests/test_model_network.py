@@ -180,3 +180,29 @@ def test_stem_and_decoder_widths():
     stem_delta = (3 * 64 * 9 + 64 * 64 * 9 + 64 * 128 * 9 + 2 * 256) - (3 * 8 * 9 + 8 * 8 * 9 + 8 * 16 * 9 + 2 * 32)
     assert base - narrow > stem_delta
     assert net(images(1, 33, 33)).shape == (1, 19, 33, 33)
+
+
+@pytest.mark.parametrize("variant", ["paper", "modelzoo"])
+def test_relu_before_aspp_only_in_the_paper_variant(variant):
+    """TF's nas_network applies a ReLU to the last cell's output before ASPP; the ModelZoo port
+    does not. The network's output must equal the composition with (paper) / without (modelzoo)
+    that ReLU, and the two compositions must differ (the last cell has negative outputs)."""
+    net = AutoDeepLab(Architecture([0, 1, 1], TWO_BLOCKS), num_classes=3, filter_multiplier=4,
+                      variant=variant, aspp_rates=(2,), stem_channels=8, decoder_channels=8)
+    # BN on batch statistics (eval-mode BN with fresh statistics would shrink every activation
+    # and hide the ASPP branch behind the decoder's low-level one); dropout off.
+    net.set_train(True)
+    net.decoder.dropout1.set_train(False)
+    net.decoder.dropout2.set_train(False)
+    x = images(2, 33, 33)
+    high_level, low_level = net.encoder(x, net.drop_path_progress)
+    assert (high_level.asnumpy() < 0).any()
+
+    def head(features):
+        return net.resize(net.decoder(net.aspp(features), low_level), (33, 33)).asnumpy()
+
+    with_relu, without_relu = head(nn.ReLU()(high_level)), head(high_level)
+    scale = np.abs(without_relu).max()
+    assert np.abs(with_relu - without_relu).max() > 0.05 * scale
+    expected = with_relu if variant == "paper" else without_relu
+    np.testing.assert_allclose(net(x).asnumpy(), expected, rtol=1e-4, atol=1e-4 * scale)

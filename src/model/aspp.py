@@ -9,9 +9,10 @@ class ASPP(nn.Cell):
     + BN + act; concat -> 1x1 -> ``channels`` + BN + act."""
 
     def __init__(self, in_channels, rates=(6, 12, 18), channels=256, act="relu", bn_momentum=0.995,
-                 bn_eps=1e-5, use_sync_bn=False):
+                 bn_eps=1e-5, use_sync_bn=False, variant="paper"):
         super().__init__()
-        args = dict(act=act, bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        args = dict(act=act, bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn,
+                    variant=variant)
         self.branches = nn.CellList(
             [ConvBNAct(in_channels, channels, 1, **args)]
             + [ConvBNAct(in_channels, channels, 3, dilation=int(rate), **args) for rate in rates])

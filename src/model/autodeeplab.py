@@ -35,9 +35,14 @@ class AutoDeepLab(nn.Cell):
         self.variant = variant
         self.encoder = Encoder(architecture, filter_multiplier, variant, stem_channels=stem_channels,
                                drop_path_keep_prob=drop_path_keep_prob, **bn_args)
+        # paper: a ReLU on the last cell's output before ASPP, as TF's nas_network does (the
+        # cell output is a concat of BN outputs); the ModelZoo port feeds it to ASPP as it is.
+        self.relu_before_aspp = nn.ReLU() if variant == "paper" else None
         self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates), decoder_channels,
-                         act="leaky_relu" if variant == "modelzoo" else "relu", **bn_args)
-        self.decoder = Decoder(num_classes, self.encoder.low_level_channels, decoder_channels, **bn_args)
+                         act="leaky_relu" if variant == "modelzoo" else "relu", variant=variant,
+                         **bn_args)
+        self.decoder = Decoder(num_classes, self.encoder.low_level_channels, decoder_channels,
+                               variant=variant, **bn_args)
         self.resize = BilinearResize()
         self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
                                             requires_grad=False)
@@ -49,6 +54,8 @@ class AutoDeepLab(nn.Cell):
 
     def construct(self, x):
         high_level, low_level = self.encoder(x, self.drop_path_progress)
+        if self.relu_before_aspp is not None:
+            high_level = self.relu_before_aspp(high_level)
         logits = self.decoder(self.aspp(high_level), low_level)
         return self.resize(logits, (x.shape[2], x.shape[3]))
 

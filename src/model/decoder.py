@@ -15,15 +15,16 @@ class Decoder(nn.Cell):
     (logits at stride 4)."""
 
     def __init__(self, num_classes, low_level_channels, channels=256, bn_momentum=0.995, bn_eps=1e-5,
-                 use_sync_bn=False):
+                 use_sync_bn=False, variant="paper"):
         super().__init__()
-        args = dict(act="relu", bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
+        args = dict(act="relu", bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn,
+                    variant=variant)
         self.reduce_low_level = ConvBNAct(low_level_channels, LOW_LEVEL_CHANNELS, 1, **args)
         self.fuse1 = ConvBNAct(channels + LOW_LEVEL_CHANNELS, channels, 3, **args)
         self.dropout1 = nn.Dropout(p=0.5)
         self.fuse2 = ConvBNAct(channels, channels, 3, **args)
         self.dropout2 = nn.Dropout(p=0.1)
-        self.classifier = Conv2d(channels, num_classes, 1)
+        self.classifier = Conv2d(channels, num_classes, 1, variant=variant)
         self.resize = BilinearResize()
 
     def construct(self, high_level, low_level):

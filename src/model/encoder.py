@@ -26,10 +26,11 @@ class Encoder(nn.Cell):
         super().__init__()
         bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         act = "leaky_relu" if variant == "modelzoo" else "relu"
+        stem_args = dict(act=act, variant=variant, **bn_args)
         self.stem = nn.CellList([
-            ConvBNAct(3, stem_channels, 3, stride=2, act=act, **bn_args),
-            ConvBNAct(stem_channels, stem_channels, 3, act=act, **bn_args),
-            ConvBNAct(stem_channels, 2 * stem_channels, 3, stride=2, act=act, **bn_args),
+            ConvBNAct(3, stem_channels, 3, stride=2, **stem_args),
+            ConvBNAct(stem_channels, stem_channels, 3, **stem_args),
+            ConvBNAct(stem_channels, 2 * stem_channels, 3, stride=2, **stem_args),
         ])
         path = architecture.network_path
         num_cells = len(path)

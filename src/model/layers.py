@@ -17,17 +17,17 @@ def activation(name):
 
 
 class ConvBNAct(nn.Cell):
-    """Bias-free kxk conv, BN, activation.
+    """Bias-free kxk conv (initial weights by ``variant``, src.nas.conv), BN, activation.
 
     In inference mode, when the conv runs the CPU SGEMM kernel, BN and activation are applied by
     the kernel as it writes the conv's output (``Conv2d``'s ``bn_act``): the same values as three
     ops, without two more passes over a large tensor."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1,
-                 act="relu", bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
+                 act="relu", bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False, variant="paper"):
         super().__init__()
         self.conv = Conv2d(in_channels, out_channels, kernel_size, stride=stride,
-                           dilation=dilation)
+                           dilation=dilation, variant=variant)
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, True, use_sync_bn)
         self.act = activation(act)
         self.negative_slope = ms.Tensor([0.0 if act == "relu" else LEAKY_SLOPE], ms.float32)

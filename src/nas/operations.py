@@ -11,7 +11,8 @@ Variants (SPEC 3):
   in the paper; dil_conv = dense dilated kxk conv, 1x1 conv, BN, LeakyReLU(0.01);
   preprocess = 1x1 conv, BN, LeakyReLU(0.01).
 
-No convolution has a bias. BN momentum uses MindSpore's convention: 0.995 keeps 99.5% of the
+No convolution has a bias. Initial conv weights: ``src.nas.conv.conv_init_rule`` of the variant
+(paper: the TF network's variance scaling; modelzoo: He normal). BN momentum uses MindSpore's convention: 0.995 keeps 99.5% of the
 running statistics at each step.
 """
 import functools
@@ -45,14 +46,15 @@ def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=Fals
 class SepConv(nn.Cell):
     """(ReLU, depthwise kxk, pointwise 1x1, BN) twice; only the first depthwise conv strides."""
 
-    def __init__(self, channels, kernel_size, stride, affine, bn_momentum, bn_eps, use_sync_bn):
+    def __init__(self, channels, kernel_size, stride, affine, bn_momentum, bn_eps, use_sync_bn,
+                 variant):
         super().__init__()
         self.relu = nn.ReLU()
-        self.depthwise1 = DepthwiseConv(channels, kernel_size, stride)
-        self.pointwise1 = Conv2d(channels, channels, 1)
+        self.depthwise1 = DepthwiseConv(channels, kernel_size, stride, variant=variant)
+        self.pointwise1 = Conv2d(channels, channels, 1, variant=variant)
         self.bn1 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
-        self.depthwise2 = DepthwiseConv(channels, kernel_size)
-        self.pointwise2 = Conv2d(channels, channels, 1)
+        self.depthwise2 = DepthwiseConv(channels, kernel_size, variant=variant)
+        self.pointwise2 = Conv2d(channels, channels, 1, variant=variant)
         self.bn2 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
 
     def construct(self, x):
@@ -67,9 +69,10 @@ class DilConv(nn.Cell):
                  variant):
         super().__init__()
         self.modelzoo = variant == "modelzoo"
-        self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=DILATION)
+        self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=DILATION,
+                           variant=variant)
         if self.modelzoo:
-            self.pointwise = Conv2d(channels, channels, 1)
+            self.pointwise = Conv2d(channels, channels, 1, variant=variant)
             self.act = nn.LeakyReLU(LEAKY_SLOPE)
         else:
             self.act = nn.ReLU()
@@ -132,13 +135,14 @@ class FactorizedReduce(nn.Cell):
     """skip_connect at stride 2: ReLU, two 1x1 stride-2 convs on x and x shifted by one pixel,
     concat, BN. The shifted input is zero-padded at the end so odd sizes give ceil(d/2) too."""
 
-    def __init__(self, in_channels, out_channels, affine, bn_momentum, bn_eps, use_sync_bn):
+    def __init__(self, in_channels, out_channels, affine, bn_momentum, bn_eps, use_sync_bn,
+                 variant="paper"):
         super().__init__()
         if out_channels % 2:
             raise ValueError(f"FactorizedReduce needs an even channel count, got {out_channels}")
         self.relu = nn.ReLU()
-        self.conv1 = Conv2d(in_channels, out_channels // 2, 1, stride=2)
-        self.conv2 = Conv2d(in_channels, out_channels // 2, 1, stride=2)
+        self.conv1 = Conv2d(in_channels, out_channels // 2, 1, stride=2, variant=variant)
+        self.conv2 = Conv2d(in_channels, out_channels // 2, 1, stride=2, variant=variant)
         self.pad = nn.Pad(((0, 0), (0, 0), (0, 1), (0, 1)))
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
 
@@ -157,7 +161,7 @@ class Preprocess(nn.Cell):
         super().__init__()
         check_variant(variant)
         self.modelzoo = variant == "modelzoo"
-        self.conv = Conv2d(in_channels, out_channels, 1)
+        self.conv = Conv2d(in_channels, out_channels, 1, variant=variant)
         self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
         self.act = nn.LeakyReLU(LEAKY_SLOPE) if self.modelzoo else nn.ReLU()
 
@@ -189,9 +193,9 @@ def make_op(name, channels, stride=1, affine=True, bn_momentum=0.995, bn_eps=1e-
         return Pool(name[:3], channels, stride, with_bn=search, **bn_args)
     if name == "skip_connect":
         return Identity() if stride == 1 else FactorizedReduce(channels, channels, affine,
-                                                                  **bn_args)
+                                                                  variant=variant, **bn_args)
     if name in ("sep_conv_3x3", "sep_conv_5x5"):
-        return SepConv(channels, int(name[-1]), stride, affine, **bn_args)
+        return SepConv(channels, int(name[-1]), stride, affine, variant=variant, **bn_args)
     if name in ("dil_conv_3x3", "dil_conv_5x5"):
         return DilConv(channels, int(name[-1]), stride, affine, variant=variant, **bn_args)
     raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(PRIMITIVES)}")
