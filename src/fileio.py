@@ -10,6 +10,7 @@ live run's. No MindSpore import: data tools and tests use this without loading i
 import os
 import secrets
 import shutil
+import signal
 import socket
 import stat
 from contextlib import contextmanager
@@ -18,6 +19,8 @@ from src.errors import UserError
 
 _TMP_MARK = ".tmp"
 LOCK_NAME = ".autodeeplab.lock"
+KILL_VAR = "AUTODEEPLAB_TEST_KILL_AT"
+_kill_hits = {}
 
 
 def _temporary_name(path, suffix=""):
@@ -65,6 +68,30 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
             yield handle
 
 
+def kill_point(name):
+    """Test hook: SIGKILL this process at the N-th pass through point ``name`` when
+    $AUTODEEPLAB_TEST_KILL_AT is ``name`` or ``name:N``, so interruption tests choose the moment
+    deterministically instead of by sleeping. A no-op otherwise."""
+    wanted = os.environ.get(KILL_VAR)
+    if not wanted or wanted.split(":")[0] != name:
+        return
+    _kill_hits[name] = _kill_hits.get(name, 0) + 1
+    if _kill_hits[name] >= int(wanted.split(":")[1] if ":" in wanted else 1):
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+@contextmanager
+def temporary_folder(beside):
+    """A hidden scratch folder next to ``beside`` (same file system, so its files can be renamed out);
+    always removed at the end. A killed run's folder is removed by ``remove_stale_temporaries``."""
+    temporary = _temporary_name(beside)
+    os.mkdir(temporary, 0o700)
+    try:
+        yield temporary
+    finally:
+        _remove(temporary)
+
+
 @contextmanager
 def atomic_folder(path, replace=False):
     """Yield a hidden temporary folder beside ``path``; on success it is renamed onto ``path``.
@@ -96,18 +123,30 @@ def _swap_in(temporary, path, replace):
 
 
 def replace_files(pairs, old_files=()):
-    """Move finished files (``(temporary, final)`` pairs, in the given order) in, then remove ``old_files``.
+    """Move a finished set of files in (``(temporary, final)`` pairs, in the given order), replacing ``old_files``.
 
     The order is the caller's fixed choice (e.g. data files before their .db indexes, so a set
-    without its index is recognised as incomplete). Old files that are not overwritten by a new
-    one are removed only after every new file is in place.
+    cut short lacks an index and is recognised as incomplete). The old set is renamed to hidden
+    names first and deleted only once every new file is in place; on an exception (Ctrl-C,
+    SIGTERM) the new files are taken out and the old set is put back.
     """
-    finals = {os.path.abspath(final) for _, final in pairs}
-    for temporary, final in pairs:
-        os.replace(temporary, final)
-    for old in old_files:
-        if os.path.abspath(old) not in finals:
-            _remove(old)
+    aside = []
+    try:
+        for old in old_files:
+            aside.append((old, _temporary_name(old, ".old")))
+            os.replace(*aside[-1])
+        for temporary, final in pairs:
+            os.replace(temporary, final)
+            kill_point("replace_files")
+    except BaseException:
+        for temporary, final in pairs:
+            if not os.path.exists(temporary) and os.path.exists(final):
+                _remove(final)
+        for old, hidden in aside:
+            os.replace(hidden, old)
+        raise
+    for _, hidden in aside:
+        _remove(hidden)
 
 
 def _pid_alive(pid):
@@ -198,15 +237,15 @@ def read_text(path, what="file"):
 
 
 @contextmanager
-def folder_lock(folder, what="output folder"):
-    """Own ``folder`` for the duration: one run at a time writes there.
+def folder_lock(folder, what="output folder", name=LOCK_NAME):
+    """Own ``folder`` (or, with another lock ``name``, one output in it) for the duration: one run at a time.
 
     The lock file holds ``<host> <pid>``; a lock of a process that is no longer running on this
     host is taken over with a note on stderr; a live one is a UserError naming its pid.
     """
     import sys
 
-    path = os.path.join(folder, LOCK_NAME)
+    path = os.path.join(folder, name)
     me = "%s %d\n" % (socket.gethostname(), os.getpid())
     for _ in range(3):
         try:
