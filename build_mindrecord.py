@@ -3,11 +3,10 @@
     python build_mindrecord.py --data_path CITYSCAPES_ROOT --output_path DIR --split train [--num_shards N]
 """
 import argparse
-import sys
 
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
 from src.data.mindrecord_writer import build_mindrecord
-from src.errors import UserError
+from src.errors import interruption_note, run_main
 
 
 def parse_args(argv=None):
@@ -23,18 +22,11 @@ def parse_args(argv=None):
 
 def main(argv=None):
     args = parse_args(argv)
-    try:
+    with interruption_note(lambda: "no MindRecord written"):
         files = build_mindrecord(args.data_path, args.output_path, args.split, args.num_shards,
                                  args.num_workers, args.overwrite)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    except KeyboardInterrupt:
-        print("interrupted: no MindRecord written", file=sys.stderr)
-        return 130
     print("wrote " + ", ".join(files))
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -8,6 +8,7 @@ Writes DIR/architecture.json (path, genotype, provenance), DIR/net_arch.npy + DI
 import argparse
 
 from src.errors import run_main
+from src.fileio import check_output_location
 
 
 def main(argv=None):
@@ -16,6 +17,7 @@ def main(argv=None):
     parser.add_argument("--ckpt_path", required=True, help="search checkpoint written by search.py")
     parser.add_argument("--output_path", required=True, help="folder for the architecture files")
     args = parser.parse_args(argv)
+    check_output_location(args.output_path, "folder", "--output_path")
     import src  # noqa: F401  (CPU set-up before mindspore)
     from src.nas.search_export import export_architecture
 

@@ -10,12 +10,14 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
+from src.fileio import check_output_location
 
 
 def main(argv=None):
     from src.eval.evaluate import run_eval
 
     cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    check_output_location(cfg.output_path, "folder", "--output_path")
     run_eval(cfg)
 
 

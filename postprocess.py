@@ -12,6 +12,7 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import UserError, run_main
+from src.fileio import check_output_location
 
 EPILOG = """postprocess options:
   --result_path DIR     the inference app's output folder (<stem>.bin label maps) (required)"""
@@ -29,6 +30,7 @@ def main(argv=None):
     cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
     if not cfg.data_path or not args.result_path:
         raise UserError("pass --data_path (the images the app ran on) and --result_path (the app's output folder)")
+    check_output_location(cfg.output_path, "folder", "--output_path")
     scores = postprocess(cfg.data_path, args.result_path, cfg.output_path, cfg.num_classes, cfg.ignore_label)
     print("wrote labelIds/color/overlay PNGs to %s" % cfg.output_path)
     if scores is not None:

@@ -12,6 +12,7 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import UserError, run_main
+from src.fileio import check_output_location
 
 EPILOG = """predict options:
   --model FILE          model: .ckpt checkpoint, .mindir or .onnx export (required)
@@ -29,6 +30,7 @@ def main(argv=None):
     cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
     if not args.model or not args.input:
         raise UserError("pass --model (a .ckpt, .mindir or .onnx file) and --input (an image or a folder)")
+    check_output_location(cfg.output_path, "folder", "--output_path")
     init_device(cfg)
     written = Predictor(args.model, cfg).predict_paths(args.input, cfg.output_path)
     print("wrote predictions of %d image(s) to %s" % (len(written), cfg.output_path))

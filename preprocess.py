@@ -11,6 +11,7 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import UserError, run_main
+from src.fileio import check_output_location
 
 EPILOG = """preprocess options:
   --model FILE          the .mindir/.onnx export: its input size overrides --height/--width"""
@@ -26,6 +27,7 @@ def main(argv=None):
     cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
     if not cfg.data_path:
         raise UserError("pass --data_path: a Cityscapes root (its val split is used) or a folder of images")
+    check_output_location(cfg.output_path, "folder", "--output_path")
     height, width = export_input_size(args.model) if args.model else (cfg.height, cfg.width)
     written = preprocess(cfg.data_path, cfg.output_path, height, width, cfg.channel_order)
     print("wrote %d input tensor(s) of 1x3x%dx%d to %s" % (len(written), height, width, cfg.output_path))

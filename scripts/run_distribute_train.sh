@@ -32,7 +32,7 @@ for ((i = 0; i < RANK_SIZE; i++)); do
   WORK_DIR="./train_parallel$i"
   rm -rf "$WORK_DIR"; mkdir -p "$WORK_DIR"
   echo "start training for rank $RANK_ID, device $DEVICE_ID (log: $WORK_DIR/train.log)"
-  (cd "$WORK_DIR" && env > env.log && \
+  (cd "$WORK_DIR" && \
     "$PYTHON" "$ROOT/train.py" --config_path "$CONFIG" --data_path "$DATA_PATH" --output_path "$OUTPUT_PATH" \
       --device_target Ascend --distribute true "$@" > train.log 2>&1 &)
 done

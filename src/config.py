@@ -12,6 +12,7 @@ from typing import Any, Optional, Sequence
 import yaml
 
 from src.errors import UserError
+from src.fileio import read_text
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
 
@@ -104,6 +105,8 @@ SCHEMA = {
         save_checkpoint_steps=("int", 0, "save every N steps (0: once per epoch)", {"minimum": 0}),
         keep_checkpoint_max=("int", 5, "checkpoints kept", {"minimum": 1}),
         resume=("path", None, "checkpoint to continue from (weights, optimizer, step, LR position)"),
+        pretrained_ckpt=("path", None, "initial weights (train.py or, with --variant modelzoo, ModelZoo checkpoint); starts at step 0"),
+        overwrite=("bool", False, "start over in an output_path holding another run's checkpoints (removes them)"),
         log_interval=("int", 10, "steps between progress lines", {"minimum": 1}),
         log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
     ),
@@ -210,6 +213,8 @@ def validate(raw, source):
     """Return a complete, typed dict of all schema keys, or raise UserError listing every problem."""
     problems = []
     values = {name: key.default for name, key in SCHEMA.items()}
+    if raw.get("variant") == "modelzoo" and "channel_order" not in raw:
+        values["channel_order"] = "bgr"  # the port's normalisation, unless the user chose one
     for name, value in raw.items():
         key = SCHEMA.get(name)
         if key is None:
@@ -254,8 +259,7 @@ def read_yaml(path):
         raise UserError("config file %s does not exist; pass --config_path with one of the files in %s"
                         % (path, CONFIG_DIR))
     try:
-        with open(path) as f:
-            data = yaml.safe_load(f) or {}
+        data = yaml.safe_load(read_text(path, "config file")) or {}
     except yaml.YAMLError as exc:
         raise UserError("config file %s is not valid YAML: %s" % (path, exc)) from None
     if not isinstance(data, dict):

@@ -129,13 +129,13 @@ def test_unwritable_output_dir(demo_cityscapes_root, tmp_path):
     readonly.mkdir()
     readonly.chmod(0o500)
     target = readonly if not os.access(readonly, os.W_OK) else "/proc/self"  # root ignores the mode
-    with pytest.raises(UserError, match=r"output directory '.*' is not writable .*choose a writable --output_path"):
+    with pytest.raises(UserError, match=r"--output_path '.*' is not writable .*pass --output_path with a writable folder"):
         build_mindrecord(str(demo_cityscapes_root), str(target), "val", num_workers=1, progress=False)
 
 
 def test_output_dir_under_a_file(demo_cityscapes_root, tmp_path):
     (tmp_path / "file").write_text("x")
-    with pytest.raises(UserError, match=r"cannot create output directory '.*file/sub'"):
+    with pytest.raises(UserError, match=r"--output_path '.*file/sub' lies under '.*file', which is a file"):
         build_mindrecord(str(demo_cityscapes_root), str(tmp_path / "file" / "sub"), "val", num_workers=1,
                          progress=False)
 
@@ -169,7 +169,8 @@ SLOW_CONVERT = textwrap.dedent("""
         return real_write(self, rows, *args, **kwargs)
     FileWriter.write_raw_data = slow_write
     import build_mindrecord
-    sys.exit(build_mindrecord.main(sys.argv[1:]))
+    from src.errors import run_main
+    run_main(build_mindrecord.main, sys.argv[1:])
 """)
 
 
@@ -188,8 +189,8 @@ def test_real_signal_mid_conversion_leaves_nothing(tmp_path, signum):
     time.sleep(0.5)  # into the pool / writer
     proc.send_signal(signum)
     _, err = proc.communicate(timeout=60)
-    assert proc.returncode == 130, err
-    assert "interrupted: no MindRecord written" in err
+    assert proc.returncode == 128 + signum, err
+    assert "interrupted by %s; no MindRecord written" % signal.Signals(signum).name in err
     assert os.listdir(out) == []
 
 
@@ -200,7 +201,7 @@ def test_find_mindrecord_errors(tmp_path):
     with pytest.raises(UserError, match=r"no MindRecord for split 'val' in .*cityscapes_val.mindrecord"):
         find_mindrecord(str(tmp_path), "val")
     (tmp_path / "cityscapes_val.mindrecord").write_bytes(b"")
-    with pytest.raises(UserError, match="is empty or lacks its index"):
+    with pytest.raises(UserError, match="is incomplete .*lacks its index.*is empty"):
         find_mindrecord(str(tmp_path), "val")
 
 
@@ -211,3 +212,66 @@ def test_cli_prints_error_and_exits_2(tmp_path):
     assert proc.returncode == 2
     assert proc.stderr.strip().startswith("error: Cityscapes root")
     assert "Traceback" not in proc.stderr
+
+
+KILLED_BUILD = textwrap.dedent("""
+    import sys
+    import src
+    import build_mindrecord
+    from src.errors import run_main
+    run_main(build_mindrecord.main, sys.argv[1:])
+""")
+
+
+def _build_killed_at(root, out, point, *extra):
+    """build_mindrecord.py SIGKILLed at a chosen point (src.fileio.kill_point), not at a guessed time."""
+    proc = subprocess.run([sys.executable, "-c", KILLED_BUILD, "--data_path", str(root), "--output_path", str(out),
+                           "--split", "train", "--num_workers", "1", *extra],
+                          cwd=REPO, env={**os.environ, "PYTHONPATH": REPO, "AUTODEEPLAB_TEST_KILL_AT": point},
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+
+
+@pytest.mark.parametrize("moved", [1, 2, 3])
+def test_build_killed_between_renames_is_refused_then_cleaned(demo_cityscapes_root, tmp_path, moved):
+    """Shards move in data files first: every cut leaves a set find_mindrecord refuses, and the next build
+    removes the killed run's hidden leftovers."""
+    out = tmp_path / "out"
+    _build_killed_at(demo_cityscapes_root, out, "replace_files:%d" % moved, "--num_shards", "2")
+    visible = sorted(f for f in os.listdir(out) if not f.startswith("."))
+    assert len(visible) == moved
+    assert sum(f.endswith(".db") for f in visible) == max(0, moved - 2)  # both shards before any index
+    with pytest.raises(UserError, match="is incomplete.*rebuild it with --overwrite"):
+        find_mindrecord(str(out), "train")
+    assert any(f.endswith(".tmp") for f in os.listdir(out))  # the killed run's hidden folder and lock remain
+    build_mindrecord(str(demo_cityscapes_root), str(out), "train", num_shards=2, num_workers=1, overwrite=True,
+                     progress=False)
+    assert sorted(os.listdir(out)) == sorted("cityscapes_train.mindrecord%d%s" % (i, e) for i in (0, 1)
+                                             for e in ("", ".db"))
+    assert len(_rows(find_mindrecord(str(out), "train"))) == 6
+
+
+def test_overwrite_killed_midway_keeps_no_mixed_set(demo_cityscapes_root, tmp_path):
+    """--overwrite moves the old set aside before the new one comes in: a kill there never mixes the two."""
+    out = tmp_path / "out"
+    build_mindrecord(str(demo_cityscapes_root), str(out), "train", num_shards=3, num_workers=1, progress=False)
+    _build_killed_at(demo_cityscapes_root, out, "replace_files:3", "--num_shards", "2", "--overwrite")
+    with pytest.raises(UserError, match="is incomplete"):
+        find_mindrecord(str(out), "train")
+    assert "cityscapes_train.mindrecord2" not in os.listdir(out)
+
+
+def test_find_mindrecord_refuses_index_without_shard(tmp_path):
+    for name in ("cityscapes_train.mindrecord0", "cityscapes_train.mindrecord0.db", "cityscapes_train.mindrecord1.db"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.raises(UserError, match="'cityscapes_train.mindrecord1' is missing"):
+        find_mindrecord(str(tmp_path), "train")
+
+
+def test_second_build_into_the_same_folder_is_refused(demo_cityscapes_root, tmp_path):
+    from src.fileio import folder_lock
+
+    with folder_lock(str(tmp_path), name=".cityscapes_val.mindrecord.lock"):
+        with pytest.raises(UserError, match="in use by process %d" % os.getpid()):
+            build_mindrecord(str(demo_cityscapes_root), str(tmp_path), "val", num_workers=1, progress=False)
+    assert not [f for f in os.listdir(tmp_path) if not f.startswith(".")]

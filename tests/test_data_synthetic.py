@@ -9,7 +9,7 @@ import pytest
 from src.data import synthetic
 from src.data.cityscapes import find_samples
 from src.data.labels import ID_TO_TRAIN_ID, NAME_TO_LABEL
-from src.errors import UserError
+from src.errors import UserError, run_main
 
 
 def test_demo_tree_layout(demo_cityscapes_root):
@@ -71,8 +71,12 @@ def test_generate_refuses_non_empty_output_without_overwrite(tmp_path):
 
 def test_cli(tmp_path, capsys):
     out = tmp_path / "tree"
-    assert synthetic.main(["--output_path", str(out), "--num_train", "1", "--num_val", "1",
-                           "--height", "32", "--width", "64", "--seed", "3"]) == 0
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(synthetic.main, ["--output_path", str(out), "--num_train", "1", "--num_val", "1",
+                                  "--height", "32", "--width", "64", "--seed", "3"])
+    assert exit_info.value.code == 0
     assert len(find_samples(str(out), "val")) == 1
-    assert synthetic.main(["--output_path", str(out), "--height", "8", "--width", "64"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(synthetic.main, ["--output_path", str(out), "--height", "8", "--width", "64"])
+    assert exit_info.value.code == 2
     assert "too small" in capsys.readouterr().err

@@ -77,12 +77,12 @@ def test_mindrecord_and_architecture_are_valid(demo):
 
 def test_checkpoint_loads_and_scores_far_above_chance(demo):
     from src.config import load_config
-    from src.deploy.network import load_trained_network
+    from src.model.loading import load_network
 
     output, configs, _ = demo
     checkpoints = sorted((output / "train" / "checkpoints").glob("*.ckpt"))
     cfg = load_config(configs[1], dict(arch_path=str(output / "arch" / "architecture.json")))
-    net = load_trained_network(cfg, str(checkpoints[-1]))
+    net = load_network(cfg, str(checkpoints[-1]))
     assert len(net.encoder.layers) == SEARCH_OVERRIDES["num_layers"]
     with open(output / "eval" / "eval_results.json") as f:
         scores = json.load(f)

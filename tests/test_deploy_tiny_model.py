@@ -352,7 +352,7 @@ def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny
 
 
 def test_eval_with_flip_multi_scale_and_sliding_window_runs_on_the_network(tiny):
-    from src.deploy.network import numpy_forward
+    from src.model.loading import numpy_forward
     from src.eval.evaluate import evaluate_forward
 
     cfg = tiny["cfg"].replace(data_path=str(tiny["records"]))

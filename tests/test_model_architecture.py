@@ -1,5 +1,6 @@
 """Architecture file format: validation messages, JSON/YAML/ModelZoo-npy round trips."""
 import json
+import os
 
 import numpy as np
 import pytest
@@ -81,8 +82,11 @@ def test_shipped_file_is_the_builtin():
 
 
 def test_file_errors(tmp_path):
-    with pytest.raises(UserError, match="architecture file not found"):
+    with pytest.raises(UserError, match="architecture file '.*missing.json' does not exist"):
         Architecture.load(tmp_path / "missing.json")
+    (tmp_path / "latin1.json").write_bytes('{"provenance": "caf\xe9"}'.encode("latin-1"))
+    with pytest.raises(UserError, match="is not UTF-8 text"):
+        Architecture.load(tmp_path / "latin1.json")
     (tmp_path / "bad.json").write_text("{not json")
     with pytest.raises(UserError, match="not a valid JSON"):
         Architecture.load(tmp_path / "bad.json")
@@ -92,6 +96,16 @@ def test_file_errors(tmp_path):
     (tmp_path / "empty.json").write_text(json.dumps({"network_path": [], "cell": GOOD_CELL}))
     with pytest.raises(UserError, match=r"empty\.json: network_path must list one level per cell"):
         Architecture.load(tmp_path / "empty.json")
+
+
+def test_arch_path_npy_reads_the_pair_or_says_to_pass_json(tmp_path):
+    AUTODEEPLAB.save_modelzoo_npy(tmp_path / "net_arch.npy", tmp_path / "cell_arch.npy")
+    for name in ("net_arch.npy", "cell_arch.npy"):
+        loaded = load_architecture(str(tmp_path / name))
+        assert (loaded.network_path, loaded.cell) == (AUTODEEPLAB.network_path, AUTODEEPLAB.cell)
+    os.remove(tmp_path / "cell_arch.npy")
+    with pytest.raises(UserError, match="read as the ModelZoo pair net_arch.npy \\+ cell_arch.npy.*architecture.json"):
+        load_architecture(str(tmp_path / "net_arch.npy"))
 
 
 def test_modelzoo_npy_encoding(tmp_path):

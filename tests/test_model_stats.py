@@ -2,10 +2,12 @@
 import json
 
 import mindspore as ms
+import pytest
 from mindspore import nn
 
 from src.model import build_model
 from src.config import load_config
+from src.errors import run_main
 from src.nas.conv import Conv2d, DepthwiseConv
 from src.tools import model_stats
 
@@ -22,7 +24,7 @@ def test_cli_prints_json(capsys):
     argv = ["--config_path", "config/autodeeplab_s.yaml", "--filter_multiplier", "2",
             "--height", "33", "--width", "49", "--variant", "modelzoo"]
     mode = ms.get_context("mode")
-    assert model_stats.main(argv) == 0
+    model_stats.main(argv)
     assert ms.get_context("mode") == mode  # the PyNative run does not leak its mode
     stats = json.loads(capsys.readouterr().out)
     cfg = load_config("config/autodeeplab_s.yaml", {"filter_multiplier": 2, "variant": "modelzoo"})
@@ -31,7 +33,9 @@ def test_cli_prints_json(capsys):
 
 
 def test_cli_bad_config_is_a_clean_error(capsys):
-    assert model_stats.main(["--config_path", "missing.yaml"]) == 2
+    with pytest.raises(SystemExit) as exit_info:
+        run_main(model_stats.main, ["--config_path", "missing.yaml"])
+    assert exit_info.value.code == 2
     assert capsys.readouterr().err.startswith("error: config file missing.yaml does not exist")
 
 

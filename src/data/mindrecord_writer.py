@@ -1,23 +1,23 @@
-"""Cityscapes split -> MindRecord, written in a temporary directory and moved in only when complete.
+"""Cityscapes split -> MindRecord, written in a hidden temporary folder and moved in only when complete.
 
-MindRecord shards store each other's file names, so the temporary directory holds the files
-under their final names; the set is moved into the output directory at the end. On any error,
-Ctrl-C or SIGTERM the temporaries (and anything already moved) are removed.
+MindRecord shards store each other's file names, so the temporary folder holds the files under
+their final names; the set is moved into the output folder at the end, data files before .db
+indexes, and an old set (--overwrite) is deleted only once the new one is in place. On any
+error, Ctrl-C or SIGTERM the temporaries (and anything already moved) are removed; after a
+SIGKILL the next build removes them.
 """
 import multiprocessing
 import os
 import re
-import shutil
-import signal
-import tempfile
-import threading
-from contextlib import closing, contextmanager
+from contextlib import closing
 
 from tqdm import tqdm
 
 from src.data.cityscapes import find_samples
 from src.data.record_codec import encode_sample, init_worker
-from src.errors import UserError
+from src.errors import UserError, signals_raise_interrupted
+from src.fileio import (check_output_location, folder_lock, remove_stale_temporaries, replace_files,
+                        temporary_folder)
 
 SCHEMA = {
     "image": {"type": "bytes"},      # PNG bytes of the source image, as in the file
@@ -43,35 +43,30 @@ def _existing_set(directory, split):
 
 
 def find_mindrecord(data_dir, split):
-    """Path of the MindRecord file to open for `split` (the first shard of a sharded set)."""
+    """Path of the MindRecord file to open for `split` (the first shard of a sharded set).
+
+    The whole set is checked first: every shard 0..N-1 present, non-empty and with its .db index,
+    and no index without its shard (what a build cut short between two renames would leave).
+    """
     hint = f"run: python build_mindrecord.py --data_path CITYSCAPES_ROOT --output_path {data_dir} --split {split}"
-    if not os.path.isdir(data_dir):
+    if not data_dir or not os.path.isdir(data_dir):
         raise UserError(f"MindRecord directory '{data_dir}' does not exist; {hint}")
     base = os.path.join(data_dir, mindrecord_name(split))
-    for path in (base, base + "0"):
-        if os.path.isfile(path):
-            if os.path.getsize(path) == 0 or not os.path.isfile(path + ".db"):
-                raise UserError(f"MindRecord '{path}' is empty or lacks its index '{path}.db'; rebuild it "
-                                f"with --overwrite; {hint}")
-            return path
-    raise UserError(f"no MindRecord for split '{split}' in '{data_dir}' (expected '{base}' or '{base}0'); {hint}")
-
-
-@contextmanager
-def _sigterm_as_interrupt():
-    """Turn SIGTERM into KeyboardInterrupt so the clean-up path also runs on `kill`."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def _raise(signum, frame):
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    previous = signal.signal(signal.SIGTERM, _raise)
-    try:
-        yield
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    files = [os.path.basename(path) for path in _existing_set(data_dir, split)]
+    if not files:
+        raise UserError(f"no MindRecord for split '{split}' in '{data_dir}' (expected '{base}' or '{base}0'); {hint}")
+    name = mindrecord_name(split)
+    data = sorted(f for f in files if not f.endswith(".db"))
+    indexes = sorted(f[:-len(".db")] for f in files if f.endswith(".db"))
+    shards = [name] if name in data else [f"{name}{i}" for i in range(len(data))]
+    problems = [f"'{f}' lacks its index '{f}.db'" for f in shards if f not in indexes]
+    problems += [f"'{f}' is missing" for f in sorted(set(indexes) | set(shards)) if f not in data]
+    problems += [f"'{f}' is not part of a set {', '.join(shards)}" for f in data if f not in shards]
+    problems += [f"'{f}' is empty" for f in data if os.path.getsize(os.path.join(data_dir, f)) == 0]
+    if problems:
+        raise UserError(f"MindRecord set of split '{split}' in '{data_dir}' is incomplete ({'; '.join(problems)}); "
+                        f"rebuild it with --overwrite; {hint}")
+    return os.path.join(data_dir, shards[0])
 
 
 def _encoded_rows(samples, num_workers):
@@ -91,64 +86,56 @@ def _encoded_rows(samples, num_workers):
         pool.join()
 
 
-def _prepare_output(output_dir, split, overwrite):
-    try:
-        os.makedirs(output_dir, exist_ok=True)
-    except OSError as err:
-        raise UserError(f"cannot create output directory '{output_dir}': {err.strerror}; "
-                        "choose a writable --output_path") from err
+def _check_no_set(output_dir, split, overwrite):
     existing = _existing_set(output_dir, split)
     if existing and not overwrite:
         raise UserError(f"output '{existing[0]}' already exists: pass --overwrite to replace it or choose "
                         "another --output_path")
-    try:
-        return tempfile.mkdtemp(prefix=f".{mindrecord_name(split)}.partial-", dir=output_dir)
-    except OSError as err:
-        raise UserError(f"output directory '{output_dir}' is not writable ({err.strerror}): choose a "
-                        "writable --output_path") from err
 
 
 def convert_samples(samples, output_dir, split, num_shards=1, num_workers=2, overwrite=False, progress=True):
-    """Write `samples` (cityscapes.Sample list, in order) as DIR/cityscapes_<split>.mindrecord[0..N-1]."""
-    from mindspore.mindrecord import FileWriter
+    """Write `samples` (cityscapes.Sample list, in order) as DIR/cityscapes_<split>.mindrecord[0..N-1].
 
+    One build per split and folder at a time (a lock file); leftovers of killed builds are removed
+    first; the set is written in a hidden folder and moved in only when complete."""
     if not 1 <= num_shards <= MAX_SHARDS:
         raise UserError(f"--num_shards must be in 1..{MAX_SHARDS}, got {num_shards}")
     if num_shards > len(samples):
         raise UserError(f"--num_shards {num_shards} exceeds the {len(samples)} samples of split '{split}'")
     if num_workers < 1:
         raise UserError(f"--num_workers must be >= 1, got {num_workers}")
-    partial = _prepare_output(output_dir, split, overwrite)
-    moved = []
-    try:
-        with _sigterm_as_interrupt():
-            writer = FileWriter(os.path.join(partial, mindrecord_name(split)), shard_num=num_shards)
-            writer.add_schema(SCHEMA, "cityscapes")
-            batch = []
-            bar = tqdm(total=len(samples), desc=f"MindRecord {split}", unit="img", disable=not progress)
-            with bar, closing(_encoded_rows(samples, num_workers)) as rows:
-                for row in rows:
-                    batch.append(row)
-                    bar.update()
-                    if len(batch) == WRITE_BATCH:
-                        writer.write_raw_data(batch)
-                        batch = []
-                if batch:
-                    writer.write_raw_data(batch)
-            writer.commit()
-            for old in _existing_set(output_dir, split):
-                os.remove(old)
-            for name in sorted(os.listdir(partial), key=lambda f: not f.endswith(".db")):
-                moved.append(os.path.join(output_dir, name))
-                os.replace(os.path.join(partial, name), moved[-1])
-    except BaseException:
-        for path in moved:
-            if os.path.exists(path):
-                os.remove(path)
-        raise
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
-    return sorted(p for p in moved if not p.endswith(".db"))
+    output_dir = check_output_location(output_dir, "folder", "--output_path")
+    name = mindrecord_name(split)
+    with folder_lock(output_dir, "MindRecord output of split '%s' in" % split, name=f".{name}.lock"):
+        _check_no_set(output_dir, split, overwrite)
+        remove_stale_temporaries(output_dir, name)
+        with signals_raise_interrupted(), temporary_folder(os.path.join(output_dir, name)) as partial:
+            _write_set(samples, partial, name, num_shards, num_workers, split, progress)
+            # data files before their .db indexes: a set cut short lacks an index, which find_mindrecord refuses
+            written = sorted(os.listdir(partial), key=lambda f: (f.endswith(".db"), f))
+            replace_files([(os.path.join(partial, f), os.path.join(output_dir, f)) for f in written],
+                          _existing_set(output_dir, split))
+    return sorted(os.path.join(output_dir, f) for f in written if not f.endswith(".db"))
+
+
+def _write_set(samples, folder, name, num_shards, num_workers, split, progress):
+    """The MindRecord set of ``samples`` in ``folder`` (the shards store each other's names: final names)."""
+    from mindspore.mindrecord import FileWriter
+
+    writer = FileWriter(os.path.join(folder, name), shard_num=num_shards)
+    writer.add_schema(SCHEMA, "cityscapes")
+    batch = []
+    bar = tqdm(total=len(samples), desc=f"MindRecord {split}", unit="img", disable=not progress)
+    with bar, closing(_encoded_rows(samples, num_workers)) as rows:
+        for row in rows:
+            batch.append(row)
+            bar.update()
+            if len(batch) == WRITE_BATCH:
+                writer.write_raw_data(batch)
+                batch = []
+        if batch:
+            writer.write_raw_data(batch)
+    writer.commit()
 
 
 def build_mindrecord(data_path, output_path, split, num_shards=1, num_workers=2, overwrite=False, progress=True):

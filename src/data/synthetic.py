@@ -10,15 +10,14 @@ context, not colour alone. Everything derives from the seed, so a tree is reprod
 """
 import argparse
 import os
-import shutil
-import sys
 
 import cv2
 import numpy as np
 
 from src.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_SUFFIX
 from src.data.labels import NAME_TO_LABEL
-from src.errors import UserError
+from src.errors import UserError, run_main
+from src.fileio import atomic_folder, check_output_location, remove_stale_temporaries
 
 CITIES = {"train": ("aachen", "bochum"), "val": ("frankfurt", "lindau")}
 _SPLIT_KEYS = {"train": 0, "val": 1}
@@ -332,23 +331,11 @@ def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=F
         if not overwrite:
             raise UserError(f"output '{output_path}' exists and is not empty: choose another path "
                             "or pass --overwrite")
-    parent = os.path.dirname(os.path.abspath(output_path))
-    try:
-        os.makedirs(parent, exist_ok=True)
-        partial = os.path.join(parent, f".{os.path.basename(os.path.abspath(output_path))}.partial-{os.getpid()}")
-        os.makedirs(partial)
-    except OSError as err:
-        raise UserError(f"cannot write to '{parent}': {err.strerror}; choose a writable --output_path") from err
-    try:
+    parent = check_output_location(os.path.dirname(os.path.abspath(output_path)), "folder", "--output_path's parent")
+    remove_stale_temporaries(parent, os.path.basename(os.path.abspath(output_path)))
+    with atomic_folder(output_path, replace=True) as partial:
         write_split(partial, "train", num_train, height, width, seed)
         write_split(partial, "val", num_val, height, width, seed)
-        if os.path.isdir(output_path) and os.listdir(output_path):
-            shutil.rmtree(output_path)
-        elif os.path.exists(output_path) and not os.path.isdir(output_path):
-            os.remove(output_path)
-        os.replace(partial, output_path)
-    finally:
-        shutil.rmtree(partial, ignore_errors=True)
     return output_path
 
 
@@ -362,14 +349,9 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_path")
     args = parser.parse_args(argv)
-    try:
-        generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite)
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite)
     print(f"wrote {args.num_train} train + {args.num_val} val images to {args.output_path}")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -15,6 +15,7 @@ import mindspore.ops as ops
 import numpy as np
 
 from src.errors import UserError
+from src.fileio import atomic_path
 from src.kernels import portable_ops
 from src.model.resize import exportable_resize
 
@@ -84,32 +85,25 @@ def export_network(net, path, file_format, height, width, output="argmax"):
     head = InferenceHead(net, output)
     head.set_train(False)
     sample = ms.Tensor(np.zeros((1, 3, height, width), np.float32))
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary_base = os.path.join(directory, ".tmp_export_%d" % os.getpid())
-    temporary = temporary_base + EXTENSIONS[file_format]
-    try:
-        with portable_ops(head):
-            if file_format == "ONNX":
-                _export_onnx(head, sample, temporary_base)
-                _restore_resizes(temporary)
-            else:
-                ms.export(head, sample, file_name=temporary_base, file_format=file_format)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_path(path, keep_suffix=True) as temporary, portable_ops(head):
+        temporary_base = temporary[:-len(EXTENSIONS[file_format])]  # ms.export appends the extension
+        if file_format == "ONNX":
+            _export_onnx(head, sample, temporary_base)
+            _restore_resizes(temporary)
+        else:
+            ms.export(head, sample, file_name=temporary_base, file_format=file_format)
     return path
 
 
 def run_export(cfg):
     """export.py: cfg.ckpt_path at cfg.height x cfg.width with cfg.output; returns the file written."""
-    from src.deploy.network import load_trained_network
     from src.device import init_device
+    from src.model.loading import load_network
 
     check_format(cfg.file_format, cfg.device_target)
     init_device(cfg)
-    net = load_trained_network(cfg)
+    net = load_network(cfg)
     path = export_network(net, export_file_name(cfg.output_path, cfg.height, cfg.width, cfg.output, cfg.file_format),
                           cfg.file_format, cfg.height, cfg.width, cfg.output)
     print("exported %s (input 1x3x%dx%d float32, output %s)" % (path, cfg.height, cfg.width, cfg.output))

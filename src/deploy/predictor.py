@@ -23,9 +23,9 @@ class CheckpointBackend:
     input_size = None
 
     def __init__(self, path, cfg):
-        from src.deploy.network import load_trained_network, numpy_forward
+        from src.model.loading import load_network, numpy_forward
 
-        self.run = numpy_forward(load_trained_network(cfg, path))
+        self.run = numpy_forward(load_network(cfg, path, what="--model"))
 
 
 def mindir_input_shape(path):

@@ -45,11 +45,11 @@ def evaluate_forward(forward, cfg, split="val", progress=True):
 
 def run_eval(cfg, progress=True):
     """eval.py: load the checkpoint, score it, print the table, save ``eval_results.json``."""
-    from src.deploy.network import load_trained_network, numpy_forward
     from src.device import init_device
+    from src.model.loading import load_network, numpy_forward
 
     init_device(cfg)
-    net = load_trained_network(cfg)
+    net = load_network(cfg)
     scores = evaluate_forward(numpy_forward(net), cfg, progress=progress)
     scores["checkpoint"] = os.path.abspath(cfg.ckpt_path)
     scores["options"] = {"flip": cfg.flip, "scales": cfg.scales, "sliding_window": cfg.sliding_window,

@@ -3,6 +3,8 @@ import json
 import math
 import os
 
+from src.fileio import atomic_write
+
 
 def _json_safe(value):
     """NaN (an undefined IoU) becomes null: JSON has no NaN."""
@@ -17,14 +19,7 @@ def _json_safe(value):
 
 def save_json(path, data):
     """Write ``data`` to ``path`` as indented JSON, atomically."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    temporary = os.path.join(directory, ".%s.tmp%d" % (os.path.basename(path), os.getpid()))
-    try:
-        with open(temporary, "w") as f:
-            json.dump(_json_safe(data), f, indent=2, allow_nan=False)
-        os.replace(temporary, path)
-    finally:
-        if os.path.exists(temporary):
-            os.remove(temporary)
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    with atomic_write(path) as f:
+        json.dump(_json_safe(data), f, indent=2, allow_nan=False)
     return path

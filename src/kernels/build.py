@@ -8,6 +8,11 @@ bundle (numpy.libs/libopenblas64_*.so), the matmul that numpy itself runs. Witho
 that library, with an unwritable cache folder, or if the build fails, ``kernel_library`` warns once
 and returns None and the callers keep MindSpore's own kernels. AUTODEEPLAB_CPU_KERNELS=0 turns the
 kernels off (A/B tests).
+
+Security: a library in the cache runs inside every training process, so the cache folder is
+created 0700 and used only when it belongs to the user and no one else may write to it; a
+library is loaded only if it is a regular file (not a symlink) whose SHA-256 matches the one
+recorded next to it when it was built (else it is rebuilt).
 """
 import functools
 import glob
@@ -15,14 +20,17 @@ import hashlib
 import os
 import platform
 import shutil
+import stat
 import subprocess
-import tempfile
 import warnings
+
+from src.fileio import atomic_path, atomic_write
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CXX_FLAGS = ("-O3", "-march=native", "-fopenmp-simd", "-shared", "-fPIC", "-pthread")
 CACHE_VAR = "AUTODEEPLAB_KERNEL_CACHE"
 SWITCH_VAR = "AUTODEEPLAB_CPU_KERNELS"
+HASH_SUFFIX = ".sha256"
 
 
 def _cpu_signature():
@@ -86,22 +94,77 @@ def kernel_library(name):
     for path in [source] + sorted(glob.glob(os.path.join(HERE, "*.h"))):
         with open(path, "rb") as f:
             key.update(f.read())
-    path = os.path.join(cache_dir(), f"lib{name}_{key.hexdigest()[:16]}.so")
-    if os.path.isfile(path):
-        return path
+    folder = cache_dir()
+    path = os.path.join(folder, f"lib{name}_{key.hexdigest()[:16]}.so")
     try:
-        os.makedirs(cache_dir(), exist_ok=True)
-        handle, temporary = tempfile.mkstemp(suffix=".so", dir=cache_dir())
+        os.makedirs(folder, mode=0o700, exist_ok=True)
     except OSError as exc:
-        warnings.warn(f"cannot write the kernel cache {cache_dir()} ({exc.strerror}), so MindSpore's "
+        warnings.warn(f"cannot write the kernel cache {folder} ({exc.strerror}), so MindSpore's "
                       f"slower kernels run instead; set {CACHE_VAR} to a writable folder", stacklevel=2)
         return None
-    os.close(handle)
-    build = subprocess.run([compiler, *CXX_FLAGS, source, *link, "-o", temporary], capture_output=True, text=True)
-    if build.returncode != 0:
-        os.remove(temporary)
-        warnings.warn(f"building {source} failed, so MindSpore's slower kernels run instead:\n"
-                      f"{build.stderr[-2000:]}", stacklevel=2)
+    problem = insecure_folder(folder)
+    if problem:
+        warnings.warn(f"the kernel cache {folder} {problem}, so a library planted there could run: it is not used "
+                      f"and MindSpore's slower kernels run instead; chmod 700 it or set {CACHE_VAR} to a private "
+                      "folder", stacklevel=2)
         return None
-    os.replace(temporary, path)
+    if _verified(path):
+        return path
+    try:
+        with atomic_path(path, keep_suffix=True) as temporary:
+            build = subprocess.run([compiler, *CXX_FLAGS, source, *link, "-o", temporary], capture_output=True,
+                                   text=True)
+            if build.returncode != 0:
+                raise _BuildFailed(build.stderr[-2000:])
+            os.chmod(temporary, 0o700)
+            with atomic_write(path + HASH_SUFFIX) as f:
+                f.write(_sha256(temporary) + "\n")
+    except _BuildFailed as failed:
+        warnings.warn(f"building {source} failed, so MindSpore's slower kernels run instead:\n{failed}", stacklevel=2)
+        return None
+    except OSError as exc:
+        warnings.warn(f"cannot write the kernel cache {folder} ({exc.strerror}), so MindSpore's "
+                      f"slower kernels run instead; set {CACHE_VAR} to a writable folder", stacklevel=2)
+        return None
     return path
+
+
+class _BuildFailed(Exception):
+    """g++ failed; the message is its stderr."""
+
+
+def insecure_folder(folder):
+    """Why loading libraries from ``folder`` is unsafe (another user owns it or may write to it), or None."""
+    info = os.stat(folder)
+    if hasattr(os, "getuid") and info.st_uid != os.getuid():
+        return f"belongs to user id {info.st_uid}, not to you ({os.getuid()})"
+    if info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"is writable by other users (mode {stat.S_IMODE(info.st_mode):o})"
+    return None
+
+
+def _sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _verified(path):
+    """Whether ``path`` is a regular file (no symlink) of ours whose SHA-256 matches the one recorded at build.
+
+    A library without a recorded hash, or with another content, is rebuilt (with a warning for the latter)."""
+    try:
+        info = os.lstat(path)
+        with open(path + HASH_SUFFIX, encoding="utf-8") as f:
+            recorded = f.read().strip()
+    except OSError:
+        return False
+    if not stat.S_ISREG(info.st_mode) or (hasattr(os, "getuid") and info.st_uid != os.getuid()):
+        warnings.warn(f"{path} is not a regular file of yours (a symlink?); it is rebuilt", stacklevel=3)
+        return False
+    if _sha256(path) != recorded:
+        warnings.warn(f"{path} differs from the library built there (SHA-256 mismatch); it is rebuilt", stacklevel=3)
+        return False
+    return True

@@ -29,7 +29,6 @@ ModelZoo entries with no project counterpart (optimizer moments, step counters) 
 """
 import re
 
-import mindspore as ms
 from mindspore import Parameter
 
 from src.errors import UserError
@@ -119,11 +118,3 @@ def convert_modelzoo_params(param_dict, net):
                         "the architecture (net_arch/cell_arch) and aspp_rates")
     return converted
 
-
-def load_modelzoo_checkpoint(net, ckpt_path):
-    """Load a ModelZoo .ckpt file into ``net`` (variant='modelzoo')."""
-    try:
-        param_dict = ms.load_checkpoint(ckpt_path)
-    except (ValueError, RuntimeError, OSError) as err:
-        raise UserError(f"cannot read checkpoint {ckpt_path}: {err}") from None
-    ms.load_param_into_net(net, convert_modelzoo_params(param_dict, net), strict_load=True)

@@ -35,25 +35,68 @@ def is_train_state(name):
     return name in TRAIN_STATE_NAMES or name.startswith(TRAIN_STATE_PREFIXES)
 
 
-def read_checkpoint(ckpt_path):
-    """(parameters, meta) of a checkpoint file; meta has the ``META_KEYS`` found (JSON decoded)."""
+RETRAIN, SEARCH, MODELZOO = "retrain", "search", "modelzoo"
+_MODELZOO_MARKS = ("encoder.stem0.", "encoder.NASCells.")
+_SEARCH_MARKS = ("alphas", "betas")
+_MAKE = {RETRAIN: "a checkpoint written by train.py",
+         SEARCH: "a search_epoch<N>.ckpt written by search.py",
+         MODELZOO: "a checkpoint of the MindSpore ModelZoo port (research/cv/Auto-DeepLab)"}
+
+
+class Checkpoint:
+    """One checkpoint file, read once: its parameters (tensors only), its meta entries and its kind.
+
+    Kinds: ``retrain`` (train.py: network weights under the project's names, optionally optimizer
+    state and ``META_KEYS``), ``search`` (search.py: alphas/betas and a JSON ``search_meta``
+    string), ``modelzoo`` (the ModelZoo port's names, ``encoder.NASCells.*``). String entries are
+    kept apart in ``strings`` (a search checkpoint's JSON meta is one), so ``params`` only holds
+    tensors with a shape.
+    """
+
+    def __init__(self, path, params, meta, strings):
+        self.path, self.params, self.meta, self.strings = path, params, meta, strings
+        if all(mark in params for mark in _SEARCH_MARKS):
+            self.kind = SEARCH
+        elif any(mark in name for name in params for mark in _MODELZOO_MARKS):
+            self.kind = MODELZOO
+        else:
+            self.kind = RETRAIN
+
+    def require(self, *kinds, purpose="this command"):
+        """Raise UserError naming what this file is and what to run when its kind is not one of ``kinds``."""
+        if self.kind in kinds:
+            return self
+        if self.kind == SEARCH:
+            fix = ("decode it first: python decode.py --ckpt_path %s --output_path ARCH_DIR, then retrain "
+                   "with: python train.py --arch_path ARCH_DIR/architecture.json" % self.path)
+        elif self.kind == MODELZOO:
+            fix = "pass --variant modelzoo (with the port's --arch_path) to use it"
+        elif SEARCH in kinds:
+            fix = "pass %s; evaluate this one with eval.py --ckpt_path" % _MAKE[SEARCH]
+        else:
+            fix = "pass %s" % " or ".join(_MAKE[kind] for kind in kinds)
+        raise UserError("'%s' is %s, which %s cannot use; %s" % (self.path, _MAKE[self.kind], purpose, fix))
+
+
+def read_checkpoint(ckpt_path, what="--ckpt_path"):
+    """Read ``ckpt_path`` once into a ``Checkpoint`` (meta entries JSON-decoded), or raise UserError."""
     import mindspore as ms
 
     if not ckpt_path or not os.path.isfile(ckpt_path):
-        raise UserError("checkpoint file '%s' does not exist; pass --ckpt_path (or --resume) with a .ckpt "
-                        "written by train.py" % ckpt_path)
+        raise UserError("checkpoint file '%s' does not exist; pass %s with a .ckpt file" % (ckpt_path, what))
     try:
         entries = ms.load_checkpoint(ckpt_path)
-    except (ValueError, RuntimeError, TypeError) as exc:
-        raise UserError("'%s' is not a MindSpore checkpoint (%s); pass a .ckpt written by train.py"
-                        % (ckpt_path, str(exc).splitlines()[0])) from None
+    except (ValueError, RuntimeError, TypeError, OSError) as exc:
+        raise UserError("'%s' is not a MindSpore checkpoint (%s); pass %s with a .ckpt written by train.py"
+                        % (ckpt_path, (str(exc).splitlines() or [type(exc).__name__])[0], what)) from None
+    strings = {name: value for name, value in entries.items() if isinstance(value, str)}
+    params = {name: value for name, value in entries.items() if name not in strings}
     meta = {}
     for key in META_KEYS:
         if key in entries:
-            value = entries.pop(key)
-            value = value if isinstance(value, str) else value.asnumpy().item()
+            value = strings.pop(key) if key in strings else params.pop(key).asnumpy().item()
             meta[key] = json.loads(value) if key in ("architecture", "model_config") else int(value)
-    return entries, meta
+    return Checkpoint(ckpt_path, params, meta, strings)
 
 
 def _describe(values):
@@ -113,20 +156,29 @@ def check_parameters(ckpt_path, net, params, strict):
                         % (ckpt_path, "\n  ".join(problems)))
 
 
-def load_weights(net, ckpt_path, strict=True, expected=None):
-    """Load the network weights of ``ckpt_path`` into ``net``; returns the checkpoint's meta dict.
+def load_weights(net, checkpoint, strict=True, expected=None, variant=None):
+    """Load the network weights of ``checkpoint`` (a path or a ``Checkpoint``) into ``net``; returns its meta.
 
-    ``expected`` (from ``checkpoint_meta``) names the architecture and config this run built;
-    a checkpoint that stored different ones is refused with the option to pass. Then names and
-    shapes are compared (all of them when ``strict``; shapes only otherwise). Optimizer state in a
-    training checkpoint is skipped.
+    A retrain checkpoint: ``expected`` (from ``checkpoint_meta``) names the architecture and config
+    this run built; a checkpoint that stored different ones is refused with the option to pass.
+    Then names and shapes are compared (all of them when ``strict``; shapes only otherwise).
+    Optimizer state is skipped. A ModelZoo-port checkpoint is renamed for ``net`` (variant
+    ``modelzoo`` only); a search checkpoint is refused with the commands that turn it into one.
     """
     import mindspore as ms
 
-    params, meta = read_checkpoint(ckpt_path)
-    if expected:
-        check_meta(ckpt_path, meta, expected)
-    check_parameters(ckpt_path, net, params, strict)
-    weights = {name: value for name, value in params.items() if not is_train_state(name)}
+    from src.model.checkpoint_compat import convert_modelzoo_params
+
+    ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint)
+    ckpt.require(RETRAIN, MODELZOO, purpose="loading network weights")
+    if ckpt.kind == MODELZOO:
+        if (variant or getattr(net, "variant", None)) != "modelzoo":
+            ckpt.require(RETRAIN, purpose="the '%s' variant" % (variant or getattr(net, "variant", "paper")))
+        weights = convert_modelzoo_params(ckpt.params, net)
+    else:
+        if expected:
+            check_meta(ckpt.path, ckpt.meta, expected)
+        check_parameters(ckpt.path, net, ckpt.params, strict)
+        weights = {name: value for name, value in ckpt.params.items() if not is_train_state(name)}
     ms.load_param_into_net(net, weights, strict_load=strict)
-    return meta
+    return ckpt.meta

@@ -24,6 +24,7 @@ import numpy as np
 import yaml
 
 from src.errors import UserError
+from src.fileio import read_text
 from src.nas.operations import PRIMITIVES
 
 NUM_LEVELS = 4
@@ -84,10 +85,7 @@ class Architecture:
 
     @classmethod
     def load(cls, path):
-        if not os.path.isfile(path):
-            raise UserError(f"architecture file not found: {path}")
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        text = read_text(path, "architecture file")
         try:
             data = yaml.safe_load(text) if str(path).endswith(YAML_SUFFIXES) else json.loads(text)
         except (ValueError, yaml.YAMLError) as err:
@@ -228,4 +226,11 @@ def load_architecture(path=None):
     """The architecture in ``path`` (.json/.yaml/.yml), or the built-in AUTODEEPLAB for None."""
     if path is None:
         return Architecture(**AUTODEEPLAB.to_dict())
+    if str(path).endswith(".npy"):
+        folder = os.path.dirname(str(path))
+        pair = [os.path.join(folder, name) for name in ("net_arch.npy", "cell_arch.npy")]
+        if os.path.basename(str(path)) not in ("net_arch.npy", "cell_arch.npy") or not all(map(os.path.isfile, pair)):
+            raise UserError(f"--arch_path {path}: a .npy architecture is read as the ModelZoo pair net_arch.npy + "
+                            "cell_arch.npy in one folder; put both there, or pass the architecture.json of decode.py")
+        return Architecture.load_modelzoo_npy(*pair)
     return Architecture.load(path)

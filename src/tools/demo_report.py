@@ -23,6 +23,7 @@ from src.data.labels import label_ids_to_train_ids, train_ids_to_color
 from src.deploy.images import read_image
 from src.deploy.outputs import write_png
 from src.errors import UserError, run_main
+from src.fileio import atomic_path, atomic_write
 
 STAGE_DIRS = {"data": "cityscapes", "mindrecord": "mindrecord", "search": "search", "decode": "arch",
               "train": "train", "eval": "eval", "export": "export", "predict": "predict"}
@@ -64,10 +65,11 @@ def plot_search_history(history_path, png_path):
         axis.grid(alpha=0.3)
     figure.tight_layout()
     os.makedirs(os.path.dirname(png_path), exist_ok=True)
-    temporary = png_path + ".tmp.png"
-    figure.savefig(temporary, dpi=90)
-    plt.close(figure)
-    os.replace(temporary, png_path)
+    try:
+        with atomic_path(png_path, keep_suffix=True) as temporary:
+            figure.savefig(temporary, dpi=90)
+    finally:
+        plt.close(figure)
     return history
 
 
@@ -205,10 +207,8 @@ def write_report(demo_path):
                     _predict_section):
         section(demo_path, lines)
     path = os.path.join(demo_path, REPORT_NAME)
-    temporary = path + ".tmp"
-    with open(temporary, "w", encoding="utf-8") as f:
+    with atomic_write(path) as f:
         f.write("\n".join(lines) + "\n")
-    os.replace(temporary, path)
     return path
 
 

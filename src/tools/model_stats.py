@@ -11,12 +11,11 @@ multiply + one add = 1) of the convolutions and dense layers for ONE image of H 
 are not counted. They are measured on an actual forward pass (PyNative, forward hooks).
 """
 import json
-import sys
 
 import numpy as np
 
 from src.config import parse_config
-from src.errors import UserError
+from src.errors import run_main
 from src.model import build_model
 from src.nas.conv import Conv2d, DepthwiseConv
 
@@ -75,15 +74,10 @@ def model_stats(cfg):
 
 
 def main(argv=None):
-    try:
-        cfg = parse_config(argv, default_config_path=DEFAULT_CONFIG,
-                           description="Print params and multiply-adds of the network as JSON.")
-        print(json.dumps(model_stats(cfg)))
-    except UserError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    return 0
+    cfg = parse_config(argv, default_config_path=DEFAULT_CONFIG,
+                       description="Print params and multiply-adds of the network as JSON.")
+    print(json.dumps(model_stats(cfg)))
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    run_main(main)

@@ -11,7 +11,9 @@ import re
 import mindspore as ms
 
 from src.errors import UserError
-from src.model.weights import check_meta, check_parameters, is_train_state, read_checkpoint
+from src.model.checkpoint_compat import convert_modelzoo_params, modelzoo_name
+from src.fileio import atomic_path
+from src.model.weights import MODELZOO, RETRAIN, check_meta, check_parameters, is_train_state, read_checkpoint
 
 PREFIX = "autodeeplab"
 CKPT_DIR = "checkpoints"
@@ -36,14 +38,9 @@ def save_train_checkpoint(train_network, directory, step, meta, keep):
     """Write the train network's state after ``step`` steps (temp name + rename); keep the newest ``keep``."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, checkpoint_name(step))
-    tmp = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), checkpoint_name(step)))
-    try:
-        ms.save_checkpoint(train_network, tmp, append_dict=dict(meta, step=step),
+    with atomic_path(path, keep_suffix=True) as temporary:
+        ms.save_checkpoint(train_network, temporary, append_dict=dict(meta, step=step),
                            choice_func=lambda name: name != "learning_rate")
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
     for _, old in list_checkpoints(directory)[:-keep]:
         os.remove(old)
     return path
@@ -53,14 +50,20 @@ def resume_train_state(train_network, net, ckpt_path, expected_meta, steps_per_e
     """Load weights and optimizer state of ``ckpt_path`` into the train network; returns the step.
 
     The optimizer's ``global_step`` comes back with the rest, so the learning-rate array and
-    the data position continue from that step.
+    the data position continue from that step. A ModelZoo-port training checkpoint (``--variant
+    modelzoo``) resumes at its ``global_step`` with its weights and momentum renamed.
     """
-    params, meta = read_checkpoint(ckpt_path)
-    check_meta(ckpt_path, meta, expected_meta)
-    check_parameters(ckpt_path, net, params, strict=True)
-    if "global_step" not in params or "step" not in meta:
+    ckpt = read_checkpoint(ckpt_path, "--resume").require(RETRAIN, MODELZOO, purpose="train.py --resume")
+    if ckpt.kind == MODELZOO:
+        params, meta = modelzoo_train_state(ckpt, net), {}
+    else:
+        params, meta = ckpt.params, ckpt.meta
+        check_meta(ckpt_path, meta, expected_meta)
+        check_parameters(ckpt_path, net, params, strict=True)
+    if "global_step" not in params or ("step" not in meta and ckpt.kind == RETRAIN):
         raise UserError("'%s' holds weights only (no optimizer state or step), so training cannot resume from "
-                        "it; pass a checkpoint written by train.py" % ckpt_path)
+                        "it; pass it as --pretrained_ckpt to start from its weights, or pass a checkpoint "
+                        "written by train.py to --resume" % ckpt_path)
     stored_steps = meta.get("steps_per_epoch")
     if stored_steps is not None and stored_steps != steps_per_epoch:
         raise UserError("'%s' was written with %d steps per epoch but this run has %d (batch_size, number of "
@@ -73,4 +76,17 @@ def resume_train_state(train_network, net, ckpt_path, expected_meta, steps_per_e
     if missing:
         raise UserError("'%s' lacks optimizer state %s of this run (was it written with another optimizer or "
                         "loss_scale?)" % (ckpt_path, ", ".join(missing)))
-    return meta["step"]
+    return meta["step"] if "step" in meta else int(params["global_step"].asnumpy().reshape(-1)[0])
+
+
+def modelzoo_train_state(ckpt, net):
+    """A ModelZoo-port training checkpoint's weights, momentum and global_step under this project's names."""
+    weights = convert_modelzoo_params(ckpt.params, net)
+    state = dict(weights)
+    for name in weights:
+        moment = ckpt.params.get("moments." + modelzoo_name(name))
+        if moment is not None:
+            state["moments." + name] = moment
+    if "global_step" in ckpt.params:
+        state["global_step"] = ckpt.params["global_step"]
+    return state

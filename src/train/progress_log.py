@@ -8,6 +8,8 @@ import os
 
 import numpy as np
 
+from src.fileio import atomic_path, atomic_write
+
 COLUMNS = ("step", "epoch", "loss", "lr", "step_time_s", "samples_per_s")
 CSV_NAME = "train_log.csv"
 PNG_NAME = "loss_curve.png"
@@ -21,12 +23,10 @@ class ProgressLog:
         self.png_path = os.path.join(directory, PNG_NAME)
         self.steps, self.losses = [], []
         kept = [row for row in self._read() if int(row["step"]) <= start_step]
-        tmp = self.csv_path + ".tmp"
-        with open(tmp, "w", newline="") as f:
+        with atomic_write(self.csv_path, newline="") as f:
             writer = csv.DictWriter(f, COLUMNS)
             writer.writeheader()
             writer.writerows(kept)
-        os.replace(tmp, self.csv_path)
         for row in kept:
             self.steps.append(int(row["step"]))
             self.losses.append(float(row["loss"]))
@@ -65,7 +65,8 @@ class ProgressLog:
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)
         ax.legend()
-        tmp = self.png_path + ".tmp.png"
-        fig.savefig(tmp, dpi=100, bbox_inches="tight")
-        plt.close(fig)
-        os.replace(tmp, self.png_path)
+        try:
+            with atomic_path(self.png_path, keep_suffix=True) as temporary:
+                fig.savefig(temporary, dpi=100, bbox_inches="tight")
+        finally:
+            plt.close(fig)

@@ -12,7 +12,8 @@ import sys
 import yaml
 
 from src.device import init_device, use_sync_bn
-from src.errors import UserError
+from src.errors import UserError, interruption_note
+from src.fileio import atomic_write, check_output_location, folder_lock
 from src.modelarts import prepare_inputs, upload_outputs
 
 LOG = logging.getLogger("autodeeplab.train")
@@ -24,24 +25,9 @@ def _setup_logging(rank_id, rank_size):
                         format="%(asctime)s " + prefix + "%(message)s", datefmt="%H:%M:%S")
 
 
-def _check_writable(directory):
-    """Create ``directory`` and prove a file can be written there, or raise UserError."""
-    probe = os.path.join(directory, ".write-test-%d" % os.getpid())
-    try:
-        os.makedirs(directory, exist_ok=True)
-        with open(probe, "w") as f:
-            f.write("ok")
-        os.remove(probe)
-    except OSError as exc:
-        raise UserError("output_path '%s' is not writable (%s); pass --output_path with a writable folder"
-                        % (directory, exc.strerror or exc)) from None
-
-
 def _save_config(cfg, directory):
-    path = os.path.join(directory, "train_config.yaml")
-    with open(path + ".tmp", "w") as f:
+    with atomic_write(os.path.join(directory, "train_config.yaml")) as f:
         yaml.safe_dump(cfg.to_dict(), f, sort_keys=True)
-    os.replace(path + ".tmp", path)
 
 
 def train(cfg):
@@ -49,10 +35,38 @@ def train(cfg):
     rank_id, rank_size = init_device(cfg)
     _setup_logging(rank_id, rank_size)
     cfg = prepare_inputs(cfg, rank_id)
+    output = check_output_location(cfg.output_path, "folder", "--output_path")
     try:
-        return _train(cfg, rank_id, rank_size)
+        if rank_id != 0:
+            return _train(cfg, rank_id, rank_size)
+        with folder_lock(output):
+            return _train(cfg, rank_id, rank_size)
     finally:
         upload_outputs(cfg, rank_id)
+
+
+def _claim_checkpoint_folder(cfg, directory, is_writer):
+    """Refuse a folder holding another run's checkpoints unless --resume or --overwrite says what to do."""
+    from src.train.checkpoint import list_checkpoints
+
+    found = list_checkpoints(directory)
+    if not found or cfg.resume:
+        return
+    if not cfg.overwrite:
+        raise UserError("'%s' holds checkpoints of another run (newest %s): pass --resume %s to continue it, "
+                        "--overwrite true to start over (removes them), or another --output_path"
+                        % (directory, os.path.basename(found[-1][1]), found[-1][1]))
+    if is_writer:
+        for _, path in found:
+            os.remove(path)
+        LOG.info("--overwrite: removed %d checkpoint(s) of the previous run in %s", len(found), directory)
+
+
+def last_good_note(checkpoint):
+    """What an interrupted run leaves: the last complete checkpoint and how to continue from it."""
+    if not checkpoint:
+        return "no checkpoint was written yet; run again to start over"
+    return "last good checkpoint %s; continue with --resume %s" % (checkpoint, checkpoint)
 
 
 def weights_digest(net):
@@ -69,7 +83,7 @@ def _train(cfg, rank_id, rank_size):
 
     from src.data.mindrecord_writer import find_mindrecord
     from src.model import build_model
-    from src.model.weights import checkpoint_meta
+    from src.model.weights import checkpoint_meta, load_weights
     from src.train.callbacks import RunState, training_callbacks
     from src.train.checkpoint import CKPT_DIR, resume_train_state
     from src.train.data import epoch_dataset, epoch_file_names, steps_per_epoch, write_samples_log
@@ -84,8 +98,9 @@ def _train(cfg, rank_id, rank_size):
                         "(written by build_mindrecord.py)")
     mindrecord = find_mindrecord(cfg.data_path, "train")
     output = os.path.abspath(cfg.output_path)
-    _check_writable(output)
     is_writer = rank_id == 0
+    checkpoint_dir = os.path.join(output, CKPT_DIR)
+    _claim_checkpoint_folder(cfg, checkpoint_dir, is_writer)
 
     net = build_model(cfg, use_sync_bn=use_sync_bn(cfg))
     meta = checkpoint_meta(cfg, net.architecture)
@@ -96,6 +111,9 @@ def _train(cfg, rank_id, rank_size):
                   loss_scale_manager=loss_scale_manager(cfg), amp_level=cfg.amp_level)
 
     start_step = 0
+    if cfg.pretrained_ckpt and not cfg.resume:
+        load_weights(net, cfg.pretrained_ckpt, strict=True, expected=meta, variant=cfg.variant)
+        LOG.info("initial weights from %s", cfg.pretrained_ckpt)
     if cfg.resume:
         start_step = resume_train_state(model.train_network, net, cfg.resume, meta, per_epoch)
         if start_step >= total_steps:
@@ -106,7 +124,7 @@ def _train(cfg, rank_id, rank_size):
 
     state = RunState(start_step, total_steps, per_epoch, learning_rates, cfg.batch_size * rank_size)
     progress_log = ProgressLog(output, start_step) if is_writer else None
-    callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, os.path.join(output, CKPT_DIR),
+    callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, checkpoint_dir,
                                    meta, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max, is_writer)
     if is_writer:
         _save_config(cfg, output)
@@ -115,13 +133,14 @@ def _train(cfg, rank_id, rank_size):
     samples_log = os.path.join(output, "samples_rank%d.txt" % rank_id)
     if cfg.log_samples and not cfg.resume and os.path.exists(samples_log):
         os.remove(samples_log)
-    for epoch in range(start_step // per_epoch, cfg.epochs):
-        skip = state.step - epoch * per_epoch
-        if cfg.log_samples:
-            names = epoch_file_names(cfg, mindrecord, epoch, rank_id, rank_size, per_epoch)
-            write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
-        dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
-        model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
+    with interruption_note(lambda: last_good_note(state.last_checkpoint or cfg.resume)):
+        for epoch in range(start_step // per_epoch, cfg.epochs):
+            skip = state.step - epoch * per_epoch
+            if cfg.log_samples:
+                names = epoch_file_names(cfg, mindrecord, epoch, rank_id, rank_size, per_epoch)
+                write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
+            dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
+            model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
     if progress_log:
         progress_log.plot()
     LOG.info("training finished at step %d; last checkpoint %s", state.step, state.last_checkpoint)
