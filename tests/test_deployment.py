@@ -40,7 +40,7 @@ ARCHITECTURE = {
     "cell": [[0, "sep_conv_3x3"], [1, "sep_conv_5x5"], [0, "dil_conv_3x3"], [1, "dil_conv_5x5"],
              [0, "sep_conv_3x3"], [1, "dil_conv_3x3"], [0, "skip_connect"], [1, "sep_conv_3x3"],
              [1, "dil_conv_3x3"], [0, "sep_conv_5x5"]],
-    "provenance": {"source": "tests/test_deploy_tiny_model.py (shallow cells for exact fp32 parity checks)"},
+    "provenance": {"source": "tests/test_deployment.py (shallow cells for exact fp32 parity checks)"},
 }
 # Seed of the weights: chosen so that no pixel of the two val images is a near tie (TIE_MARGIN).
 SEED = 3

@@ -15,7 +15,7 @@ from src.deploy.images import normalise, read_image
 from src.deploy.offline import postprocess, preprocess
 from src.errors import UserError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def test_preprocess_writes_the_normalised_image_per_file(demo_cityscapes_root, tmp_path):
