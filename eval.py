@@ -15,7 +15,7 @@ from src.errors import run_main
 def main(argv=None):
     from src.eval.evaluate import run_eval
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="eval")
     run_eval(cfg)
 
 

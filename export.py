@@ -16,7 +16,7 @@ from src.errors import run_main
 def main(argv=None):
     from src.deploy.export import run_export
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="export")
     run_export(cfg)
 
 

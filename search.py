@@ -13,7 +13,7 @@ from src.errors import run_main
 def main(argv=None):
     cfg = parse_config(argv, default_config_path=os.path.join(CONFIG_DIR, "search.yaml"),
                        description="Search alpha (cell) and beta (network path) of Auto-DeepLab; "
-                                   "--resume CKPT continues a search exactly.")
+                                   "--resume CKPT continues a search exactly.", stage="search")
     from src.nas.search_trainer import search
 
     search(cfg)
