@@ -1,11 +1,8 @@
 """MindSpore data pipelines over the Cityscapes MindRecord files.
 
-Columns: image float32 (3, H, W) normalised as (x/255 - mean)/std, label int32 (H, W) with trainIds
-and 255 = ignore; eval also yields file_name.
-
-channel_order "rgb": pixels in RGB order, normalised with the RGB ImageNet constants (correct).
-channel_order "bgr": pixels in BGR order, normalised with the same RGB constants: this reproduces
-the MindSpore ModelZoo port (needed for its checkpoints), and nothing else.
+Columns: image float32 (3, H, W) normalised as ``src.data.normalisation`` defines (channel_order
+rgb or the ModelZoo's bgr), label int32 (H, W) with trainIds and 255 = ignore; eval also yields
+file_name.
 """
 import cv2
 import mindspore.dataset as ds
@@ -15,12 +12,9 @@ import numpy as np
 from mindspore import dtype as mstype
 
 from src.data.labels import IGNORE_LABEL
+from src.data.normalisation import CHANNEL_ORDERS, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from src.data.record_codec import decode_label
 from src.errors import UserError
-
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-CHANNEL_ORDERS = ("rgb", "bgr")
 
 
 def _pair(size, what):
