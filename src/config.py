@@ -99,7 +99,8 @@ SCHEMA = {
                            {"minimum": 1, "stages": NETWORK_STAGES + (SEARCH,)}),
         block_multiplier=("int", 5, "B: blocks per cell of the search supernet (retrain takes B from the "
                           "architecture file's cell: 2 rows per block)", {"minimum": 1, "stages": (SEARCH,)}),
-        num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the architecture file)", {"minimum": 1, "stages": (SEARCH,)}),
+        num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the "
+                    "architecture file)", {"minimum": 1, "stages": (SEARCH,)}),
         stem_channels=("int", 64, "stem width C of the 3->C, C->C, C->2C stem convs (paper 64)",
                        {"minimum": 1, "stages": NETWORK_STAGES + (SEARCH,)}),
         decoder_channels=("int", 256, "width of the ASPP branches and the decoder convs (paper 256)",
@@ -117,7 +118,8 @@ SCHEMA = {
         "data", (TRAIN,),
         crop_size=("int", 769, "training crop (square)",
                    {"minimum": 1, "stages": (SEARCH, TRAIN, EVAL, PREDICT),
-                    "stage_help": {EVAL: "window of sliding_window (square)", PREDICT: "window of sliding_window (square)",
+                    "stage_help": {EVAL: "window of sliding_window (square)",
+                                   PREDICT: "window of sliding_window (square)",
                                    SEARCH: "random crop of the half-resolution images (square)"}}),
         min_scale=("float", 0.5, "smallest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
         max_scale=("float", 2.0, "largest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
@@ -130,10 +132,12 @@ SCHEMA = {
         batch_size=("int", 2, "batch per device", {"minimum": 1, "stages": (SEARCH, TRAIN)}),
         epochs=("int", 4000, "training epochs", {"minimum": 1, "stages": (SEARCH, TRAIN),
                                                  "stage_help": {SEARCH: "search epochs"}}),
-        base_lr=("float", 0.05, "peak learning rate of the weights", {"minimum": 0.0, "stages": (SEARCH, TRAIN),
-                 "stage_help": {SEARCH: "initial learning rate of the supernet weights (cosine schedule)"}}),
-        min_lr=("float", 0.0, "final learning rate of the poly schedule", {"minimum": 0.0, "stages": (SEARCH, TRAIN),
-                "stage_help": {SEARCH: "final learning rate of the weights' cosine schedule"}}),
+        base_lr=("float", 0.05, "peak learning rate of the weights", {
+            "minimum": 0.0, "stages": (SEARCH, TRAIN),
+            "stage_help": {SEARCH: "initial learning rate of the supernet weights (cosine schedule)"}}),
+        min_lr=("float", 0.0, "final learning rate of the poly schedule", {
+            "minimum": 0.0, "stages": (SEARCH, TRAIN),
+            "stage_help": {SEARCH: "final learning rate of the weights' cosine schedule"}}),
         warmup_start_lr=("float", 5e-6, "learning rate at the first warmup step", {"minimum": 0.0}),
         warmup_iters=("int", 1000, "geometric warmup steps", {"minimum": 0}),
         lr_power=("float", 0.9, "poly schedule power", {"minimum": 0.0}),
@@ -363,16 +367,15 @@ def read_yaml(path, _inheriting=()):
     return {**read_yaml(base_path, chain), **data}
 
 
-def stages_reading(name):
-    return SCHEMA[name].stages if name in SCHEMA else ()
-
-
 def _not_read_by(stage, name):
-    return "%s is not read by %s (read by: %s)" % (name, stage, ", ".join(stages_reading(name)) or "no stage")
+    return "%s is not read by %s (read by: %s)" % (name, stage, ", ".join(SCHEMA[name].stages))
 
 
-def _pipeline_of(stage):
-    return next(stages for stages in PIPELINES.values() if stage in stages)
+def pipeline_keys(stage):
+    """The keys some stage of ``stage``'s pipeline reads: what a config file for it may set
+    without a warning (and what a run should save as its config)."""
+    pipeline = next(stages for stages in PIPELINES.values() if stage in stages)
+    return {name for name, key in SCHEMA.items() if set(key.stages) & set(pipeline)}
 
 
 def load_config(config_path=None, overrides=None, stage=None):
@@ -386,11 +389,11 @@ def load_config(config_path=None, overrides=None, stage=None):
     if stage is not None:
         if stage not in STAGES:
             raise AssertionError("unknown stage %r" % stage)
-        ignored = [name for name in overrides if name in SCHEMA and stage not in stages_reading(name)]
+        ignored = [name for name in overrides if name in SCHEMA and stage not in SCHEMA[name].stages]
         if ignored:
             raise UserError("; ".join(_not_read_by(stage, name) for name in ignored) + ": remove the option")
-        pipeline = _pipeline_of(stage)
-        unused = [name for name in raw if name in SCHEMA and not set(stages_reading(name)) & set(pipeline)]
+        readable = pipeline_keys(stage)
+        unused = [name for name in raw if name in SCHEMA and name not in readable]
         if unused:
             print("warning: %s sets %s, which %s does not read; it has no effect"
                   % (config_path, ", ".join(unused), stage), file=sys.stderr)

@@ -69,7 +69,8 @@ def layering_table():
     table = {}
     for row in re.findall(r"^\| `src/([a-z_]+)(?:\.py|/)?` \| ([^|]*) \|", section, re.M):
         allowed = row[1].strip()
-        table["src" if row[0] == "__init__" else row[0]] = set() if allowed == "nothing" else {name.strip() for name in allowed.split(",")}
+        names = set() if allowed == "nothing" else {name.strip() for name in allowed.split(",")}
+        table["src" if row[0] == "__init__" else row[0]] = names
     return table
 
 
