@@ -408,13 +408,17 @@ def _argument_parser(stage, description, default_config_path, epilog=None):
         description=description, epilog=epilog, argument_default=argparse.SUPPRESS, allow_abbrev=False,
         usage="%(prog)s [--config_path FILE] [--KEY VALUE ...]",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    try:  # the defaults shown are those in force without --config_path: the stage's default file
+        defaults = {**read_yaml(default_config_path), "config_path": default_config_path} if default_config_path else {}
+    except UserError:
+        defaults = {}
     groups = {}
     for name, key in SCHEMA.items():
         if stage is not None and stage not in key.stages:
             continue
         group = groups.get(key.group) or groups.setdefault(
             key.group, parser.add_argument_group("%s options" % key.group))
-        default = default_config_path if name == "config_path" else key.default
+        default = defaults.get(name, key.default)
         choices = " {%s}" % "|".join(key.choices) if key.choices else ""
         group.add_argument("--" + name, metavar=key.kind.upper(),
                            help="%s%s (default: %s)" % (key.help_for(stage), choices, default))

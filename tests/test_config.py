@@ -325,3 +325,13 @@ def test_unknown_command_line_option_is_one_clear_line():
     assert result.returncode == 2
     assert "unrecognized arguments: --bach_size 2" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_help_shows_the_values_in_force_without_config_path(tmp_path, capsys):
+    path = tmp_path / "default.yaml"
+    path.write_text("epochs: 7\n")
+    with pytest.raises(SystemExit):
+        parse_config(["--help"], str(path), stage="search")
+    text = " ".join(capsys.readouterr().out.split())
+    assert "search epochs (default: 7)" in text and "default.yaml)" in text
+    assert "Adam learning rate of alpha/beta (default: 0.003)" in text  # not in the file: the schema's
