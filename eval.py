@@ -16,7 +16,7 @@ from src.fileio import check_output_location
 def main(argv=None):
     from src.eval.evaluate import run_eval
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="eval")
     check_output_location(cfg.output_path, "folder", "--output_path")
     run_eval(cfg)
 

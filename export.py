@@ -17,7 +17,7 @@ from src.fileio import check_output_location
 def main(argv=None):
     from src.deploy.export import run_export
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
+    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="export")
     check_output_location(cfg.output_path, "folder", "--output_path")
     run_export(cfg)
 

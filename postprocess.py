@@ -27,7 +27,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--result_path")
     args, rest = parser.parse_known_args(argv)
-    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
+    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG, stage="postprocess")
     if not cfg.data_path or not args.result_path:
         raise UserError("pass --data_path (the images the app ran on) and --result_path (the app's output folder)")
     check_output_location(cfg.output_path, "folder", "--output_path")

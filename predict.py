@@ -27,7 +27,7 @@ def main(argv=None):
     parser.add_argument("--model")
     parser.add_argument("--input")
     args, rest = parser.parse_known_args(argv)
-    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
+    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG, stage="predict")
     if not args.model or not args.input:
         raise UserError("pass --model (a .ckpt, .mindir or .onnx file) and --input (an image or a folder)")
     check_output_location(cfg.output_path, "folder", "--output_path")

@@ -24,7 +24,7 @@ def main(argv=None):
     parser = argparse.ArgumentParser(add_help=False)
     parser.add_argument("--model")
     args, rest = parser.parse_known_args(argv)
-    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG)
+    cfg = parse_config(rest, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, epilog=EPILOG, stage="preprocess")
     if not cfg.data_path:
         raise UserError("pass --data_path: a Cityscapes root (its val split is used) or a folder of images")
     check_output_location(cfg.output_path, "folder", "--output_path")

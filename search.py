@@ -14,7 +14,7 @@ from src.fileio import check_output_location
 def main(argv=None):
     cfg = parse_config(argv, default_config_path=os.path.join(CONFIG_DIR, "search.yaml"),
                        description="Search alpha (cell) and beta (network path) of Auto-DeepLab; "
-                                   "--resume CKPT continues a search exactly.")
+                                   "--resume CKPT continues a search exactly.", stage="search")
     check_output_location(cfg.output_path, "folder", "--output_path")
     from src.nas.search_trainer import search
 

@@ -12,7 +12,7 @@ from src.errors import run_main
 def main(argv=None):
     cfg = parse_config(argv, default_config_path=os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"),
                        description="Retrain Auto-DeepLab (weights, optimizer state and step are checkpointed; "
-                                   "--resume CKPT continues a run exactly).")
+                                   "--resume CKPT continues a run exactly).", stage="train")
     from src.train.trainer import train
 
     train(cfg)

@@ -45,7 +45,8 @@ def _pipeline_rate(path, epochs):
     # they should not pay for importing mindspore.
     from src.data.dataset import create_train_dataset
 
-    iterator = create_train_dataset(path, BATCH, CROP, num_parallel_workers=2, seed=0).create_tuple_iterator(
+    iterator = create_train_dataset(path, BATCH, CROP, min_scale=0.5, max_scale=2.0, channel_order="rgb", seed=0,
+                                    num_parallel_workers=2).create_tuple_iterator(
         output_numpy=True, num_epochs=epochs + 1)
     for _ in iterator:
         pass

@@ -1,13 +1,22 @@
 """Configuration: one schema for every stage, YAML files under config/, command-line overrides.
 
-Every key a stage reads is declared once in ``SCHEMA`` with its type, default, allowed range and
-help text. A YAML file sets any subset of the keys; ``--key value`` on the command line overrides
-the file; the result is validated and every bad key/value is reported at once, each with its fix.
+Every key is declared once in ``SCHEMA``: type, default, allowed values, help text and the stages
+(entry scripts) that read it. A YAML file sets any subset of the keys and may inherit another
+file (``base: other.yaml``); ``--key value`` overrides the file; the result is validated and every
+bad value is reported at once, each with its fix.
+
+Keys a stage does not read (the rule, also in the README): on the command line an error (the
+option would have no effect); in a YAML file a one-line warning when no stage of the file's
+pipeline reads the key (a retrain file serves train, eval, export, predict, preprocess and
+postprocess, so eval quietly skips the training keys of autodeeplab_s.yaml, but a search file
+setting a key search never reads is reported). An unknown key is always an error.
 """
 import argparse
+import math
 import os
+import sys
 from dataclasses import dataclass
-from typing import Any, Optional, Sequence
+from typing import Any, Callable, Mapping, Optional, Sequence, Tuple
 
 import yaml
 
@@ -15,84 +24,128 @@ from src.errors import UserError
 from src.fileio import read_text
 
 CONFIG_DIR = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "config")
+BASE_KEY = "base"  # a YAML file's ``base: FILE`` (relative to that file) inherits FILE's values
+
+# Stages: the entry scripts that take a config (build_mindrecord.py and decode.py take none).
+SEARCH, TRAIN, EVAL, EXPORT, PREDICT = "search", "train", "eval", "export", "predict"
+PREPROCESS, POSTPROCESS, MODEL_STATS = "preprocess", "postprocess", "model_stats"
+PIPELINES = {"search": (SEARCH,),
+             "retrain": (TRAIN, EVAL, EXPORT, PREDICT, PREPROCESS, POSTPROCESS, MODEL_STATS)}
+STAGES = tuple(stage for stages in PIPELINES.values() for stage in stages)
+DEVICE_STAGES = (SEARCH, TRAIN, EVAL, EXPORT, PREDICT)  # call src.device.init_device
+NETWORK_STAGES = (TRAIN, EVAL, EXPORT, PREDICT, MODEL_STATS)  # build the retrain network
+# Coarsest output stride of any network: level 3 (the last of the 4 levels) is stride 4 * 2**3.
+MAX_OUTPUT_STRIDE = 4 * 2 ** 3
 
 
 @dataclass(frozen=True)
 class Key:
-    """One configuration key: its type, default, constraints and help text."""
+    """One configuration key: type, default, constraints, help text and the stages that read it."""
 
     kind: str  # int | float | str | bool | path | ints | floats
     default: Any
     help: str
     group: str
+    stages: Tuple[str, ...]
     choices: Optional[Sequence[str]] = None
     minimum: Optional[float] = None
     maximum: Optional[float] = None
     exclusive_minimum: bool = False
+    exclusive_maximum: bool = False
+    length: Optional[int] = None  # lists: exact number of items
+    stage_help: Optional[Mapping[str, str]] = None  # help where a stage reads the key differently
+
+    def help_for(self, stage):
+        return (self.stage_help or {}).get(stage, self.help)
 
 
-def _keys(group, **keys):
-    return {name: Key(*spec[:2], spec[2], group, **(spec[3] if len(spec) > 3 else {}))
-            for name, spec in keys.items()}
+def _keys(group, stages, **keys):
+    """Keys of one --help group; ``stages`` is the group's default, a key may set its own."""
+    declared = {}
+    for name, spec in keys.items():
+        options = dict(spec[3]) if len(spec) > 3 else {}
+        declared[name] = Key(*spec[:3], group, tuple(options.pop("stages", stages)), **options)
+    return declared
 
 
 SCHEMA = {
     **_keys(
-        "common",
-        config_path=("path", None, "YAML file with the values of this run (command line overrides it)"),
+        "common", DEVICE_STAGES,
+        config_path=("path", None, "YAML file with the values of this run (command line overrides it)",
+                     {"stages": STAGES}),
         device_target=("str", "CPU", "backend", {"choices": ("CPU", "GPU", "Ascend")}),
         device_id=("int", 0, "device index on this host (single-device runs)", {"minimum": 0}),
         mode=("str", "graph", "MindSpore execution mode", {"choices": ("graph", "pynative")}),
         seed=("int", 0, "random seed of weights init, data order and augmentation", {"minimum": 0}),
         distribute=("bool", False, "data-parallel run (set by the msrun / rank-table scripts)"),
-        enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing"),
-        data_url=("str", None, "ModelArts: OBS path of the input data"),
-        train_url=("str", None, "ModelArts: OBS path for the outputs"),
-        data_path=("path", None, "input folder (MindRecord folder for training/evaluation)"),
-        output_path=("path", "output", "folder for checkpoints, logs and results"),
+        enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing",
+                          {"stages": (TRAIN,)}),
+        data_url=("path", None, "ModelArts: OBS path of the input data", {"stages": (TRAIN,)}),
+        train_url=("path", None, "ModelArts: OBS path for the outputs", {"stages": (TRAIN,)}),
+        data_path=("path", None, "input folder (MindRecord folder for training/evaluation)",
+                   {"stages": (SEARCH, TRAIN, EVAL, PREPROCESS, POSTPROCESS)}),
+        output_path=("path", "output", "folder for checkpoints, logs and results",
+                     {"stages": tuple(s for s in STAGES if s != MODEL_STATS)}),
     ),
     **_keys(
-        "model",
+        "model", NETWORK_STAGES,
         arch_path=("path", None, "architecture file (decode.py output); default: the paper's Auto-DeepLab"),
         variant=("str", "paper", "paper: paper/TF ops; modelzoo: loads MindSpore ModelZoo checkpoints",
                  {"choices": ("paper", "modelzoo")}),
-        num_classes=("int", 19, "number of training classes", {"minimum": 2}),
-        ignore_label=("int", 255, "label value that is never trained or scored", {"minimum": 0, "maximum": 255}),
+        num_classes=("int", 19, "number of training classes",
+                     {"minimum": 2, "stages": NETWORK_STAGES + (SEARCH, POSTPROCESS)}),
+        ignore_label=("int", 255, "label value that is never trained or scored",
+                      {"minimum": 0, "maximum": 255, "stages": (SEARCH, TRAIN, EVAL, POSTPROCESS)}),
         filter_multiplier=("int", 20, "F: channels per block at level 0 (S 20, M 32, L 48; search 8)",
-                           {"minimum": 1}),
+                           {"minimum": 1, "stages": NETWORK_STAGES + (SEARCH,)}),
         block_multiplier=("int", 5, "B: blocks per cell of the search supernet (retrain takes B from the "
-                          "architecture file's cell: 2 rows per block)", {"minimum": 1}),
-        num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the architecture file)", {"minimum": 1}),
-        stem_channels=("int", 64, "stem width C of the 3->C, C->C, C->2C stem convs (paper 64)", {"minimum": 1}),
+                          "architecture file's cell: 2 rows per block)", {"minimum": 1, "stages": (SEARCH,)}),
+        num_layers=("int", 12, "cells of the search supernet (retrain: one cell per network_path entry of the "
+                    "architecture file)", {"minimum": 1, "stages": (SEARCH,)}),
+        stem_channels=("int", 64, "stem width C of the 3->C, C->C, C->2C stem convs (paper 64)",
+                       {"minimum": 1, "stages": NETWORK_STAGES + (SEARCH,)}),
         decoder_channels=("int", 256, "width of the ASPP branches and the decoder convs (paper 256)",
                           {"minimum": 1}),
-        aspp_rates=("ints", [6, 12, 18], "atrous rates of the three 3x3 ASPP branches"),
+        aspp_rates=("ints", [6, 12, 18], "atrous rates of the three 3x3 ASPP branches",
+                    {"minimum": 1, "length": 3}),
         bn_momentum=("float", 0.995, "BatchNorm momentum, MindSpore convention (kept fraction)",
-                     {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
-        bn_eps=("float", 1e-5, "BatchNorm epsilon", {"minimum": 0.0, "exclusive_minimum": True}),
+                     {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True, "stages": (SEARCH, TRAIN)}),
+        bn_eps=("float", 1e-5, "BatchNorm epsilon",
+                {"minimum": 0.0, "exclusive_minimum": True, "stages": NETWORK_STAGES + (SEARCH,)}),
         drop_path_keep_prob=("float", 1.0, "scheduled drop path keep probability (1.0 = off)",
-                             {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True}),
+                             {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True, "stages": (TRAIN,)}),
     ),
     **_keys(
-        "data",
-        crop_size=("int", 769, "training crop (square)", {"minimum": 1}),
+        "data", (TRAIN,),
+        crop_size=("int", 769, "training crop (square)",
+                   {"minimum": 1, "stages": (SEARCH, TRAIN, EVAL, PREDICT),
+                    "stage_help": {EVAL: "window of sliding_window (square)",
+                                   PREDICT: "window of sliding_window (square)",
+                                   SEARCH: "random crop of the half-resolution images (square)"}}),
         min_scale=("float", 0.5, "smallest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
         max_scale=("float", 2.0, "largest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
         channel_order=("str", "rgb", "rgb: ImageNet RGB normalisation; bgr: the ModelZoo port's (RGB constants on BGR)",
-                       {"choices": ("rgb", "bgr")}),
-        num_parallel_workers=("int", 2, "data-loading workers", {"minimum": 1}),
+                       {"choices": ("rgb", "bgr"), "stages": (TRAIN, EVAL, PREDICT, PREPROCESS)}),
+        num_parallel_workers=("int", 2, "data-loading workers", {"minimum": 1, "stages": (TRAIN, EVAL)}),
     ),
     **_keys(
-        "train",
-        batch_size=("int", 2, "batch per device", {"minimum": 1}),
-        epochs=("int", 4000, "training epochs", {"minimum": 1}),
-        base_lr=("float", 0.05, "peak learning rate of the weights", {"minimum": 0.0}),
-        min_lr=("float", 0.0, "final learning rate of the poly/cosine schedule", {"minimum": 0.0}),
+        "train", (TRAIN,),
+        batch_size=("int", 2, "batch per device", {"minimum": 1, "stages": (SEARCH, TRAIN)}),
+        epochs=("int", 4000, "training epochs", {"minimum": 1, "stages": (SEARCH, TRAIN),
+                                                 "stage_help": {SEARCH: "search epochs"}}),
+        base_lr=("float", 0.05, "peak learning rate of the weights", {
+            "minimum": 0.0, "stages": (SEARCH, TRAIN),
+            "stage_help": {SEARCH: "initial learning rate of the supernet weights (cosine schedule)"}}),
+        min_lr=("float", 0.0, "final learning rate of the poly schedule", {
+            "minimum": 0.0, "stages": (SEARCH, TRAIN),
+            "stage_help": {SEARCH: "final learning rate of the weights' cosine schedule"}}),
         warmup_start_lr=("float", 5e-6, "learning rate at the first warmup step", {"minimum": 0.0}),
         warmup_iters=("int", 1000, "geometric warmup steps", {"minimum": 0}),
         lr_power=("float", 0.9, "poly schedule power", {"minimum": 0.0}),
-        momentum=("float", 0.9, "SGD momentum", {"minimum": 0.0, "maximum": 1.0}),
-        weight_decay=("float", 1e-4, "L2 weight decay (not on BatchNorm gamma/beta)", {"minimum": 0.0}),
+        momentum=("float", 0.9, "SGD momentum", {"minimum": 0.0, "maximum": 1.0, "stages": (SEARCH, TRAIN)}),
+        weight_decay=("float", 1e-4, "L2 weight decay (not on BatchNorm gamma/beta)",
+                      {"minimum": 0.0, "stages": (SEARCH, TRAIN),
+                       "stage_help": {SEARCH: "L2 weight decay of the supernet weights (not on BatchNorm gamma/beta)"}}),
         criterion=("str", "ohemce", "loss: OHEM cross-entropy or plain cross-entropy",
                    {"choices": ("ohemce", "ce")}),
         ohem_thresh=("float", 0.7, "OHEM: pixels whose true-class probability is below this are hard",
@@ -104,39 +157,71 @@ SCHEMA = {
                           {"minimum": 1.0}),
         save_checkpoint_steps=("int", 0, "save every N steps (0: once per epoch)", {"minimum": 0}),
         keep_checkpoint_max=("int", 5, "checkpoints kept", {"minimum": 1}),
-        resume=("path", None, "checkpoint to continue from (weights, optimizer, step, LR position)"),
-        pretrained_ckpt=("path", None, "initial weights (train.py or, with --variant modelzoo, ModelZoo checkpoint); starts at step 0"),
-        overwrite=("bool", False, "start over in an output_path holding another run's checkpoints (removes them)"),
+        resume=("path", None, "checkpoint to continue from (weights, optimizer, step, LR position)",
+                {"stages": (SEARCH, TRAIN)}),
+        pretrained_ckpt=("path", None, "initial weights (train.py or, with --variant modelzoo, ModelZoo "
+                         "checkpoint); starts at step 0", {"stages": (TRAIN,)}),
+        overwrite=("bool", False, "start over in an output_path holding another run's checkpoints "
+                   "(removes them)", {"stages": (TRAIN,)}),
         log_interval=("int", 10, "steps between progress lines", {"minimum": 1}),
         log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
     ),
     **_keys(
-        "eval",
-        ckpt_path=("path", None, "checkpoint to evaluate/export"),
+        "eval", (EVAL, PREDICT),
+        ckpt_path=("path", None, "checkpoint to evaluate/export", {"stages": (EVAL, EXPORT)}),
         flip=("bool", False, "average with the horizontally flipped prediction"),
-        scales=("floats", [1.0], "inference scales whose probabilities are averaged"),
+        scales=("floats", [1.0], "inference scales whose probabilities are averaged",
+                {"minimum": 0.0, "exclusive_minimum": True}),
         sliding_window=("bool", False, "infer in crop_size windows (for inputs too large for memory)"),
     ),
     **_keys(
-        "export",
+        "export", (EXPORT,),
         file_format=("str", "MINDIR", "export format (AIR needs Ascend)", {"choices": ("MINDIR", "ONNX", "AIR")}),
-        height=("int", 1024, "exported input height", {"minimum": 1}),
-        width=("int", 2048, "exported input width", {"minimum": 1}),
+        height=("int", 1024, "exported input height", {"minimum": 1, "stages": (EXPORT, PREPROCESS, MODEL_STATS)}),
+        width=("int", 2048, "exported input width", {"minimum": 1, "stages": (EXPORT, PREPROCESS, MODEL_STATS)}),
         output=("str", "argmax", "exported output: label map or class probabilities",
                 {"choices": ("argmax", "softmax")}),
     ),
     **_keys(
-        "search",
+        "search", (SEARCH,),
         arch_start_epoch=("int", 20, "epoch from which alpha/beta are updated", {"minimum": 0}),
         arch_lr=("float", 3e-3, "Adam learning rate of alpha/beta", {"minimum": 0.0}),
         arch_weight_decay=("float", 1e-3, "Adam weight decay of alpha/beta", {"minimum": 0.0}),
-        arch_betas=("floats", [0.9, 0.999], "Adam betas of alpha/beta"),
+        arch_betas=("floats", [0.9, 0.999], "Adam betas of alpha/beta",
+                    {"minimum": 0.0, "maximum": 1.0, "exclusive_maximum": True, "length": 2}),
         memory_mode=("str", "none", "supernet activation memory saving",
                      {"choices": ("none", "recompute", "partial_channel")}),
         partial_channel_k=("int", 4, "partial_channel: 1/k of the channels go through the mixed op",
                            {"minimum": 1}),
     ),
 }
+
+
+@dataclass(frozen=True)
+class CrossKeyRule:
+    """A rule over several keys: ``problem(values)`` is None or the message naming the fix."""
+
+    name: str
+    keys: Tuple[str, ...]
+    problem: Callable[[dict], Optional[str]]
+
+
+CROSS_KEY_RULES = (
+    CrossKeyRule("scale_range", ("min_scale", "max_scale"), lambda v: v["min_scale"] > v["max_scale"] and (
+        "min_scale (%s) must not exceed max_scale (%s)" % (v["min_scale"], v["max_scale"]))),
+    CrossKeyRule("warmup_below_peak", ("warmup_iters", "warmup_start_lr", "base_lr"),
+                 lambda v: v["warmup_iters"] > 0 and v["warmup_start_lr"] > v["base_lr"] and (
+                     "warmup_start_lr (%s) must not exceed base_lr (%s)" % (v["warmup_start_lr"], v["base_lr"]))),
+    CrossKeyRule("modelarts_needs_data_url", ("enable_modelarts", "data_url"),
+                 lambda v: v["enable_modelarts"] and not v["data_url"] and
+                 "enable_modelarts is true but data_url is not set"),
+    # A window smaller than the coarsest output stride holds less than one pixel of the deepest
+    # feature map (level 3, stride 32): every feature there would come from padding.
+    CrossKeyRule("sliding_window_crop", ("sliding_window", "crop_size"),
+                 lambda v: v["sliding_window"] and v["crop_size"] < MAX_OUTPUT_STRIDE and (
+                     "sliding_window needs crop_size >= %d (the network's coarsest output stride), got %d"
+                     % (MAX_OUTPUT_STRIDE, v["crop_size"]))),
+)
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
@@ -172,13 +257,14 @@ def _convert(name, key, value):
             return text in _TRUE
         raise ValueError("expected true or false")
     if kind in ("int", "float"):
-        if isinstance(value, bool):
+        if isinstance(value, (bool, list, dict)):
             raise ValueError("expected a number")
-        number = float(value) if kind == "float" else _to_int(value)
-        return number
+        return _to_float(value) if kind == "float" else _to_int(value)
     if kind in ("str", "path"):
         if isinstance(value, (list, dict)):
             raise ValueError("expected a single value")
+        if kind == "path" and not str(value).strip():
+            raise ValueError("an empty path is not a folder or file; omit the key (or set null) for none")
         return str(value)
     if kind in ("ints", "floats"):
         items = value
@@ -186,26 +272,36 @@ def _convert(name, key, value):
             items = [v for v in value.strip("[] ").replace(",", " ").split() if v]
         if not isinstance(items, (list, tuple)) or not items:
             raise ValueError("expected a non-empty list such as 1,2,3")
-        return [_to_int(v) if kind == "ints" else float(v) for v in items]
+        return [_to_int(v) if kind == "ints" else _to_float(v) for v in items]
     raise AssertionError("unknown kind %s of key %s" % (kind, name))
 
 
-def _to_int(value):
+def _to_float(value):
+    if isinstance(value, bool):
+        raise ValueError("expected a number")
     number = float(value)
+    if not math.isfinite(number):
+        raise ValueError("expected a finite number")
+    return number
+
+
+def _to_int(value):
+    number = _to_float(value)
     if number != int(number):
         raise ValueError("expected a whole number")
     return int(number)
 
 
 def _range_problem(key, value):
-    values = value if isinstance(value, list) else [value]
-    for v in values:
+    if key.length is not None and len(value) != key.length:
+        return "must list %d values" % key.length
+    for v in value if isinstance(value, list) else [value]:
         if key.choices is not None and v not in key.choices:
             return "must be one of %s" % ", ".join(key.choices)
         if key.minimum is not None and (v < key.minimum or (key.exclusive_minimum and v == key.minimum)):
             return "must be %s %s" % (">" if key.exclusive_minimum else ">=", key.minimum)
-        if key.maximum is not None and v > key.maximum:
-            return "must be <= %s" % key.maximum
+        if key.maximum is not None and (v > key.maximum or (key.exclusive_maximum and v == key.maximum)):
+            return "must be %s %s" % ("<" if key.exclusive_maximum else "<=", key.maximum)
     return None
 
 
@@ -231,73 +327,122 @@ def validate(raw, source):
             continue
         values[name] = value
     if not problems:
-        problems.extend(_cross_key_problems(values))
+        problems.extend(filter(None, (rule.problem(values) for rule in CROSS_KEY_RULES)))
     if problems:
         raise UserError("invalid configuration:\n  " + "\n  ".join(problems))
     return values
 
 
-def _cross_key_problems(values):
-    problems = []
-    if values["min_scale"] > values["max_scale"]:
-        problems.append("min_scale (%s) must not exceed max_scale (%s)" % (values["min_scale"], values["max_scale"]))
-    if values["warmup_iters"] and values["warmup_start_lr"] > values["base_lr"]:
-        problems.append("warmup_start_lr (%s) must not exceed base_lr (%s)"
-                        % (values["warmup_start_lr"], values["base_lr"]))
-    if len(values["aspp_rates"]) != 3:
-        problems.append("aspp_rates must list 3 rates, got %s" % values["aspp_rates"])
-    if len(values["arch_betas"]) != 2 or not all(0 <= b < 1 for b in values["arch_betas"]):
-        problems.append("arch_betas must be two numbers in [0, 1), got %s" % values["arch_betas"])
-    if values["enable_modelarts"] and not values["data_url"]:
-        problems.append("enable_modelarts is true but data_url is not set")
-    return problems
-
-
-def read_yaml(path):
-    """Read a config YAML file into a dict, with a clear error for a missing or malformed file."""
+def _read_yaml_file(path):
     if not os.path.isfile(path):
         raise UserError("config file %s does not exist; pass --config_path with one of the files in %s"
                         % (path, CONFIG_DIR))
     try:
-        data = yaml.safe_load(read_text(path, "config file")) or {}
+        data = yaml.safe_load(read_text(path, "config file"))
     except yaml.YAMLError as exc:
-        raise UserError("config file %s is not valid YAML: %s" % (path, exc)) from None
+        mark = getattr(exc, "problem_mark", None)
+        where = " at line %d, column %d" % (mark.line + 1, mark.column + 1) if mark else ""
+        reason = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise UserError("config file %s is not valid YAML%s: %s" % (path, where, reason)) from None
+    if data is None:
+        return {}
     if not isinstance(data, dict):
         raise UserError("config file %s must hold a mapping of key: value lines" % path)
     return data
 
 
-def load_config(config_path=None, overrides=None):
-    """Load a YAML file (optional) and apply overrides (a dict); returns a validated Config."""
+def read_yaml(path, _inheriting=()):
+    """The values of a config file: its ``base`` file's values (recursively), then its own."""
+    data = _read_yaml_file(path)
+    base = data.pop(BASE_KEY, None)
+    if base is None:
+        return data
+    if not isinstance(base, str) or not base.strip():
+        raise UserError("config file %s: '%s' must name one YAML file (relative to %s)"
+                        % (path, BASE_KEY, os.path.dirname(path) or "."))
+    base_path = os.path.join(os.path.dirname(path), base)
+    chain = _inheriting + (os.path.realpath(path),)
+    if os.path.realpath(base_path) in chain:
+        raise UserError("config file %s: its base %s inherits from it again; remove one of the 'base' lines"
+                        % (path, base_path))
+    if not os.path.isfile(base_path):
+        raise UserError("config file %s: base file %s does not exist" % (path, base_path))
+    return {**read_yaml(base_path, chain), **data}
+
+
+def _not_read_by(stage, name):
+    return "%s is not read by %s (read by: %s)" % (name, stage, ", ".join(SCHEMA[name].stages))
+
+
+def pipeline_keys(stage):
+    """The keys some stage of ``stage``'s pipeline reads: what a config file for it may set
+    without a warning (and what a run should save as its config)."""
+    pipeline = next(stages for stages in PIPELINES.values() if stage in stages)
+    return {name for name, key in SCHEMA.items() if set(key.stages) & set(pipeline)}
+
+
+def load_config(config_path=None, overrides=None, stage=None):
+    """Load a YAML file (optional) and apply overrides (a dict); returns a validated Config.
+
+    With ``stage``: an override the stage does not read is an error, and a file key no stage of
+    the stage's pipeline reads is a warning on stderr (see the module docstring).
+    """
     raw = read_yaml(config_path) if config_path else {}
-    raw = {**raw, **(overrides or {})}
+    overrides = dict(overrides or {})
+    if stage is not None:
+        if stage not in STAGES:
+            raise AssertionError("unknown stage %r" % stage)
+        ignored = [name for name in overrides if name in SCHEMA and stage not in SCHEMA[name].stages]
+        if ignored:
+            raise UserError("; ".join(_not_read_by(stage, name) for name in ignored) + ": remove the option")
+        readable = pipeline_keys(stage)
+        unused = [name for name in raw if name in SCHEMA and name not in readable]
+        if unused:
+            print("warning: %s sets %s, which %s does not read; it has no effect"
+                  % (config_path, ", ".join(unused), stage), file=sys.stderr)
+    raw = {**raw, **overrides}
     if config_path:
         raw["config_path"] = config_path
     return Config(validate(raw, source=config_path or "overrides"))
 
 
-def _argument_parser(description, default_config_path, epilog=None):
+def _argument_parser(stage, description, default_config_path, epilog=None):
     parser = argparse.ArgumentParser(
-        description=description, epilog=epilog, argument_default=argparse.SUPPRESS,
+        description=description, epilog=epilog, argument_default=argparse.SUPPRESS, allow_abbrev=False,
         usage="%(prog)s [--config_path FILE] [--KEY VALUE ...]",
         formatter_class=argparse.RawDescriptionHelpFormatter)
+    try:  # the defaults shown are those in force without --config_path: the stage's default file
+        defaults = {**read_yaml(default_config_path), "config_path": default_config_path} if default_config_path else {}
+    except UserError:
+        defaults = {}
     groups = {}
     for name, key in SCHEMA.items():
+        if stage is not None and stage not in key.stages:
+            continue
         group = groups.get(key.group) or groups.setdefault(
             key.group, parser.add_argument_group("%s options" % key.group))
-        default = default_config_path if name == "config_path" else key.default
+        default = defaults.get(name, key.default)
         choices = " {%s}" % "|".join(key.choices) if key.choices else ""
         group.add_argument("--" + name, metavar=key.kind.upper(),
-                           help="%s%s (default: %s)" % (key.help, choices, default))
+                           help="%s%s (default: %s)" % (key.help_for(stage), choices, default))
     return parser
 
 
-def parse_config(argv=None, default_config_path=None, description=None, epilog=None):
+def parse_config(argv=None, default_config_path=None, description=None, epilog=None, stage=None):
     """Parse ``--config_path FILE --key value ...`` into a validated Config.
 
-    Values come from the schema defaults, then the YAML file, then the command line.
+    Values come from the schema defaults, then the YAML file, then the command line. With
+    ``stage``, --help lists only that stage's keys and a key of another stage is refused.
     """
-    parser = _argument_parser(description, default_config_path, epilog)
-    cli = vars(parser.parse_args(argv))
+    parser = _argument_parser(stage, description, default_config_path, epilog)
+    cli, rest = parser.parse_known_args(argv)
+    options = [item[2:].split("=", 1)[0] for item in rest if item.startswith("--")]
+    other_stage = [name for name in options if name in SCHEMA]
+    if other_stage:
+        raise UserError("; ".join("--" + _not_read_by(stage, name) for name in other_stage)
+                        + ": remove the option")
+    if rest:
+        parser.error("unrecognized arguments: %s" % " ".join(rest))
+    cli = vars(cli)
     config_path = cli.pop("config_path", default_config_path)
-    return load_config(config_path, cli)
+    return load_config(config_path, cli, stage=stage)

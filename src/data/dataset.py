@@ -1,11 +1,8 @@
 """MindSpore data pipelines over the Cityscapes MindRecord files.
 
-Columns: image float32 (3, H, W) normalised as (x/255 - mean)/std, label int32 (H, W) with trainIds
-and 255 = ignore; eval also yields file_name.
-
-channel_order "rgb": pixels in RGB order, normalised with the RGB ImageNet constants (correct).
-channel_order "bgr": pixels in BGR order, normalised with the same RGB constants: this reproduces
-the MindSpore ModelZoo port (needed for its checkpoints), and nothing else.
+Columns: image float32 (3, H, W) normalised as ``src.data.normalisation`` defines (channel_order
+rgb or the ModelZoo's bgr), label int32 (H, W) with trainIds and 255 = ignore; eval also yields
+file_name.
 """
 import cv2
 import mindspore.dataset as ds
@@ -15,12 +12,9 @@ import numpy as np
 from mindspore import dtype as mstype
 
 from src.data.labels import IGNORE_LABEL
+from src.data.normalisation import CHANNEL_ORDERS, IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
 from src.data.record_codec import decode_label
 from src.errors import UserError
-
-IMAGENET_MEAN_RGB = (0.485, 0.456, 0.406)
-IMAGENET_STD_RGB = (0.229, 0.224, 0.225)
-CHANNEL_ORDERS = ("rgb", "bgr")
 
 
 def _pair(size, what):
@@ -91,14 +85,13 @@ class RandomScaleFlipCrop:
         return scale_flip_crop(image, label, scale, flip, offset, self.crop_size, self.ignore_label)
 
 
-def _image_ops(mean, std, channel_order):
-    """C++ ops: (BGR swap for the ModelZoo convention), normalise, HWC -> CHW."""
+def _image_ops(channel_order):
+    """C++ ops of ``src.data.normalisation.normalise``: (BGR swap), normalise, HWC -> CHW."""
     if channel_order not in CHANNEL_ORDERS:
         raise UserError(f"channel_order must be one of {CHANNEL_ORDERS}, got {channel_order!r}")
-    if len(mean) != 3 or len(std) != 3 or min(std) <= 0:
-        raise UserError(f"mean and std need 3 values each with std > 0, got mean={mean} std={std}")
     ops = [vision.ConvertColor(vision.ConvertMode.COLOR_RGB2BGR)] if channel_order == "bgr" else []
-    return ops + [vision.Normalize([m * 255.0 for m in mean], [s * 255.0 for s in std]), vision.HWC2CHW()]
+    return ops + [vision.Normalize([m * 255.0 for m in IMAGENET_MEAN_RGB], [s * 255.0 for s in IMAGENET_STD_RGB]),
+                  vision.HWC2CHW()]
 
 
 def _check_rank(rank_id, rank_size):
@@ -107,11 +100,12 @@ def _check_rank(rank_id, rank_size):
     return {"num_shards": rank_size, "shard_id": rank_id} if rank_size > 1 else {}
 
 
-def create_train_dataset(mindrecord_path, batch_size, crop_size, min_scale=0.5, max_scale=2.0,
-                         ignore_label=IGNORE_LABEL, mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB,
-                         channel_order="rgb", rank_id=0, rank_size=1, seed=0, num_parallel_workers=2,
-                         shuffle=True, drop_remainder=True):
+def create_train_dataset(mindrecord_path, batch_size, crop_size, *, min_scale, max_scale, channel_order, seed,
+                         num_parallel_workers, ignore_label=IGNORE_LABEL, rank_id=0, rank_size=1, shuffle=True,
+                         drop_remainder=True):
     """Training pipeline: flip, random scale in [min_scale, max_scale], pad, random crop, normalise.
+
+    The keyword-only values are the config's (src/config.py holds their defaults).
 
     Sets mindspore.dataset's global seed to `seed` (it drives the shuffle); augmentation draws
     come from a per-row RNG, so the same seed gives the same batches.
@@ -119,7 +113,7 @@ def create_train_dataset(mindrecord_path, batch_size, crop_size, min_scale=0.5, 
     crop_size = _pair(crop_size, "crop_size")
     if not 0 < min_scale <= max_scale:
         raise UserError(f"need 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
-    image_ops = _image_ops(mean, std, channel_order)
+    image_ops = _image_ops(channel_order)
     ds.config.set_seed(seed)
     data = ds.MindDataset(mindrecord_path, columns_list=["image", "label"], shuffle=shuffle,
                           num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
@@ -134,10 +128,10 @@ def create_train_dataset(mindrecord_path, batch_size, crop_size, min_scale=0.5, 
     return data.batch(batch_size, drop_remainder=drop_remainder)
 
 
-def create_eval_dataset(mindrecord_path, batch_size=1, mean=IMAGENET_MEAN_RGB, std=IMAGENET_STD_RGB,
-                        channel_order="rgb", rank_id=0, rank_size=1, num_parallel_workers=2):
+def create_eval_dataset(mindrecord_path, *, channel_order, num_parallel_workers, batch_size=1, rank_id=0,
+                        rank_size=1):
     """Evaluation pipeline: full images in file order, normalised; columns image, label, file_name."""
-    image_ops = _image_ops(mean, std, channel_order)
+    image_ops = _image_ops(channel_order)
     data = ds.MindDataset(mindrecord_path, columns_list=["image", "label", "file_name"], shuffle=False,
                           num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
     data = data.map([vision.Decode()] + image_ops, input_columns="image", num_parallel_workers=num_parallel_workers)

@@ -75,7 +75,8 @@ def model_stats(cfg):
 
 def main(argv=None):
     cfg = parse_config(argv, default_config_path=DEFAULT_CONFIG,
-                       description="Print params and multiply-adds of the network as JSON.")
+                       description="Print params and multiply-adds of the network as JSON.",
+                       stage="model_stats")
     print(json.dumps(model_stats(cfg)))
 
 

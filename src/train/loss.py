@@ -38,7 +38,7 @@ class _PixelCrossEntropy(nn.Cell):
 class CrossEntropyLoss(nn.Cell):
     """Mean cross-entropy over the pixels whose label is not ``ignore_label``."""
 
-    def __init__(self, ignore_label=255):
+    def __init__(self, ignore_label):
         super().__init__()
         self.pixel_ce = _PixelCrossEntropy(ignore_label)
 
@@ -57,7 +57,7 @@ class OhemCrossEntropyLoss(nn.Cell):
     ``min_kept`` valid pixels the mean runs over the valid ones).
     """
 
-    def __init__(self, min_kept, thresh=0.7, ignore_label=255):
+    def __init__(self, min_kept, thresh, ignore_label):
         super().__init__()
         self.pixel_ce = _PixelCrossEntropy(ignore_label)
         self.min_kept = int(min_kept)

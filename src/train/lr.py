@@ -8,7 +8,7 @@ import numpy as np
 from src.errors import UserError
 
 
-def lr_at(step, total_steps, base_lr, min_lr=0.0, warmup_start_lr=5e-6, warmup_iters=1000, power=0.9):
+def lr_at(step, total_steps, base_lr, min_lr, warmup_start_lr, warmup_iters, power):
     """Learning rate of iteration ``step`` (0-based) of a ``total_steps`` run.
 
     Warmup: ``warmup_start_lr * (base_lr / warmup_start_lr) ** (step / warmup_iters)`` for

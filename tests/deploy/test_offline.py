@@ -15,16 +15,22 @@ from src.deploy.images import normalise, read_image
 from src.deploy.offline import postprocess, preprocess
 from src.errors import UserError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
-def test_preprocess_writes_the_normalised_image_per_file(demo_cityscapes_root, tmp_path):
+@pytest.mark.parametrize("channel_order", ["rgb", "bgr"])
+def test_preprocess_writes_the_normalised_image_per_file(demo_cityscapes_root, tmp_path, channel_order):
     samples = find_samples(str(demo_cityscapes_root), "val")
     height, width = read_image(samples[0].image_path).shape[:2]
-    written = preprocess(str(demo_cityscapes_root), str(tmp_path), height, width, "rgb", progress=False)
+    written = preprocess(str(demo_cityscapes_root), str(tmp_path), height, width, channel_order, progress=False)
     assert [os.path.basename(p) for p in written] == [os.path.basename(s.image_path)[:-4] + ".bin" for s in samples]
-    tensor = np.fromfile(written[0], np.float32).reshape(3, height, width)
-    np.testing.assert_array_equal(tensor, normalise(read_image(samples[0].image_path)))
+    for path, sample in zip(written, samples):
+        tensor = np.fromfile(path, np.float32).reshape(3, height, width)
+        bgr = cv2.imread(sample.image_path).astype(np.float32)
+        pixels = bgr[..., ::-1] if channel_order == "rgb" else bgr  # bgr: the ModelZoo's RGB constants on BGR
+        # ImageNet statistics (RGB) as published with torchvision's pretrained models.
+        expected = (pixels / 255.0 - np.array([0.485, 0.456, 0.406])) / np.array([0.229, 0.224, 0.225])
+        np.testing.assert_allclose(tensor, expected.transpose(2, 0, 1), atol=1e-5)
     assert not [p for p in os.listdir(tmp_path) if p.endswith(".tmp")]
 
 

@@ -16,7 +16,7 @@ from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
 from src.nas.architecture import Architecture
 from src.nas.search_trainer import SearchTrainer
-from test_train_run import PYTHON, ROOT, TINY, env, run_train
+from test_train import PYTHON, ROOT, TINY, env, run_train
 
 
 def tiny_cfg(data_dir, out_dir):

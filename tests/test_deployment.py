@@ -40,7 +40,7 @@ ARCHITECTURE = {
     "cell": [[0, "sep_conv_3x3"], [1, "sep_conv_5x5"], [0, "dil_conv_3x3"], [1, "dil_conv_5x5"],
              [0, "sep_conv_3x3"], [1, "dil_conv_3x3"], [0, "skip_connect"], [1, "sep_conv_3x3"],
              [1, "dil_conv_3x3"], [0, "sep_conv_5x5"]],
-    "provenance": {"source": "tests/test_deploy_tiny_model.py (shallow cells for exact fp32 parity checks)"},
+    "provenance": {"source": "tests/test_deployment.py (shallow cells for exact fp32 parity checks)"},
 }
 # Seed of the weights: chosen so that no pixel of the two val images is a near tie (TIE_MARGIN).
 SEED = 3
@@ -191,27 +191,30 @@ def test_checkpoint_mindir_and_onnx_give_the_same_logits(tiny):
     assert "Resize" in ops and "MatMul" not in ops, "the MatMul resizes should be Resize nodes"
 
 
-def test_eval_py_scores_the_checkpoint_and_saves_json(tiny):
+@pytest.fixture(scope="module")
+def eval_run(tiny):
+    """eval.py on the tiny checkpoint, run once: (process result, saved scores)."""
     out = tiny["root"] / "eval"
     result = run_script("eval.py", "--config_path", tiny["config_path"],
                         "--filter_multiplier", 2, "--mode", "pynative", "--num_parallel_workers", 1,
                         "--arch_path", tiny["arch_path"], "--data_path", tiny["records"], "--ckpt_path", tiny["ckpt"],
                         "--output_path", out)
     assert result.returncode == 0, result.stderr[-2000:]
+    return result, json.loads((out / "eval_results.json").read_text())
+
+
+def test_eval_py_scores_the_checkpoint_and_saves_json(eval_run):
+    result, scores = eval_run
     assert "mIoU" in result.stdout and "traffic light" in result.stdout
-    scores = json.loads((out / "eval_results.json").read_text())
     assert set(scores["class_iou"]) == set(TRAIN_NAMES)
     assert 0.0 <= scores["miou"] <= 1.0
     assert scores["num_pixels"] > 0
-    tiny["eval_scores"] = scores
 
 
-def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, tmp_path):
+def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, eval_run, tmp_path):
     """scripts/run_infer_310.sh with the ONNX export: build, preprocess, C++ app, postprocess."""
     if shutil.which("cmake") is None or shutil.which("g++") is None:
         pytest.fail("cmake and g++ are needed (apt-get install cmake g++ libopencv-dev; .ci/run installs them)")
-    if "eval_scores" not in tiny:
-        pytest.skip("needs test_eval_py_scores_the_checkpoint_and_saves_json")
     env = {**os.environ, "PYTHON": PYTHON}
     result = subprocess.run(["bash", os.path.join(REPO, "scripts", "run_infer_310.sh"), tiny["ONNX"],
                              str(tiny["data_root"]), "0", tiny["config_path"]],
@@ -233,7 +236,7 @@ def test_cpp_app_and_postprocess_reproduce_eval_py(tiny, tmp_path):
         assert np.array_equal(app_labels, logits.argmax(axis=0)), path.name
     scores = json.loads((tmp_path / "postprocess_Result" / "postprocess_results.json").read_text())
     assert set(scores) == {"miou", "class_iou", "pixel_accuracy", "num_pixels"}
-    assert scores == {key: tiny["eval_scores"][key] for key in scores}, "postprocess and eval.py scores differ"
+    assert scores == {key: eval_run[1][key] for key in scores}, "postprocess and eval.py scores differ"
     assert len(list((tmp_path / "postprocess_Result" / "color").glob("*.png"))) == 2
 
     # The app's own image preprocessing (C++) gives the same label maps as preprocess.py's tensors.

@@ -4,14 +4,26 @@ import numpy as np
 import pytest
 
 from src.data.cityscapes import find_samples
-from src.data.dataset import (IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, create_eval_dataset, create_train_dataset,
-                              scale_flip_crop)
+from src.data import dataset
+from src.data.dataset import scale_flip_crop
 from src.data.labels import ID_TO_TRAIN_ID
 from src.data.mindrecord_writer import find_mindrecord
 from src.errors import UserError
 
-MEAN = np.array(IMAGENET_MEAN_RGB, np.float32)[:, None, None]
-STD = np.array(IMAGENET_STD_RGB, np.float32)[:, None, None]
+# ImageNet statistics (RGB) as published with torchvision's pretrained models.
+MEAN = np.array([0.485, 0.456, 0.406], np.float32)[:, None, None]
+STD = np.array([0.229, 0.224, 0.225], np.float32)[:, None, None]
+# The config values the pipelines take (the schema's defaults), with one loader worker.
+TRAIN_VALUES = dict(min_scale=0.5, max_scale=2.0, channel_order="rgb", seed=0, num_parallel_workers=1)
+EVAL_VALUES = dict(channel_order="rgb", num_parallel_workers=1)
+
+
+def create_train_dataset(mindrecord_path, **values):
+    return dataset.create_train_dataset(mindrecord_path, **{**TRAIN_VALUES, **values})
+
+
+def create_eval_dataset(mindrecord_path, **values):
+    return dataset.create_eval_dataset(mindrecord_path, **{**EVAL_VALUES, **values})
 
 
 def _sources(root, split):

@@ -13,10 +13,19 @@ from src.model.encoder import low_level_cell_index
 from src.model.resize import resize_bilinear, scale_dimension
 from src.nas.architecture import AUTODEEPLAB, Architecture
 
-# Paper Table 2 (10.15M / 21.62M / 44.42M); modelzoo adds a 1x1 conv to each dil conv edge.
-SIZES = {("paper", 20): 10_147_408, ("paper", 32): 21_622_432, ("paper", 48): 44_424_672,
-         ("modelzoo", 20): 10_395_808, ("modelzoo", 32): 22_258_336,
-         ("modelzoo", 48): 45_855_456}
+# Paper Table 2 (10.15M / 21.62M / 44.42M), counted exactly by an independent build (SPEC 3).
+PAPER_SIZES = {20: 10_147_408, 32: 21_622_432, 48: 44_424_672}
+
+
+def modelzoo_size(F):
+    """The modelzoo dil_conv is the paper's plus one bias-free C x C 1x1 conv (same single BN,
+    SPEC 3): 3 dil_conv edges per cell of the default genotype, C = F * 2**level per cell."""
+    path = [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1]  # SPEC 3; genotype rows [0,dil5], [1,dil3], [5,dil5]
+    return PAPER_SIZES[F] + 3 * sum((F * 2 ** level) ** 2 for level in path)
+
+
+SIZES = {**{("paper", F): n for F, n in PAPER_SIZES.items()},
+         **{("modelzoo", F): modelzoo_size(F) for F in PAPER_SIZES}}
 
 
 def trainable(net):
@@ -147,9 +156,13 @@ def test_network_drop_path_progress_is_fed_by_training():
     net.set_drop_path_progress(5000, 1000)
     assert float(net.drop_path_progress.asnumpy()) == 1.0
     assert "drop_path_progress" not in [p.name for p in net.trainable_params()]
+    # In eval mode drop path is off: the output equals that of the same weights without drop path.
+    plain = AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=1.0)
+    ms.load_param_into_net(plain, net.parameters_dict(), strict_load=True)
     net.set_train(False)
+    plain.set_train(False)
     x = images(1, 33, 33)
-    np.testing.assert_array_equal(net(x).asnumpy(), net(x).asnumpy())
+    np.testing.assert_array_equal(net(x).asnumpy(), plain(x).asnumpy())
 
 
 def test_build_model_from_config(tmp_path):

@@ -19,7 +19,7 @@ from src.data.mindrecord_writer import build_mindrecord, find_mindrecord
 from src.data.synthetic import generate
 from src.errors import UserError
 
-REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _png(column):
