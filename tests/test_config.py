@@ -110,6 +110,8 @@ BAD_VALUES = [
     ("save_checkpoint_steps", "-1", "must be >= 0"),
     ("keep_checkpoint_max", "0", "must be >= 1"),
     ("resume", "", "an empty path"),
+    ("pretrained_ckpt", "", "an empty path"),
+    ("overwrite", "maybe", "expected true or false"),
     ("log_interval", "0", "must be >= 1"),
     ("log_samples", "sometimes", "expected true or false"),
     ("ckpt_path", "", "an empty path"),
@@ -242,7 +244,7 @@ def test_file_errors_are_one_line(tmp_path):
     assert "is not valid YAML at line" in one_line_error(bad)
     latin1 = tmp_path / "latin1.yaml"
     latin1.write_bytes("# réglages\nbatch_size: 2\n".encode("latin-1"))
-    assert "is not UTF-8 text (byte 0xe9 at offset 3); save it as UTF-8" in one_line_error(latin1)
+    assert "is not UTF-8 text (byte 0xe9 at offset 3); pass a text file saved as UTF-8" in one_line_error(latin1)
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(bytes(range(256)))
     assert "binary.yaml is not" in one_line_error(binary)
