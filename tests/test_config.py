@@ -247,7 +247,7 @@ def test_file_errors_are_one_line(tmp_path):
     assert "is not UTF-8 text (byte 0xe9 at offset 3); pass a text file saved as UTF-8" in one_line_error(latin1)
     binary = tmp_path / "binary.yaml"
     binary.write_bytes(bytes(range(256)))
-    assert "binary.yaml is not" in one_line_error(binary)
+    assert "binary.yaml' is not" in one_line_error(binary)
     listing = tmp_path / "list.yaml"
     listing.write_text("- 1\n- 2\n")
     assert "must hold a mapping" in one_line_error(listing)
