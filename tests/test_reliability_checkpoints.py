@@ -54,7 +54,7 @@ def files(tmp_path_factory):
     zoo["momentum"] = np.array(0.9, np.float32)
     modelzoo = str(folder / "modelzoo.ckpt")
     ms.save_checkpoint([{"name": k, "data": ms.Tensor(v)} for k, v in zoo.items()], modelzoo)
-    return {"retrain": retrain, "search": search, "modelzoo": modelzoo, "zoo": zoo}
+    return {"retrain": retrain, "search": search, "modelzoo": modelzoo, "zoo": zoo, "net": net, "zoo_net": zoo_net}
 
 
 def test_kinds_are_told_apart(files):
@@ -74,9 +74,9 @@ def test_search_checkpoint_says_decode_then_train(files, consumer):
         if consumer == "load_network":
             load_network(cfg, files["search"])
         elif consumer == "resume":
-            resume_train_state(None, build_model(cfg), files["search"], {}, 3)
+            resume_train_state(None, files["net"], files["search"], {}, 3)
         else:
-            load_weights(build_model(cfg), files["search"])
+            load_weights(files["net"], files["search"])
     assert "\n" not in str(info.value)
 
 
@@ -102,7 +102,7 @@ def test_modelzoo_checkpoint_loads_for_inference(files):
 
 def test_modelzoo_checkpoint_as_initial_weights(files):
     cfg = tiny_cfg(variant="modelzoo")
-    net = build_model(cfg)
+    net = files["zoo_net"]
     load_weights(net, files["modelzoo"], expected=checkpoint_meta(cfg, net.architecture), variant="modelzoo")
     weight = dict(net.parameters_and_names())["encoder.stem.0.conv.weight"]
     np.testing.assert_array_equal(weight.asnumpy(), files["zoo"]["encoder.stem0.0.weight"])
@@ -110,7 +110,7 @@ def test_modelzoo_checkpoint_as_initial_weights(files):
 
 def test_modelzoo_training_checkpoint_resumes_weights_momentum_and_step(files):
     cfg = tiny_cfg(variant="modelzoo")
-    net = build_model(cfg)
+    net = files["zoo_net"]
     optimizer = nn.Momentum(net.trainable_params(), learning_rate=0.01, momentum=0.9)
     train_network = nn.TrainOneStepCell(nn.WithLossCell(net, nn.MSELoss()), optimizer)
     step = resume_train_state(train_network, net, files["modelzoo"], checkpoint_meta(cfg, net.architecture), 3)
