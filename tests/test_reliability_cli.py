@@ -50,3 +50,22 @@ def test_binary_or_latin1_config_is_one_line(tmp_path, capsys, content):
     err = capsys.readouterr().err
     assert exit_info.value.code == 2
     assert err.count("\n") == 1 and "config file '%s' is not UTF-8 text" % path in err, err
+
+
+@pytest.mark.parametrize("args, message", [
+    (["eval.py", "--device_target", "GPU"], "device_target GPU is not available in this MindSpore install"),
+    (["train.py", "--distribute", "true"], "distribute is true but no launcher started this process"),
+])
+def test_device_and_launcher_errors_are_one_line(tmp_path, args, message):
+    import subprocess
+    import sys
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    result = subprocess.run([sys.executable] + args + ["--data_path", str(tmp_path), "--output_path", str(tmp_path / "o"),
+                                                       "--ckpt_path", str(tmp_path / "x.ckpt")],
+                            cwd=root, env=dict(os.environ, PYTHONPATH=root), capture_output=True, text=True, timeout=300)
+    if "GPU" in args and message not in result.stderr and "does not exist" in result.stderr:
+        pytest.skip("this MindSpore install has a GPU backend")
+    lines = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert result.returncode == 2 and "Traceback" not in result.stderr, result.stderr[-2000:]
+    assert len(lines) == 1 and message in lines[0] and "C++" not in lines[0], result.stderr[-2000:]
