@@ -21,7 +21,14 @@ def init_device(cfg):
     """
     import mindspore as ms
 
-    ms.set_device(cfg.device_target, _device_id(cfg))
+    from src.errors import UserError
+
+    try:
+        ms.set_device(cfg.device_target, _device_id(cfg))
+    except RuntimeError as exc:
+        raise UserError("device_target %s is not available in this MindSpore install (%s); pass --device_target "
+                        "with a backend it supports, or install the MindSpore package for %s"
+                        % (cfg.device_target, _first_line(exc), cfg.device_target)) from None
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == "graph" else ms.PYNATIVE_MODE)
     ms.set_seed(cfg.seed)
     if not cfg.distribute:
@@ -32,14 +39,19 @@ def init_device(cfg):
     try:
         init()
     except RuntimeError as exc:
-        from src.errors import UserError
         raise UserError("distribute is true but no launcher started this process (%s); start it with "
-                        "scripts/run_distribute_train_msrun.sh or scripts/run_distribute_train.sh" % exc) from None
+                        "scripts/run_distribute_train_msrun.sh or scripts/run_distribute_train.sh"
+                        % _first_line(exc)) from None
     rank_size = get_group_size()
     ms.reset_auto_parallel_context()
     ms.set_auto_parallel_context(parallel_mode=ParallelMode.DATA_PARALLEL, gradients_mean=True,
                                  device_num=rank_size)
     return get_rank(), rank_size
+
+
+def _first_line(exc):
+    """MindSpore's errors append a C++ call stack; the first line says what is wrong."""
+    return (str(exc).strip().splitlines() or [type(exc).__name__])[0]
 
 
 def _device_id(cfg):

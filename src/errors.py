@@ -46,6 +46,21 @@ def signals_raise_interrupted():
             signal.signal(sig, handler)
 
 
+def reclaim_signals():
+    """Put our SIGINT/SIGTERM handlers back where MindSpore's runtime replaced them at the C level.
+
+    MindSpore 2.10's runtime registers its own C handler for SIGINT during every train step
+    (measured with sigaction: a new handler after each step), which turns Ctrl-C into SIGTERM;
+    Python still reports our handler, so re-installing it is what restores it. Call it at the
+    start and end of each step (a train-step callback); a Ctrl-C that lands inside a step's
+    computation still meets MindSpore's handler and ends as SIGTERM (exit 143, same note).
+    A no-op outside ``signals_raise_interrupted``.
+    """
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        if signal.getsignal(sig) is _raise_interrupted:
+            signal.signal(sig, _raise_interrupted)
+
+
 @contextmanager
 def interruption_note(describe):
     """Run a long job; if it is interrupted, ``describe()`` (a one-line string) joins the exit message.

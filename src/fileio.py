@@ -53,6 +53,7 @@ def atomic_path(path, keep_suffix=False):
     os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644))
     try:
         yield temporary
+        kill_point("atomic_path")
         os.replace(temporary, path)
     except BaseException:
         _remove(temporary)
@@ -69,15 +70,15 @@ def atomic_write(path, mode="w", encoding="utf-8", newline=None):
 
 
 def kill_point(name):
-    """Test hook: SIGKILL this process at the N-th pass through point ``name`` when
-    $AUTODEEPLAB_TEST_KILL_AT is ``name`` or ``name:N``, so interruption tests choose the moment
-    deterministically instead of by sleeping. A no-op otherwise."""
-    wanted = os.environ.get(KILL_VAR)
-    if not wanted or wanted.split(":")[0] != name:
+    """Test hook: signal this process at the N-th pass through point ``name`` when
+    $AUTODEEPLAB_TEST_KILL_AT is ``name[:N[:SIGNAL]]`` (default N 1, SIGKILL), so interruption
+    tests choose the moment deterministically instead of by sleeping. A no-op otherwise."""
+    wanted = (os.environ.get(KILL_VAR) or "").split(":")
+    if wanted[0] != name:
         return
     _kill_hits[name] = _kill_hits.get(name, 0) + 1
-    if _kill_hits[name] >= int(wanted.split(":")[1] if ":" in wanted else 1):
-        os.kill(os.getpid(), signal.SIGKILL)
+    if _kill_hits[name] == int(wanted[1] if len(wanted) > 1 else 1):
+        os.kill(os.getpid(), signal.Signals["SIG" + (wanted[2] if len(wanted) > 2 else "KILL")])
 
 
 @contextmanager

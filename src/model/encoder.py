@@ -1,8 +1,10 @@
 """Stem + the chain of cells along the network path."""
 import mindspore.nn as nn
 
+from src.errors import UserError
 from src.model.cell import Cell
 from src.model.layers import ConvBNAct
+
 
 def low_level_cell_index(network_path, variant):
     """Which cell feeds the decoder's low-level branch (-1 = the stem's stride-4 output).
@@ -10,6 +12,10 @@ def low_level_cell_index(network_path, variant):
     paper: the last level-0 (stride 4) cell of the path. modelzoo: always cell 2, as the
     ModelZoo port hard-wires it (its checkpoints' decoder shapes depend on it)."""
     if variant == "modelzoo":
+        if len(network_path) < 3:
+            raise UserError("--variant modelzoo takes the decoder's low-level feature from cell 2, as the ModelZoo "
+                            "port does, so it needs at least 3 cells; this architecture has %d: use --variant "
+                            "paper or a longer network_path" % len(network_path))
         return 2
     level0 = [i for i, level in enumerate(network_path) if level == 0]
     return level0[-1] if level0 else -1

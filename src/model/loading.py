@@ -14,9 +14,9 @@ def load_network(cfg, ckpt_path=None, what="--ckpt_path"):
     with the decode-then-train commands (``src.model.weights``).
     """
     from src.model import build_model
-    from src.model.weights import MODELZOO, RETRAIN, checkpoint_meta, load_weights, read_checkpoint
+    from src.model.weights import checkpoint_meta, load_weights, read_checkpoint
 
-    ckpt = read_checkpoint(ckpt_path or cfg.ckpt_path, what).require(RETRAIN, MODELZOO, purpose="inference")
+    ckpt = read_checkpoint(ckpt_path or cfg.ckpt_path, what).require_weights_for(cfg.variant)
     net = build_model(cfg)
     load_weights(net, ckpt, strict=True, expected=checkpoint_meta(cfg, net.architecture), variant=cfg.variant)
     net.set_train(False)

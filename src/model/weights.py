@@ -77,6 +77,13 @@ class Checkpoint:
             fix = "pass %s" % " or ".join(_MAKE[kind] for kind in kinds)
         raise UserError("'%s' is %s, which %s cannot use; %s" % (self.path, _MAKE[self.kind], purpose, fix))
 
+    def require_weights_for(self, variant):
+        """Network weights for a network of ``variant``: retrain, or ModelZoo-port with variant modelzoo."""
+        self.require(RETRAIN, MODELZOO, purpose="loading network weights")
+        if self.kind == MODELZOO and variant != "modelzoo":
+            self.require(RETRAIN, purpose="the '%s' variant" % variant)
+        return self
+
 
 def read_checkpoint(ckpt_path, what="--ckpt_path"):
     """Read ``ckpt_path`` once into a ``Checkpoint`` (meta entries JSON-decoded), or raise UserError."""
@@ -170,10 +177,8 @@ def load_weights(net, checkpoint, strict=True, expected=None, variant=None):
     from src.model.checkpoint_compat import convert_modelzoo_params
 
     ckpt = checkpoint if isinstance(checkpoint, Checkpoint) else read_checkpoint(checkpoint)
-    ckpt.require(RETRAIN, MODELZOO, purpose="loading network weights")
+    ckpt.require_weights_for(variant or getattr(net, "variant", "paper"))
     if ckpt.kind == MODELZOO:
-        if (variant or getattr(net, "variant", None)) != "modelzoo":
-            ckpt.require(RETRAIN, purpose="the '%s' variant" % (variant or getattr(net, "variant", "paper")))
         weights = convert_modelzoo_params(ckpt.params, net)
     else:
         if expected:

@@ -10,7 +10,7 @@ import time
 
 from mindspore.train.callback import Callback
 
-from src.errors import UserError
+from src.errors import UserError, reclaim_signals
 from src.train.checkpoint import save_train_checkpoint
 
 LOG = logging.getLogger("autodeeplab.train")
@@ -48,16 +48,18 @@ def step_loss(cb_params):
 
 
 class StepCounter(Callback):
-    """Advances the global step and feeds training progress to scheduled drop path."""
+    """Advances the global step, feeds training progress to scheduled drop path, keeps our signal handlers."""
 
     def __init__(self, state, net):
         super().__init__()
         self.state, self.net = state, net
 
     def on_train_step_begin(self, run_context):
+        reclaim_signals()
         self.net.set_drop_path_progress(self.state.step, self.state.total_steps)
 
     def on_train_step_end(self, run_context):
+        reclaim_signals()
         self.state.step += 1
 
 

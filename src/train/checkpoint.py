@@ -12,8 +12,8 @@ import mindspore as ms
 
 from src.errors import UserError
 from src.model.checkpoint_compat import convert_modelzoo_params, modelzoo_name
-from src.fileio import atomic_path
-from src.model.weights import MODELZOO, RETRAIN, check_meta, check_parameters, is_train_state, read_checkpoint
+from src.fileio import atomic_path, kill_point
+from src.model.weights import MODELZOO, RETRAIN, TRAIN_STATE_NAMES, check_meta, check_parameters, is_train_state, read_checkpoint
 
 PREFIX = "autodeeplab"
 CKPT_DIR = "checkpoints"
@@ -41,6 +41,7 @@ def save_train_checkpoint(train_network, directory, step, meta, keep):
     with atomic_path(path, keep_suffix=True) as temporary:
         ms.save_checkpoint(train_network, temporary, append_dict=dict(meta, step=step),
                            choice_func=lambda name: name != "learning_rate")
+    kill_point("checkpoint_saved")
     for _, old in list_checkpoints(directory)[:-keep]:
         os.remove(old)
     return path
@@ -87,6 +88,5 @@ def modelzoo_train_state(ckpt, net):
         moment = ckpt.params.get("moments." + modelzoo_name(name))
         if moment is not None:
             state["moments." + name] = moment
-    if "global_step" in ckpt.params:
-        state["global_step"] = ckpt.params["global_step"]
+    state.update((name, value) for name, value in ckpt.params.items() if name in TRAIN_STATE_NAMES)
     return state

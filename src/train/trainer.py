@@ -13,7 +13,7 @@ import yaml
 
 from src.device import init_device, use_sync_bn
 from src.errors import UserError, interruption_note
-from src.fileio import atomic_write, check_output_location, folder_lock
+from src.fileio import atomic_write, check_output_location, folder_lock, remove_stale_temporaries
 from src.modelarts import prepare_inputs, upload_outputs
 
 LOG = logging.getLogger("autodeeplab.train")
@@ -32,6 +32,8 @@ def _save_config(cfg, directory):
 
 def train(cfg):
     """Run training as configured; ModelArts inputs are fetched first and outputs uploaded after."""
+    from src.train.checkpoint import CKPT_DIR
+
     rank_id, rank_size = init_device(cfg)
     _setup_logging(rank_id, rank_size)
     cfg = prepare_inputs(cfg, rank_id)
@@ -40,6 +42,8 @@ def train(cfg):
         if rank_id != 0:
             return _train(cfg, rank_id, rank_size)
         with folder_lock(output):
+            for folder in (output, os.path.join(output, CKPT_DIR)):
+                remove_stale_temporaries(folder)
             return _train(cfg, rank_id, rank_size)
     finally:
         upload_outputs(cfg, rank_id)
@@ -62,8 +66,13 @@ def _claim_checkpoint_folder(cfg, directory, is_writer):
         LOG.info("--overwrite: removed %d checkpoint(s) of the previous run in %s", len(found), directory)
 
 
-def last_good_note(checkpoint):
-    """What an interrupted run leaves: the last complete checkpoint and how to continue from it."""
+def last_good_note(checkpoint_dir, resumed_from):
+    """What an interrupted run leaves: the newest complete checkpoint (written atomically, so any
+    on disk is whole) and how to continue from it."""
+    from src.train.checkpoint import list_checkpoints
+
+    found = list_checkpoints(checkpoint_dir)
+    checkpoint = found[-1][1] if found else resumed_from
     if not checkpoint:
         return "no checkpoint was written yet; run again to start over"
     return "last good checkpoint %s; continue with --resume %s" % (checkpoint, checkpoint)
@@ -133,7 +142,7 @@ def _train(cfg, rank_id, rank_size):
     samples_log = os.path.join(output, "samples_rank%d.txt" % rank_id)
     if cfg.log_samples and not cfg.resume and os.path.exists(samples_log):
         os.remove(samples_log)
-    with interruption_note(lambda: last_good_note(state.last_checkpoint or cfg.resume)):
+    with interruption_note(lambda: last_good_note(checkpoint_dir, cfg.resume)):
         for epoch in range(start_step // per_epoch, cfg.epochs):
             skip = state.step - epoch * per_epoch
             if cfg.log_samples:
