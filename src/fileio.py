@@ -183,10 +183,11 @@ def remove_stale_temporaries(folder, name_prefix=""):
 
 
 def check_output_location(path, kind="folder", what="--output_path"):
-    """Fail early, in one line, when ``path`` cannot take this output; creates a missing folder.
+    """Fail early, in one line, when ``path`` cannot take this output; returns the absolute path.
 
     Catches: empty path, a path that exists as the wrong type, a path under a file, and a folder
-    that is not writable (a probe file proves it). Returns the absolute path.
+    that is not writable (a probe file in the nearest existing folder proves it). Nothing is
+    created, so a run that stops later at bad input leaves no empty output folder behind.
     """
     fix = "pass %s with a writable %s" % (what, "folder" if kind == "folder" else "file path")
     if not path:
@@ -203,8 +204,7 @@ def check_output_location(path, kind="folder", what="--output_path"):
     if not os.path.isdir(parent):
         raise UserError("%s '%s' lies under '%s', which is a file; %s" % (what, path, parent, fix))
     try:
-        os.makedirs(folder, exist_ok=True)
-        with atomic_path(os.path.join(folder, "write-test")):
+        with atomic_path(os.path.join(parent, "write-test")):
             raise _Probe
     except _Probe:
         pass

@@ -96,10 +96,11 @@ def test_check_output_location_one_line(tmp_path, case, message):
     assert "\n" not in str(info.value)
 
 
-def test_check_output_location_creates_folder_and_leaves_nothing(tmp_path):
+def test_check_output_location_creates_and_leaves_nothing(tmp_path):
     out = tmp_path / "a" / "b"
     assert fileio.check_output_location(str(out)) == str(out)
-    assert _names(out) == []
+    assert _names(tmp_path) == []
+    out.mkdir(parents=True)
     with pytest.raises(UserError, match="is a folder, not a file"):
         fileio.check_output_location(str(out), "file", "--output")
 

@@ -105,6 +105,7 @@ def convert_samples(samples, output_dir, split, num_shards=1, num_workers=2, ove
     if num_workers < 1:
         raise UserError(f"--num_workers must be >= 1, got {num_workers}")
     output_dir = check_output_location(output_dir, "folder", "--output_path")
+    os.makedirs(output_dir, exist_ok=True)
     name = mindrecord_name(split)
     with folder_lock(output_dir, "MindRecord output of split '%s' in" % split, name=f".{name}.lock"):
         _check_no_set(output_dir, split, overwrite)

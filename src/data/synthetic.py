@@ -332,6 +332,7 @@ def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=F
             raise UserError(f"output '{output_path}' exists and is not empty: choose another path "
                             "or pass --overwrite")
     parent = check_output_location(os.path.dirname(os.path.abspath(output_path)), "folder", "--output_path's parent")
+    os.makedirs(parent, exist_ok=True)
     remove_stale_temporaries(parent, os.path.basename(os.path.abspath(output_path)))
     with atomic_folder(output_path, replace=True) as partial:
         write_split(partial, "train", num_train, height, width, seed)

@@ -38,6 +38,7 @@ def train(cfg):
     _setup_logging(rank_id, rank_size)
     cfg = prepare_inputs(cfg, rank_id)
     output = check_output_location(cfg.output_path, "folder", "--output_path")
+    os.makedirs(output, exist_ok=True)
     try:
         if rank_id != 0:
             return _train(cfg, rank_id, rank_size)
