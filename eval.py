@@ -10,13 +10,15 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
+from src.modelarts import modelarts_config
 
 
 def main(argv=None):
     from src.eval.evaluate import run_eval
 
     cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
-    run_eval(cfg)
+    with modelarts_config(cfg) as cfg:
+        run_eval(cfg)
 
 
 if __name__ == "__main__":

@@ -11,13 +11,15 @@ import os
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
+from src.modelarts import modelarts_config
 
 
 def main(argv=None):
     from src.deploy.export import run_export
 
     cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__)
-    run_export(cfg)
+    with modelarts_config(cfg) as cfg:
+        run_export(cfg)
 
 
 if __name__ == "__main__":

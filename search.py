@@ -8,6 +8,7 @@ import os
 
 from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
+from src.modelarts import modelarts_config
 
 
 def main(argv=None):
@@ -16,7 +17,8 @@ def main(argv=None):
                                    "--resume CKPT continues a search exactly.")
     from src.nas.search_trainer import search
 
-    search(cfg)
+    with modelarts_config(cfg, checkpoint_key="resume") as cfg:
+        search(cfg)
 
 
 if __name__ == "__main__":

@@ -7,6 +7,7 @@ import os
 
 from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
+from src.modelarts import modelarts_config
 
 
 def main(argv=None):
@@ -15,7 +16,8 @@ def main(argv=None):
                                    "--resume CKPT continues a run exactly).")
     from src.train.trainer import train
 
-    train(cfg)
+    with modelarts_config(cfg, checkpoint_key="resume") as cfg:
+        train(cfg)
 
 
 if __name__ == "__main__":

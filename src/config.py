@@ -47,6 +47,7 @@ SCHEMA = {
         enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing"),
         data_url=("str", None, "ModelArts: OBS path of the input data"),
         train_url=("str", None, "ModelArts: OBS path for the outputs"),
+        checkpoint_url=("str", None, "ModelArts: OBS path of a checkpoint (or model) to resume, evaluate, export or predict with"),
         data_path=("path", None, "input folder (MindRecord folder for training/evaluation)"),
         output_path=("path", "output", "folder for checkpoints, logs and results"),
     ),
