@@ -15,6 +15,7 @@ a local disk (``/cache``). Every entry point wraps its work in ``modelarts_job``
 ModelArts' ``moxing`` exists only inside ModelArts (the PyPI package of that name is an unrelated
 project), so it is imported here, lazily, and only when ``enable_modelarts`` is true.
 """
+import hashlib
 import os
 import sys
 import threading
@@ -52,10 +53,11 @@ def _moxing():
     return moxing
 
 
-def _fetch_once(mox, url, folder, is_file):
-    """Copy ``url`` into ``folder`` unless this node already did; returns the local path."""
+def _fetch_once(mox, url, cache, is_file):
+    """Copy ``url`` into a folder of ``cache`` named after it, unless this node already did; returns the local path."""
+    folder = os.path.join(cache, hashlib.sha1(url.encode()).hexdigest()[:16])
     os.makedirs(folder, exist_ok=True)
-    local = os.path.join(folder, os.path.basename(url.rstrip("/"))) if is_file else folder
+    local = os.path.join(folder, os.path.basename(url.rstrip("/")) if is_file else "data")
     marker = os.path.join(folder, READY_MARKER)
     while not os.path.exists(marker):
         try:
