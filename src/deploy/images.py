@@ -60,8 +60,8 @@ def check_apart(input_path, output_dir, what="--output_path"):
     input_dir = os.path.realpath(input_path if os.path.isdir(input_path) else os.path.dirname(input_path) or ".")
     output = os.path.realpath(output_dir)
     if output == input_dir or output.startswith(input_dir + os.sep):
-        raise UserError("%s '%s' is %s the input folder '%s'; choose an output folder outside the inputs"
-                        % (what, output_dir, "" if output == input_dir else "inside", input_path))
+        raise UserError("%s '%s' is %s input folder '%s'; choose an output folder outside the inputs"
+                        % (what, output_dir, "the" if output == input_dir else "inside the", input_path))
 
 
 def normalise(image_rgb, channel_order="rgb"):
