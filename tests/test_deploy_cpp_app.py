@@ -35,20 +35,33 @@ def build(build_dir, *cmake_args):
     return configure.stdout, str(build_dir / "main")
 
 
-def test_mindspore_lite_backend_compiles_and_links_against_the_wheel_api(tmp_path):
-    need_build_tools()
+def lite_home():
     if not os.path.isfile(os.path.join(LITE_HOME, "lib", "libmindspore-extendrt_python.so")):
         message = "MindSpore Lite C++ API not installed in %s: run bash scripts/setup_tests.sh" % LITE_HOME
         if os.environ.get("AUTODEEPLAB_CI"):
             pytest.fail(message)
         pytest.skip(message)
-    log, app = build(tmp_path / "lite", "-DMINDSPORE_PATH=" + LITE_HOME)
-    assert "mindspore=" + LITE_HOME in log
+    return LITE_HOME
+
+
+def test_mindspore_lite_backend_compiles_and_links_against_the_wheel_api(tmp_path):
+    need_build_tools()
+    log, app = build(tmp_path / "lite", "-DMINDSPORE_PATH=" + lite_home())
+    assert "mindspore=" + LITE_HOME in log and "opencv=1" in log
     symbols = subprocess.run(["nm", "-DC", app], capture_output=True, text=True, check=True).stdout
     # The Lite route: Model::Build(model path, kMindIR, context), no Serialization::Load / GraphCell.
     assert "U mindspore::Model::Build(std::vector<char, std::allocator<char> > const&, mindspore::ModelType" in symbols
     assert "Serialization" not in symbols and "GraphCell" not in symbols
     assert "U mindspore::AscendDeviceInfo::SetDeviceID" in symbols and "CPUDeviceInfo" in symbols
+
+
+def test_legacy_api_option_builds_the_serialization_load_route(tmp_path):
+    """-DMINDSPORE_LEGACY_API=ON (old ABI by default, so without the OpenCV backend); Lite 2.0 ships that API too."""
+    need_build_tools()
+    log, app = build(tmp_path / "legacy", "-DMINDSPORE_PATH=" + lite_home(), "-DMINDSPORE_LEGACY_API=ON")
+    assert "opencv=FALSE" in log
+    symbols = subprocess.run(["nm", "-DC", app], capture_output=True, text=True, check=True).stdout
+    assert "U mindspore::Serialization::Load(" in symbols and "U mindspore::GraphCell::GraphCell(" in symbols
 
 
 @pytest.fixture(scope="module")
