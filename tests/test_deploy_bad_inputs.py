@@ -23,17 +23,21 @@ from src.errors import UserError
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
-@pytest.fixture(scope="module")
-def identity_onnx(tmp_path_factory):
+def write_identity_onnx(path, height, width):
+    """A one-node ONNX model (Identity) of a (1, 3, height, width) input: its label map is the channels' argmax."""
     from onnx import TensorProto, helper, save
 
-    shape = [1, 3, DEMO_HEIGHT, DEMO_WIDTH]
+    shape = [1, 3, height, width]
     graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
                               [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
                               [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
-    path = tmp_path_factory.mktemp("model") / "identity.onnx"
     save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
     return str(path)
+
+
+@pytest.fixture(scope="module")
+def identity_onnx(tmp_path_factory):
+    return write_identity_onnx(tmp_path_factory.mktemp("model") / "identity.onnx", DEMO_HEIGHT, DEMO_WIDTH)
 
 
 @pytest.fixture

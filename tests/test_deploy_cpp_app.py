@@ -13,6 +13,8 @@ import subprocess
 import numpy as np
 import pytest
 
+from test_deploy_bad_inputs import write_identity_onnx
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_SOURCE = os.path.join(REPO, "ascend310_infer")
 LITE_HOME = os.path.join(os.environ.get("AUTODEEPLAB_CACHE", os.path.expanduser("~/.cache/autodeeplab")),
@@ -74,15 +76,7 @@ def opencv_app(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def identity_onnx(tmp_path_factory):
-    from onnx import TensorProto, helper, save
-
-    shape = [1, 3, HEIGHT, WIDTH]
-    graph = helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "identity",
-                              [helper.make_tensor_value_info("x", TensorProto.FLOAT, shape)],
-                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, shape)])
-    path = tmp_path_factory.mktemp("model") / "identity.onnx"
-    save(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]), str(path))
-    return str(path)
+    return write_identity_onnx(tmp_path_factory.mktemp("model") / "identity.onnx", HEIGHT, WIDTH)
 
 
 def run_app(app, model, input_path, output_path, *extra):
