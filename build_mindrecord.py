@@ -1,30 +1,37 @@
 """Convert a Cityscapes split to MindRecord (labels mapped to trainIds).
 
     python build_mindrecord.py --data_path CITYSCAPES_ROOT --output_path DIR --split train [--num_shards N]
+
+ModelArts: --enable_modelarts true --data_url OBS_CITYSCAPES_ROOT --train_url OBS_OUTPUT instead of the paths.
 """
 import argparse
 
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
 from src.data.mindrecord_writer import build_mindrecord
-from src.errors import interruption_note, run_main
+from src.errors import UserError, interruption_note, run_main
+from src.modelarts import add_arguments, argparse_job
 
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--data_path", required=True, help="Cityscapes root holding leftImg8bit/ and gtFine/")
-    parser.add_argument("--output_path", required=True, help="directory for cityscapes_<split>.mindrecord*")
+    parser.add_argument("--data_path", help="Cityscapes root holding leftImg8bit/ and gtFine/ (required)")
+    parser.add_argument("--output_path", help="directory for cityscapes_<split>.mindrecord* (required)")
     parser.add_argument("--split", required=True, choices=["train", "val"])
     parser.add_argument("--num_shards", type=int, default=1, help="MindRecord shard files (default 1)")
     parser.add_argument("--num_workers", type=int, default=2, help="decode/encode processes (default 2)")
     parser.add_argument("--overwrite", action="store_true", help="replace an existing MindRecord of this split")
+    add_arguments(parser)
     return parser.parse_args(argv)
 
 
 def main(argv=None):
     args = parse_args(argv)
-    with interruption_note(lambda: "no MindRecord written"):
-        files = build_mindrecord(args.data_path, args.output_path, args.split, args.num_shards,
-                                 args.num_workers, args.overwrite)
+    with interruption_note(lambda: "no MindRecord written"), argparse_job(args) as local:
+        data_path, output_path = (local.data, local.output) if local else (args.data_path, args.output_path)
+        if not data_path or not output_path:
+            raise UserError("pass --data_path (the Cityscapes root) and --output_path")
+        files = build_mindrecord(data_path, output_path, args.split, args.num_shards, args.num_workers,
+                                 args.overwrite)
     print("wrote " + ", ".join(files))
 
 

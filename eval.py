@@ -5,20 +5,15 @@ r"""Score a checkpoint on the Cityscapes val split: mIoU, per-class IoU, pixel a
 
 Prints the per-class table and writes OUTPUT_PATH/eval_results.json.
 """
-import os
-
 import src  # noqa: F401  (CPU set-up before mindspore)
-from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
-from src.fileio import check_output_location
+from src.stage import run_stage
 
 
 def main(argv=None):
     from src.eval.evaluate import run_eval
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="eval")
-    check_output_location(cfg.output_path, "folder", "--output_path")
-    run_eval(cfg)
+    return run_stage("eval", run_eval, argv, description=__doc__)
 
 
 if __name__ == "__main__":

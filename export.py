@@ -6,20 +6,15 @@ r"""Export a checkpoint for deployment: MINDIR (any backend), ONNX (ONNX Runtime
 Writes OUTPUT_PATH/autodeeplab_<H>x<W>_<output>.<mindir|onnx|air>; the input is one normalised
 image (1, 3, H, W) float32.
 """
-import os
-
 import src  # noqa: F401  (CPU set-up before mindspore)
-from src.config import CONFIG_DIR, parse_config
 from src.errors import run_main
-from src.fileio import check_output_location
+from src.stage import run_stage
 
 
 def main(argv=None):
     from src.deploy.export import run_export
 
-    cfg = parse_config(argv, os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"), description=__doc__, stage="export")
-    check_output_location(cfg.output_path, "folder", "--output_path")
-    run_export(cfg)
+    return run_stage("export", run_export, argv, description=__doc__)
 
 
 if __name__ == "__main__":

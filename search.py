@@ -4,21 +4,17 @@
 
 Writes per epoch: search_epoch<N>.ckpt (resumable), arch_history.npz, architecture.json.
 """
-import os
-
-from src.config import CONFIG_DIR, parse_config
+import src  # noqa: F401  (CPU set-up before mindspore)
 from src.errors import run_main
-from src.fileio import check_output_location
+from src.stage import run_stage
 
 
 def main(argv=None):
-    cfg = parse_config(argv, default_config_path=os.path.join(CONFIG_DIR, "search.yaml"),
-                       description="Search alpha (cell) and beta (network path) of Auto-DeepLab; "
-                                   "--resume CKPT continues a search exactly.", stage="search")
-    check_output_location(cfg.output_path, "folder", "--output_path")
     from src.nas.search_trainer import search
 
-    search(cfg)
+    return run_stage("search", search, argv, default_config="search.yaml",
+                     description="Search alpha (cell) and beta (network path) of Auto-DeepLab; "
+                                 "--resume CKPT continues a search exactly.", checkpoint_key="resume")
 
 
 if __name__ == "__main__":

@@ -3,19 +3,17 @@
     python train.py --config_path config/autodeeplab_s.yaml --data_path MINDRECORD_DIR \
         --output_path DIR [--arch_path ARCH_FILE] [--resume CKPT] [--KEY VALUE ...]
 """
-import os
-
-from src.config import CONFIG_DIR, parse_config
+import src  # noqa: F401  (CPU set-up before mindspore)
 from src.errors import run_main
+from src.stage import run_stage
 
 
 def main(argv=None):
-    cfg = parse_config(argv, default_config_path=os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"),
-                       description="Retrain Auto-DeepLab (weights, optimizer state and step are checkpointed; "
-                                   "--resume CKPT continues a run exactly).", stage="train")
     from src.train.trainer import train
 
-    train(cfg)
+    return run_stage("train", train, argv,
+                     description="Retrain Auto-DeepLab (weights, optimizer state and step are checkpointed; "
+                                 "--resume CKPT continues a run exactly).", checkpoint_key="resume")
 
 
 if __name__ == "__main__":

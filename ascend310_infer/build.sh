@@ -1,18 +1,16 @@
 #!/usr/bin/env bash
 # Build the inference app into ascend310_infer/out/main.
-#   MINDSPORE_PATH=<dir> bash build.sh   # with the MindSpore (Ascend 310) backend
-#   bash build.sh                        # MINDSPORE_PATH unset: found from an installed mindspore wheel
-#                                        # if it ships the C++ API, else OpenCV DNN only
+#   MS_LITE_HOME=<MindSpore Lite package> bash build.sh   # MindSpore Lite backend (Ascend 310 / CPU, MINDIR);
+#                                                        # the package holds runtime/include and runtime/lib
+#   MINDSPORE_PATH=<dir> bash build.sh                   # the same from any dir with include/api and lib/
+#   MINDSPORE_PATH=<dir> CMAKE_ARGS=-DMINDSPORE_LEGACY_API=ON bash build.sh  # MindSpore 1.x C++ package
+#   bash build.sh                                        # neither set: OpenCV DNN (ONNX on the CPU) only
 set -euo pipefail
 cd "$(dirname "$0")"
-if [ -z "${MINDSPORE_PATH:-}" ]; then
-  location=$(python3 -m pip show mindspore 2>/dev/null | awk '/^Location:/{print $2}' || true)
-  if [ -n "$location" ] && [ -f "$location/mindspore/include/api/model.h" ] && [ -d "$location/mindspore/lib" ]; then
-    MINDSPORE_PATH="$location/mindspore"
-  fi
-fi
+MINDSPORE_PATH="${MINDSPORE_PATH:-${MS_LITE_HOME:-}}"
 mkdir -p out
 cd out
-cmake .. -DMINDSPORE_PATH="${MINDSPORE_PATH:-}" > cmake.log || { cat cmake.log; exit 1; }
+# shellcheck disable=SC2086
+cmake .. -DMINDSPORE_PATH="$MINDSPORE_PATH" ${CMAKE_ARGS:-} > cmake.log || { cat cmake.log; exit 1; }
 make -j"$(nproc)" 2>&1
 echo "built $(pwd)/main"

@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # Offline inference with the C++ app: preprocess -> app -> postprocess (mIoU + colour PNGs).
 #   bash scripts/run_infer_310.sh MODEL DATA_PATH [DEVICE_ID] [CONFIG.yaml]
-# MODEL: a .mindir export (MindSpore backend, Ascend 310, needs MINDSPORE_PATH or a mindspore
-# wheel with the C++ API) or an .onnx export (OpenCV DNN backend, CPU). DATA_PATH: a Cityscapes
-# root (val split, scored) or a folder of images. Work folders in the current directory:
-# preprocess_Result/, result_Files/ (label maps, inference_time.txt), postprocess_Result/, *.log.
+# MODEL: a .mindir export (MindSpore Lite backend on Ascend 310: set MS_LITE_HOME to the MindSpore
+# Lite package, the folder holding runtime/include and runtime/lib, as for ModelZoo's cpp_infer; or
+# MINDSPORE_PATH to a dir with include/api and lib/; APP_DEVICE=cpu runs Lite on the CPU) or an .onnx
+# export (OpenCV DNN backend, CPU). DATA_PATH: a Cityscapes root (val split, scored) or a folder of
+# images. Work folders in the current directory, emptied at the start of each run: preprocess_Result/,
+# result_Files/ (label maps, inference_time.txt), postprocess_Result/; logs *.log.
 set -euo pipefail
 usage() {
   echo "usage: bash $0 MODEL DATA_PATH [DEVICE_ID] [CONFIG.yaml]" >&2
@@ -24,6 +26,9 @@ case "${MODEL,,}" in
   *) echo "error: MODEL must be a .mindir (Ascend 310) or .onnx (CPU) export, got $MODEL" >&2; exit 2 ;;
 esac
 
+[ -z "${MS_LITE_HOME:-}" ] || export LD_LIBRARY_PATH="$MS_LITE_HOME/runtime/lib:$MS_LITE_HOME/tools/converter/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+rm -rf preprocess_Result result_Files postprocess_Result  # no stale files of an earlier run
+
 APP="$ROOT/ascend310_infer/out/main"
 echo "build -> $APP"
 bash "$ROOT/ascend310_infer/build.sh" > build.log 2>&1 || { cat build.log; echo "error: building the app failed" >&2; exit 1; }
@@ -37,7 +42,7 @@ from src.deploy.predictor import export_input_size; print(*export_input_size(sys
 
 echo "inference ($BACKEND) -> result_Files/"
 "$APP" --model_path "$MODEL" --input_path preprocess_Result --output_path result_Files --backend "$BACKEND" \
-  --device_id "$DEVICE_ID" --height "$HEIGHT" --width "$WIDTH" > infer.log 2>&1 || { cat infer.log; exit 1; }
+  --device "${APP_DEVICE:-ascend}" --device_id "$DEVICE_ID" --height "$HEIGHT" --width "$WIDTH" > infer.log 2>&1 || { cat infer.log; exit 1; }
 tail -1 infer.log
 
 echo "postprocess -> postprocess_Result/"

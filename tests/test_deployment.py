@@ -20,6 +20,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 
 import cv2
 import numpy as np
@@ -278,10 +279,11 @@ def test_wrong_input_size_for_a_fixed_shape_export_names_the_sizes_and_the_fix(t
     from src.deploy.predictor import Predictor
     from src.errors import UserError
 
-    cv2.imwrite(str(tmp_path / "small.png"), np.zeros((40, 50, 3), np.uint8))
+    (tmp_path / "in").mkdir()
+    cv2.imwrite(str(tmp_path / "in" / "small.png"), np.zeros((40, 50, 3), np.uint8))
     for model in (tiny["ONNX"], tiny["MINDIR"]):
         with pytest.raises(UserError) as error:
-            Predictor(model, tiny["cfg"]).predict_paths(str(tmp_path), str(tmp_path / "out"), progress=False)
+            Predictor(model, tiny["cfg"]).predict_paths(str(tmp_path / "in"), str(tmp_path / "out"), progress=False)
         message = str(error.value)
         assert "small.png" in message and "40x50" in message and "65x97" in message
         assert "export.py" in message and "--height 40 --width 50" in message
@@ -367,3 +369,33 @@ def test_eval_with_flip_multi_scale_and_sliding_window_runs_on_the_network(tiny)
         assert scores["num_pixels"] == plain["num_pixels"] > 0
         assert 0.0 <= scores["miou"] <= 1.0
     assert options["miou"] != plain["miou"] or options["pixel_accuracy"] != plain["pixel_accuracy"]
+
+
+def test_predict_on_a_cityscapes_split_scores_as_eval_py_with_the_official_scorer(tiny, tmp_path):
+    """predict.py on leftImg8bit/val (city subfolders): cityscapesscripts' scorer on its labelIds equals
+    eval.py's single-scale scores; --cityscapes_submission zips exactly one labelIds PNG per image."""
+    from test_eval_official_scorer import _official_scores
+
+    if "eval_scores" not in tiny:
+        pytest.skip("needs test_eval_py_scores_the_checkpoint_and_saves_json")
+    split = tiny["data_root"] / "leftImg8bit" / "val"
+    result = run_script("predict.py", "--config_path", tiny["config_path"], "--arch_path", tiny["arch_path"],
+                        "--model", tiny["ckpt"], "--input", split, "--output_path", tmp_path / "pred")
+    assert result.returncode == 0, result.stderr[-2000:]
+    images = sorted(p.relative_to(split) for p in split.rglob("*.png"))
+    assert sorted(p.relative_to(tmp_path / "pred" / "labelIds")
+                  for p in (tmp_path / "pred" / "labelIds").rglob("*.png")) == images
+    official = _official_scores(str(tiny["data_root"]), str(tmp_path / "pred" / "labelIds"))
+    for name, iou in tiny["eval_scores"]["class_iou"].items():  # eval_results.json: null for an absent class
+        theirs = official["classScores"][name]
+        assert (iou is None and np.isnan(theirs)) or iou == pytest.approx(theirs, abs=1e-9), name
+    assert tiny["eval_scores"]["miou"] == pytest.approx(official["averageScoreClasses"], abs=1e-9)
+
+    zip_path = tmp_path / "submission" / "results.zip"
+    result = run_script("predict.py", "--config_path", tiny["config_path"], "--arch_path", tiny["arch_path"],
+                        "--model", tiny["ONNX"], "--input", split, "--output_path", tmp_path / "submission",
+                        "--cityscapes_submission", zip_path)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert sorted(os.listdir(tmp_path / "submission")) == ["labelIds", "results.zip"]
+    with zipfile.ZipFile(zip_path) as archive:
+        assert sorted(archive.namelist()) == sorted(p.name for p in images)

@@ -2,7 +2,7 @@
 // (<output_path>/<stem>.bin, H*W bytes) and a timing file (<output_path>/inference_time.txt).
 //
 //   main --model_path MODEL --input_path DIR_OR_FILE --output_path DIR [--backend mindspore|opencv]
-//        [--device_id N] [--height H --width W] [--channel_order rgb|bgr]
+//        [--device ascend|cpu] [--device_id N] [--height H --width W] [--channel_order rgb|bgr]
 //
 // Inputs are preprocess.py's float32 .bin tensors or images (normalised here). postprocess.py turns
 // the label maps into mIoU and colour PNGs.
@@ -13,6 +13,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -30,8 +31,11 @@ namespace fs = std::filesystem;
 namespace {
 const char kUsage[] =
     "usage: main --model_path MODEL --input_path DIR_OR_FILE --output_path DIR [--backend mindspore|opencv]\n"
-    "            [--device_id N] [--height H --width W] [--channel_order rgb|bgr]\n"
-    "  mindspore: MINDIR export on Ascend 310; opencv: ONNX export on the CPU (needs --height/--width)\n";
+    "            [--device ascend|cpu] [--device_id N] [--height H --width W] [--channel_order rgb|bgr]\n"
+    "  mindspore: MINDIR export with MindSpore (Lite) on Ascend 310 (--device ascend, the default) or the CPU;\n"
+    "  opencv: ONNX export on the CPU (needs --height/--width)\n";
+const std::set<std::string> kOptions = {"model_path", "input_path", "output_path", "backend", "device",
+                                        "device_id",  "height",     "width",       "channel_order"};
 
 #ifdef HAVE_MINDSPORE
 const char kDefaultBackend[] = "mindspore";
@@ -49,6 +53,10 @@ bool ParseArgs(int argc, char **argv, std::map<std::string, std::string> *args, 
     const std::string key = argv[i];
     if (key.rfind("--", 0) != 0 || i + 1 >= argc) {
       *error = "bad argument '" + key + "'\n" + kUsage;
+      return false;
+    }
+    if (kOptions.count(key.substr(2)) == 0) {
+      *error = "unknown option '" + key + "'\n" + kUsage;
       return false;
     }
     (*args)[key.substr(2)] = argv[i + 1];
@@ -92,7 +100,12 @@ std::unique_ptr<Backend> MakeBackend(const std::map<std::string, std::string> &a
   if (name == "mindspore") {
     int64_t device_id = 0;
     if (!IntArg(args, "device_id", 0, &device_id, error)) return nullptr;
-    return CreateMindSporeBackend(model_path, static_cast<int>(device_id), error);
+    const std::string device = Arg(args, "device", "ascend");
+    if (device != "ascend" && device != "cpu") {
+      *error = "--device must be ascend or cpu, got '" + device + "'";
+      return nullptr;
+    }
+    return CreateMindSporeBackend(model_path, device == "cpu", static_cast<int>(device_id), error);
   }
 #endif
 #ifdef HAVE_OPENCV
@@ -112,7 +125,29 @@ std::unique_ptr<Backend> MakeBackend(const std::map<std::string, std::string> &a
 }
 }  // namespace
 
-int main(int argc, char **argv) {
+/** Refuses an output folder that is (or holds) the input, and inputs whose outputs would share a name. */
+bool CheckOutputs(const fs::path &input_path, const fs::path &output_dir, const std::vector<fs::path> &inputs,
+                  std::string *error) {
+  std::error_code ec;
+  const fs::path input_dir = fs::is_directory(input_path) ? input_path : input_path.parent_path();
+  if (fs::exists(output_dir) && fs::equivalent(fs::absolute(input_dir), fs::absolute(output_dir), ec)) {
+    *error = "--output_path " + output_dir.string() + " is the input folder: its label maps would replace the " +
+             "inputs; choose another --output_path";
+    return false;
+  }
+  std::map<std::string, fs::path> stems;
+  for (const fs::path &path : inputs) {
+    const auto inserted = stems.emplace(path.stem().string(), path);
+    if (!inserted.second) {
+      *error = inserted.first->second.string() + " and " + path.string() + " would both write " +
+               path.stem().string() + ".bin; keep one of them in the input folder";
+      return false;
+    }
+  }
+  return true;
+}
+
+int Run(int argc, char **argv) {
   std::map<std::string, std::string> args;
   std::string error;
   if (!ParseArgs(argc, argv, &args, &error)) return Fail(error);
@@ -125,6 +160,15 @@ int main(int argc, char **argv) {
   const std::vector<fs::path> inputs = ListInputs(args.at("input_path"));
   if (inputs.empty()) return Fail("no .bin or image files in " + args.at("input_path"));
   const fs::path output_dir = args.at("output_path");
+  if (!CheckOutputs(args.at("input_path"), output_dir, inputs, &error)) return Fail(error);
+  for (const fs::path &path : inputs) {  // every tensor's size before anything is written
+    const uintmax_t expected = static_cast<uintmax_t>(3 * shape[2] * shape[3]) * sizeof(float);
+    if (IsTensorFile(path) && fs::file_size(path) != expected) {
+      return Fail(path.string() + " has " + std::to_string(fs::file_size(path)) + " bytes but the model input " +
+                  "needs " + std::to_string(expected) + " (float32 1x3x" + std::to_string(shape[2]) + "x" +
+                  std::to_string(shape[3]) + "); is it left from another run? rerun preprocess.py into an empty folder");
+    }
+  }
   std::error_code ec;
   fs::create_directories(output_dir, ec);
   if (ec) return Fail("cannot create " + output_dir.string() + ": " + ec.message());
@@ -161,4 +205,14 @@ int main(int argc, char **argv) {
   if (!WriteFileAtomic(output_dir / "inference_time.txt", report.data(), report.size(), &error)) return Fail(error);
   std::printf("mean %.2f ms/image over %zu images\n", total / times.size(), times.size());
   return 0;
+}
+
+int main(int argc, char **argv) {
+  try {
+    return Run(argc, argv);
+  } catch (const fs::filesystem_error &err) {  // e.g. a name too long or a symlink loop in the input folder
+    return Fail(err.path1().empty() ? std::string(err.what()) : err.path1().string() + ": " + err.code().message());
+  } catch (const std::exception &err) {
+    return Fail(err.what());
+  }
 }

@@ -4,11 +4,15 @@ Each kind goes to its own sub-folder with the image's stem as name, so the label
 handed to cityscapesscripts as CITYSCAPES_RESULTS (it wants exactly one PNG per image).
 """
 import os
+import re
+import zipfile
 
 import cv2
 import numpy as np
 
 from src.data.labels import TRAIN_ID_TO_ID, train_ids_to_color
+from src.errors import UserError
+from src.fileio import atomic_path, atomic_write
 
 KINDS = ("labelIds", "color", "overlay")
 OVERLAY_ALPHA = 0.5
@@ -21,10 +25,8 @@ def write_png(path, image):
     ok, data = cv2.imencode(".png", pixels)
     if not ok:
         raise RuntimeError("PNG encoding failed for %s" % path)
-    temporary = path + ".tmp%d" % os.getpid()
-    with open(temporary, "wb") as f:
-        f.write(data.tobytes())
-    os.replace(temporary, path)
+    with atomic_write(path, "wb") as handle:
+        handle.write(data.tobytes())
     return path
 
 
@@ -43,7 +45,29 @@ def prediction_images(train_ids, image_rgb=None):
     return images
 
 
-def write_prediction(output_dir, stem, train_ids, image_rgb=None):
-    """Write <output_dir>/<kind>/<stem>.png for every kind; returns {kind: path}."""
-    return {kind: write_png(os.path.join(output_dir, kind, stem + ".png"), image)
-            for kind, image in prediction_images(train_ids, image_rgb).items()}
+def write_prediction(output_dir, name, train_ids, image_rgb=None, kinds=KINDS):
+    """Write <output_dir>/<kind>/<name>.png for each of ``kinds`` (name may hold subfolders); returns {kind: path}."""
+    return {kind: write_png(os.path.join(output_dir, kind, *name.split("/")) + ".png", image)
+            for kind, image in prediction_images(train_ids, image_rgb).items() if kind in kinds}
+
+
+# The benchmark server finds each test image's prediction by "<city>_<sequence>_<frame>" in its file name.
+CITYSCAPES_NAME = re.compile(r"[a-z_]+_\d{6}_\d{6}")
+
+
+def check_submission_names(names):
+    """Refuse images whose names the Cityscapes benchmark server cannot match to its test images."""
+    for name in names:
+        if not CITYSCAPES_NAME.match(name.rsplit("/", 1)[-1]):
+            raise UserError("'%s' is not a Cityscapes image name (<city>_<sequence>_<frame>_leftImg8bit): the "
+                            "benchmark server matches predictions by it; pass --input CITYSCAPES/leftImg8bit/test"
+                            % name)
+
+
+def write_submission_zip(zip_path, label_files):
+    """The benchmark server's upload: the labelIds PNGs (flat names, each holding its image's id), zipped."""
+    with atomic_path(zip_path, keep_suffix=True) as temporary:
+        with zipfile.ZipFile(temporary, "w", zipfile.ZIP_DEFLATED) as archive:
+            for path in label_files:
+                archive.write(path, os.path.basename(path))
+    return zip_path

@@ -10,9 +10,10 @@ import os
 
 import numpy as np
 
-from src.deploy.images import list_images, normalise, read_image
-from src.deploy.outputs import write_prediction
+from src.deploy.images import check_apart, list_images, normalise, read_image
+from src.deploy.outputs import KINDS, write_prediction
 from src.errors import UserError
+from src.fileio import check_output_location
 
 BACKEND_EXTENSIONS = {".ckpt": "checkpoint", ".mindir": "MINDIR", ".onnx": "ONNX"}
 
@@ -39,16 +40,25 @@ def mindir_input_shape(path):
 
 
 def export_input_size(path):
-    """(H, W) input size of a MINDIR or ONNX export."""
+    """(H, W) input size of a MINDIR or ONNX export; one UserError line for a checkpoint or an unreadable file."""
     kind = backend_kind(path)
-    if kind == "MINDIR":
-        return mindir_input_shape(path)[2:4]
-    if kind == "ONNX":
-        import onnx
+    if kind == "checkpoint":
+        raise UserError("'%s' is a checkpoint; pass a .mindir or .onnx export" % path)
+    try:
+        if kind == "MINDIR":
+            shape = mindir_input_shape(path)
+        else:
+            import onnx
 
-        dims = onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim
-        return tuple(int(d.dim_value) for d in dims[2:4])
-    raise UserError("'%s' is a checkpoint; pass a .mindir or .onnx export" % path)
+            dims = onnx.load(path, load_external_data=False).graph.input[0].type.tensor_type.shape.dim
+            shape = tuple(int(d.dim_value) for d in dims)
+    except Exception as exc:  # protobuf and onnx raise their own types for a corrupt file
+        raise UserError("'%s' is not a %s export that can be read (%s); pass a file written by export.py "
+                        "--file_format %s" % (path, kind, (str(exc).splitlines() or [type(exc).__name__])[0],
+                                              kind)) from None
+    if len(shape) != 4 or shape[:2] != (1, 3) or min(shape[2:]) <= 0:
+        raise UserError("'%s' has input shape %s, not (1, 3, H, W); export it with export.py" % (path, shape))
+    return shape[2:4]
 
 
 class MindIRBackend:
@@ -150,20 +160,24 @@ class Predictor:
             return self.inference.predict(image)
         return labels_of(self.backend.run(image[None]))
 
-    def predict_paths(self, input_path, output_dir, progress=True):
-        """Predict an image file or every image of a folder; write labelIds/color/overlay PNGs.
+    def predict_paths(self, input_path, output_dir, progress=True, kinds=KINDS, check_names=None):
+        """Predict an image file or every image under a folder; write ``kinds`` PNGs (labelIds, color,
+        overlay), mirroring the input's subfolders.
 
-        Every input is read and its size checked before any prediction, so a bad file fails fast.
-        Returns a list of {kind: path} per image.
+        Every input is read and its size checked (and ``check_names`` run on the output names) before
+        any prediction, so a bad file fails before anything is written. Returns a list of {kind: path}.
         """
         from tqdm import tqdm
 
-        paths = list_images(input_path)
-        for path in paths:
+        images = list_images(input_path)
+        check_apart(input_path, output_dir)
+        if check_names is not None:
+            check_names([name for _, name in images])
+        for path, _ in images:
             self.check_size(read_image(path), path)
+        check_output_location(output_dir)
         written = []
-        for path in tqdm(paths, desc="predict", unit="image", disable=not progress):
+        for path, name in tqdm(images, desc="predict", unit="image", disable=not progress):
             image = read_image(path)
-            stem = os.path.splitext(os.path.basename(path))[0]
-            written.append(write_prediction(output_dir, stem, self.predict(image, path), image))
+            written.append(write_prediction(output_dir, name, self.predict(image, path), image, kinds))
         return written

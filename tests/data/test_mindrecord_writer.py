@@ -5,7 +5,6 @@ import signal
 import subprocess
 import sys
 import textwrap
-import time
 
 import cv2
 import mindspore.dataset as ds
@@ -159,15 +158,17 @@ def test_interrupt_mid_conversion_leaves_nothing(demo_cityscapes_root, tmp_path,
     assert os.listdir(tmp_path) == []
 
 
-SLOW_CONVERT = textwrap.dedent("""
+# The first write_raw_data call announces itself and then blocks: when the test sees the line the
+# conversion has provably started (images decoded, a batch being written) and cannot finish, so the
+# signal always lands mid-conversion, whatever the machine's speed.
+BLOCKED_CONVERT = textwrap.dedent("""
     import sys, time
     import src
     from mindspore.mindrecord import FileWriter
-    real_write = FileWriter.write_raw_data
-    def slow_write(self, rows, *args, **kwargs):
-        time.sleep(0.5)
-        return real_write(self, rows, *args, **kwargs)
-    FileWriter.write_raw_data = slow_write
+    def blocked_write(self, rows, *args, **kwargs):
+        print("WRITING", flush=True)
+        time.sleep(600)
+    FileWriter.write_raw_data = blocked_write
     import build_mindrecord
     from src.errors import run_main
     run_main(build_mindrecord.main, sys.argv[1:])
@@ -179,16 +180,19 @@ def test_real_signal_mid_conversion_leaves_nothing(tmp_path, signum):
     root, out = tmp_path / "tree", tmp_path / "out"
     generate(str(root), 24, 0, 32, 64, seed=1)
     out.mkdir()
-    proc = subprocess.Popen([sys.executable, "-c", SLOW_CONVERT, "--data_path", str(root), "--output_path", str(out),
-                             "--split", "train", "--num_workers", "2"],
+    proc = subprocess.Popen([sys.executable, "-c", BLOCKED_CONVERT, "--data_path", str(root), "--output_path",
+                             str(out), "--split", "train", "--num_workers", "2"],
                             cwd=REPO, env={**os.environ, "PYTHONPATH": REPO}, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
-    deadline = time.time() + 60
-    while not os.listdir(out) and proc.poll() is None and time.time() < deadline:
-        time.sleep(0.01)
-    time.sleep(0.5)  # into the pool / writer
-    proc.send_signal(signum)
-    _, err = proc.communicate(timeout=60)
+    try:
+        line = proc.stdout.readline()  # blocks until the first batch is being written (or the process ends)
+        assert line.strip() == "WRITING", proc.communicate(timeout=60)[1]
+        assert os.listdir(out), "the conversion writes into a hidden partial folder of the output"
+        proc.send_signal(signum)
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
     assert proc.returncode == 128 + signum, err
     assert "interrupted by %s; no MindRecord written" % signal.Signals(signum).name in err
     assert os.listdir(out) == []
