@@ -13,7 +13,8 @@ from src.modelarts import modelarts_config
 
 def run_stage(stage, run, argv=None, default_config="autodeeplab_s.yaml", description=None,
               epilog=None, checkpoint_key="ckpt_path", extra=None):
-    """Run ``run(cfg)`` (``run(cfg, extra_args)`` when ``extra`` is given) for ``stage``.
+    """Run ``run(cfg)`` (``run(cfg, extra_args)`` when ``extra`` is given) for ``stage``; returns
+    None, so ``run_main`` exits 0 (a stage's own return value is for programmatic callers).
 
     ``extra`` (optional) is an argparse parser of options outside the schema (predict's --model);
     ``checkpoint_key`` is the key that ModelArts' checkpoint_url fills in."""
@@ -24,4 +25,7 @@ def run_stage(stage, run, argv=None, default_config="autodeeplab_s.yaml", descri
                        epilog=epilog, stage=stage)
     with modelarts_config(cfg, checkpoint_key=checkpoint_key) as cfg:
         check_output_location(cfg.output_path, "folder", "--output_path")
-        return run(cfg) if extra is None else run(cfg, extra_args)
+        if extra is None:
+            run(cfg)
+        else:
+            run(cfg, extra_args)

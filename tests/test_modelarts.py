@@ -120,8 +120,9 @@ def test_missing_obs_input_and_missing_moxing_are_one_line(tmp_path, fake_moxing
 ARCHITECTURE = {"network_path": [0, 0], "cell": [[0, "skip_connect"], [1, "sep_conv_3x3"], [0, "skip_connect"],
                                                   [1, "skip_connect"]]}
 TINY = ["--config_path", os.path.join(REPO, "config", "autodeeplab_s.yaml"), "--filter_multiplier", 2,
-        "--stem_channels", 8, "--decoder_channels", 8, "--crop_size", 33, "--batch_size", 2, "--min_scale", 0.5,
-        "--max_scale", 1.0, "--mode", "pynative", "--num_parallel_workers", 1, "--log_interval", 1]
+        "--stem_channels", 8, "--decoder_channels", 8, "--mode", "pynative"]
+TRAIN_TINY = ["--crop_size", 33, "--batch_size", 2, "--min_scale", 0.5, "--max_scale", 1.0,
+              "--num_parallel_workers", 1, "--log_interval", 1]
 
 
 def run_job(tmp_path, stage, script, *args):
@@ -147,7 +148,7 @@ def obs(tmp_path_factory, demo_cityscapes_root):
 @pytest.fixture(scope="module")
 def obs_checkpoint(obs):
     """The OBS url of a checkpoint that train.py (ModelArts mode, 1 tiny epoch) uploaded."""
-    run_job(obs, "train", "train.py", *TINY, "--arch_path", obs / "arch.json", "--epochs", 1, "--data_url", BUCKET + "/mindrecord",
+    run_job(obs, "train", "train.py", *TINY, *TRAIN_TINY, "--arch_path", obs / "arch.json", "--epochs", 1, "--data_url", BUCKET + "/mindrecord",
             "--train_url", BUCKET + "/train")
     checkpoints = sorted(obs_path(obs, BUCKET + "/train").rglob("*.ckpt"))
     assert checkpoints, "train.py uploaded no checkpoint"
@@ -180,7 +181,7 @@ def test_train_eval_export_predict_read_checkpoint_url_and_write_train_url(obs, 
 
 SEARCH_TINY = ["--config_path", os.path.join(REPO, "config", "search.yaml"), "--num_layers", 1, "--filter_multiplier",
                2, "--block_multiplier", 1, "--crop_size", 33, "--batch_size", 2, "--epochs", 1, "--arch_start_epoch", 0,
-               "--stem_channels", 8, "--num_parallel_workers", 1, "--mode", "pynative"]
+               "--stem_channels", 8, "--mode", "pynative"]
 
 
 def test_search_and_decode_read_obs_and_write_train_url(obs):
