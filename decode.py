@@ -20,7 +20,6 @@ def main(argv=None):
     parser.add_argument("--output_path", help="folder for the architecture files (required)")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    check_output_location(args.output_path, "folder", "--output_path")
     import src  # noqa: F401  (CPU set-up before mindspore)
     from src.nas.search_export import export_architecture
 
@@ -28,6 +27,7 @@ def main(argv=None):
         ckpt_path, output_path = (local.checkpoint, local.output) if local else (args.ckpt_path, args.output_path)
         if not ckpt_path or not output_path:
             raise UserError("pass --ckpt_path (a search checkpoint) and --output_path")
+        check_output_location(output_path, "folder", "--output_path")
         for name, path in export_architecture(ckpt_path, output_path).items():
             print(f"{name}: {path}")
 
