@@ -35,15 +35,14 @@ Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
-import numpy as np
 
 from src.model.resize import resize_bilinear
+from src.nas.conv import draw_conv_weight
 from src.nas.decode import edge_block_ranges
-from src.nas.operations import PRIMITIVES
+from src.nas.operations import DILATION, PRIMITIVES
 
 CONV_OPS = ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
 OP_INDEX = {name: index for index, name in enumerate(PRIMITIVES)}
-DILATION = 2
 EDGE_WEIGHT_NAMES = ("sep3_dw", "sep3_pw", "sep5_dw", "sep5_pw", "dil3", "dil5")
 
 
@@ -176,33 +175,30 @@ class RecomputedNodeForward(nn.Cell):
         return self.forward(*args)
 
 
-def he_normal(rng, shape, stack=()):
-    """He normal (fan_out, ReLU gain) as the op table's convs, drawn per op and stacked."""
-    fan_out = shape[0] * int(np.prod(shape[2:]))
-    return (rng.standard_normal(tuple(stack) + tuple(shape)) * np.sqrt(2.0 / fan_out)).astype(np.float32)
-
-
 def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edges, partial_k=1):
     """numpy weights of one node: source_shapes = [(in_channels, kernel)] per run (R runs).
 
-    Each run's weights are drawn separately (He normal as a single op) and laid out run-major
-    along the output channels, the layout ``node_forward`` expects. The mixed ops' convs are
-    channels/partial_k wide."""
+    Each run's weights are drawn separately, each conv by the op table's rule
+    (``src.nas.conv.draw_conv_weight``, variant paper: the retrain convs' initialisation; a
+    depthwise conv counts as groups = channels), and laid out run-major along the output
+    channels, the layout ``node_forward`` expects. The mixed ops' convs are channels/partial_k
+    wide."""
     runs = len(source_shapes)
-    weights = {"prev_prev": he_normal(rng, (channels, prev_prev_channels, 1, 1), (runs,)).reshape(
+    weights = {"prev_prev": draw_conv_weight(rng, (channels, prev_prev_channels, 1, 1),
+                                             stack=(runs,)).reshape(
                    runs * channels, prev_prev_channels, 1, 1),
-               "transition": [he_normal(rng, (channels, in_channels, kernel, kernel))
+               "transition": [draw_conv_weight(rng, (channels, in_channels, kernel, kernel))
                               for in_channels, kernel in source_shapes]}
     channels //= partial_k
     for kernel in (3, 5):
-        weights[f"sep{kernel}_dw"] = he_normal(rng, (channels, 1, kernel, kernel),
-                                               (num_edges, 2, runs)).reshape(
+        weights[f"sep{kernel}_dw"] = draw_conv_weight(rng, (channels, 1, kernel, kernel), groups=channels,
+                                                      stack=(num_edges, 2, runs)).reshape(
             num_edges, 2, runs * channels, 1, kernel, kernel)
-        weights[f"sep{kernel}_pw"] = he_normal(rng, (channels, channels, 1, 1),
-                                               (num_edges, 2, runs)).reshape(
+        weights[f"sep{kernel}_pw"] = draw_conv_weight(rng, (channels, channels, 1, 1),
+                                                      stack=(num_edges, 2, runs)).reshape(
             num_edges, 2, runs * channels, channels, 1, 1)
-        weights[f"dil{kernel}"] = he_normal(rng, (channels, channels, kernel, kernel),
-                                            (num_edges, runs)).reshape(
+        weights[f"dil{kernel}"] = draw_conv_weight(rng, (channels, channels, kernel, kernel),
+                                                   stack=(num_edges, runs)).reshape(
             num_edges, runs * channels, channels, kernel, kernel)
     return weights
 

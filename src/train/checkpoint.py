@@ -74,3 +74,18 @@ def resume_train_state(train_network, net, ckpt_path, expected_meta, steps_per_e
         raise UserError("'%s' lacks optimizer state %s of this run (was it written with another optimizer or "
                         "loss_scale?)" % (ckpt_path, ", ".join(missing)))
     return meta["step"]
+
+
+def write_checkpoint_atomic(save_obj, path, append_dict=None):
+    """``ms.save_checkpoint(save_obj, path)`` under a temporary name renamed when complete, so an
+    interrupted write never leaves a valid-looking ``path``; ``save_obj`` is a Cell or a list of
+    {"name", "data"} entries."""
+    directory = os.path.dirname(os.path.abspath(path))
+    tmp = os.path.join(directory, ".tmp-%d-%s" % (os.getpid(), os.path.basename(path)))
+    try:
+        ms.save_checkpoint(save_obj, tmp, append_dict=append_dict)
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.remove(tmp)
+    return path
