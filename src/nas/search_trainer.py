@@ -50,8 +50,9 @@ OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
 
 
-class FrozenArchitectureError(RuntimeError):
-    """An epoch of architecture steps produced exactly zero alpha and beta gradients."""
+class FrozenArchitectureError(UserError):
+    """An epoch of architecture steps produced exactly zero alpha and beta gradients (one line
+    from search.py, like a configuration error: the run must not go on silently)."""
 
 
 def is_batch_norm_parameter(parameter):
