@@ -1,8 +1,16 @@
 """The candidate operations: one table shared by the search supernet and the retrain network.
 
-Search and retrain must run the same operations (SPEC 5), so both build their edges with
-``make_op`` (or ``OPS[name]``). ``PRIMITIVES`` is also the column order of the cell-level
-architecture weights alpha.
+Search and retrain must run the same operations (SPEC 5), so both are built from ``OP_TABLE``
+(name -> kind, kernel, dilation): the retrain network's cells with ``make_op`` (or
+``OPS[name]``), the search's functional mixed op (``src.nas.search_cell``) by kind, with the
+kernel and dilation of the table. ``PRIMITIVES`` (the table's names in order) is also the column
+order of the cell-level architecture weights alpha.
+
+Kinds (composition at stride 1; ``make_op`` also builds the stride-2 forms):
+- zero: zeros; identity: the input (stride 2: ``FactorizedReduce``);
+- max_pool / avg_pool: kxk pool (average excludes padding), then a non-affine BN in search;
+- sep_conv: (ReLU, depthwise kxk, pointwise 1x1, BN) x 2;
+- dil_conv: ReLU, dense kxk conv with the table's dilation, BN (modelzoo variant: below).
 
 Variants (SPEC 3):
 - ``paper``: sep_conv_kxk = (ReLU, depthwise kxk, pointwise 1x1, BN) x 2;
@@ -15,6 +23,7 @@ No convolution has a bias. Initial conv weights: ``src.nas.conv.conv_init_rule``
 (paper: the TF network's variance scaling; modelzoo: He normal). BN momentum uses MindSpore's convention: 0.995 keeps 99.5% of the
 running statistics at each step.
 """
+import collections
 import functools
 
 import mindspore.nn as nn
@@ -22,19 +31,21 @@ import mindspore.ops as ops
 
 from src.nas.conv import Conv2d, DepthwiseConv
 
-PRIMITIVES = [
-    "none",
-    "max_pool_3x3",
-    "avg_pool_3x3",
-    "skip_connect",
-    "sep_conv_3x3",
-    "sep_conv_5x5",
-    "dil_conv_3x3",
-    "dil_conv_5x5",
-]
+OpSpec = collections.namedtuple("OpSpec", ("kind", "kernel", "dilation"))
+DILATION = 2  # of the dil_conv ops
+OP_TABLE = {
+    "none": OpSpec("zero", 1, 1),
+    "max_pool_3x3": OpSpec("max_pool", 3, 1),
+    "avg_pool_3x3": OpSpec("avg_pool", 3, 1),
+    "skip_connect": OpSpec("identity", 1, 1),
+    "sep_conv_3x3": OpSpec("sep_conv", 3, 1),
+    "sep_conv_5x5": OpSpec("sep_conv", 5, 1),
+    "dil_conv_3x3": OpSpec("dil_conv", 3, DILATION),
+    "dil_conv_5x5": OpSpec("dil_conv", 5, DILATION),
+}
+PRIMITIVES = list(OP_TABLE)
 VARIANTS = ("paper", "modelzoo")
 LEAKY_SLOPE = 0.01
-DILATION = 2
 
 
 def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=False):
@@ -63,13 +74,13 @@ class SepConv(nn.Cell):
 
 
 class DilConv(nn.Cell):
-    """Atrous (rate 2) dense kxk conv. paper: ReLU, conv, BN. modelzoo: conv, 1x1, BN, LeakyReLU."""
+    """Atrous dense kxk conv. paper: ReLU, conv, BN. modelzoo: conv, 1x1, BN, LeakyReLU."""
 
-    def __init__(self, channels, kernel_size, stride, affine, bn_momentum, bn_eps, use_sync_bn,
-                 variant):
+    def __init__(self, channels, kernel_size, dilation, stride, affine, bn_momentum, bn_eps,
+                 use_sync_bn, variant):
         super().__init__()
         self.modelzoo = variant == "modelzoo"
-        self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=DILATION,
+        self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=dilation,
                            variant=variant)
         if self.modelzoo:
             self.pointwise = Conv2d(channels, channels, 1, variant=variant)
@@ -186,19 +197,20 @@ def make_op(name, channels, stride=1, affine=True, bn_momentum=0.995, bn_eps=1e-
     check_variant(variant)
     if stride not in (1, 2):
         raise ValueError(f"op stride must be 1 or 2, got {stride}")
+    if name not in OP_TABLE:
+        raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(PRIMITIVES)}")
+    kind, kernel, dilation = OP_TABLE[name]
     bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
-    if name == "none":
+    if kind == "zero":
         return Zero(stride)
-    if name in ("max_pool_3x3", "avg_pool_3x3"):
-        return Pool(name[:3], channels, stride, with_bn=search, **bn_args)
-    if name == "skip_connect":
+    if kind in ("max_pool", "avg_pool"):
+        return Pool(kind[:3], channels, stride, with_bn=search, **bn_args)
+    if kind == "identity":
         return Identity() if stride == 1 else FactorizedReduce(channels, channels, affine,
                                                                   variant=variant, **bn_args)
-    if name in ("sep_conv_3x3", "sep_conv_5x5"):
-        return SepConv(channels, int(name[-1]), stride, affine, variant=variant, **bn_args)
-    if name in ("dil_conv_3x3", "dil_conv_5x5"):
-        return DilConv(channels, int(name[-1]), stride, affine, variant=variant, **bn_args)
-    raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(PRIMITIVES)}")
+    if kind == "sep_conv":
+        return SepConv(channels, kernel, stride, affine, variant=variant, **bn_args)
+    return DilConv(channels, kernel, dilation, stride, affine, variant=variant, **bn_args)
 
 
 OPS = {name: functools.partial(make_op, name) for name in PRIMITIVES}

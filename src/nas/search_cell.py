@@ -8,13 +8,12 @@ compiles once per node *shape* (about a dozen at 12 layers) and is reused by eve
 A node (l, s) gets R incoming moves (one per existing source level). The R cell runs share the
 input shapes, so they are computed together: run r's channels sit at [r*C, (r+1)*C) of every
 state and each convolution is grouped by run (``groups=R``), which is exactly R separate cells
-with separate weights. The op definitions are those of ``src.nas.operations.make_op`` with
-``search=True, affine=False, variant="paper"`` at stride 1 (tests check equality against it):
-
-- sep_conv_kxk: (ReLU, depthwise kxk, pointwise 1x1, BN) twice;
-- dil_conv_kxk: ReLU, dense kxk conv dilation 2, BN;
-- max/avg_pool_3x3 (avg excludes padding) then a non-affine BN; skip_connect = identity;
-- none contributes zeros, so it is left out of the sum (its softmax weight still normalises).
+with separate weights. The mixed op is built from ``src.nas.operations.OP_TABLE``: each op's
+kind selects its functional form here, with the table's kernel and dilation, the same
+operations ``make_op`` builds with ``search=True, affine=False, variant="paper"`` at stride 1
+(tests check equality against it). A ``zero`` op contributes zeros, so it is left out of the sum
+(its softmax weight still normalises). The stacked weights of the conv ops are named by kind and
+kernel (``EDGE_WEIGHT_NAMES``: sep3_dw, sep3_pw, ..., dil5), in table order.
 
 BN has no affine parameters (DARTS) and always normalises with batch statistics, in training and
 in search-time validation alike, so the supernet keeps no running statistics.
@@ -35,16 +34,32 @@ Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
-import numpy as np
 
 from src.model.resize import resize_bilinear
+from src.nas.conv import draw_conv_weight
 from src.nas.decode import edge_block_ranges
-from src.nas.operations import PRIMITIVES
+from src.nas.operations import OP_TABLE
 
-CONV_OPS = ("sep_conv_3x3", "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5")
-OP_INDEX = {name: index for index, name in enumerate(PRIMITIVES)}
-DILATION = 2
-EDGE_WEIGHT_NAMES = ("sep3_dw", "sep3_pw", "sep5_dw", "sep5_pw", "dil3", "dil5")
+
+def _weight_names(kind, kernel):
+    """Names of the stacked per-edge weights of one op of the table (none for weightless ops)."""
+    if kind == "sep_conv":
+        return (f"sep{kernel}_dw", f"sep{kernel}_pw")
+    if kind == "dil_conv":
+        return (f"dil{kernel}",)
+    return ()
+
+
+# (alpha column, kind, kernel, dilation, first weight, number of weights) of every op that is not
+# zero, in table order: plain constants, which the compiled node function unrolls.
+MIXED_OPS = []
+EDGE_WEIGHT_NAMES = []
+for _column, (_kind, _kernel, _dilation) in enumerate(OP_TABLE.values()):
+    if _kind != "zero":
+        _names = _weight_names(_kind, _kernel)
+        MIXED_OPS.append((_column, _kind, _kernel, _dilation, len(EDGE_WEIGHT_NAMES), len(_names)))
+        EDGE_WEIGHT_NAMES += _names
+MIXED_OPS, EDGE_WEIGHT_NAMES = tuple(MIXED_OPS), tuple(EDGE_WEIGHT_NAMES)
 
 
 def batch_norm(x, eps):
@@ -74,20 +89,27 @@ def sep_conv(x, depthwise, pointwise, runs, eps):
     return x
 
 
+def search_op(x, kind, kernel, dilation, weights, runs, eps):
+    """One op of the table at stride 1 on (N, R*C, H, W), ``weights`` its edge's stacked weights."""
+    if kind == "max_pool":
+        return batch_norm(ops.max_pool2d(x, kernel, stride=1, padding=kernel // 2), eps)
+    if kind == "avg_pool":
+        return batch_norm(ops.avg_pool2d(x, kernel, stride=1, padding=kernel // 2,
+                                         count_include_pad=False), eps)
+    if kind == "identity":
+        return x
+    if kind == "sep_conv":
+        return sep_conv(x, weights[0], weights[1], runs, eps)
+    return relu_conv_bn(x, weights[0], eps, dilation=dilation, groups=runs)
+
+
 def mixed_op(x, weights, edge, op_weights, runs, eps):
-    """sum_k softmax(alpha_e)_k op_k(x) for edge ``edge`` (``none`` adds zero)."""
-    sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 = weights
-    out = op_weights[OP_INDEX["max_pool_3x3"]] * batch_norm(
-        ops.max_pool2d(x, 3, stride=1, padding=1), eps)
-    out = out + op_weights[OP_INDEX["avg_pool_3x3"]] * batch_norm(
-        ops.avg_pool2d(x, 3, stride=1, padding=1, count_include_pad=False), eps)
-    out = out + op_weights[OP_INDEX["skip_connect"]] * x
-    out = out + op_weights[OP_INDEX["sep_conv_3x3"]] * sep_conv(x, sep3_dw[edge], sep3_pw[edge], runs, eps)
-    out = out + op_weights[OP_INDEX["sep_conv_5x5"]] * sep_conv(x, sep5_dw[edge], sep5_pw[edge], runs, eps)
-    out = out + op_weights[OP_INDEX["dil_conv_3x3"]] * relu_conv_bn(
-        x, dil3[edge], eps, dilation=DILATION, groups=runs)
-    out = out + op_weights[OP_INDEX["dil_conv_5x5"]] * relu_conv_bn(
-        x, dil5[edge], eps, dilation=DILATION, groups=runs)
+    """sum_k softmax(alpha_e)_k op_k(x) for edge ``edge`` over the table's ops (zero adds 0)."""
+    out = None
+    for column, kind, kernel, dilation, first, count in MIXED_OPS:
+        edge_weights = [weights[first + i][edge] for i in range(count)]
+        term = op_weights[column] * search_op(x, kind, kernel, dilation, edge_weights, runs, eps)
+        out = term if out is None else out + term
     return out
 
 
@@ -176,34 +198,33 @@ class RecomputedNodeForward(nn.Cell):
         return self.forward(*args)
 
 
-def he_normal(rng, shape, stack=()):
-    """He normal (fan_out, ReLU gain) as the op table's convs, drawn per op and stacked."""
-    fan_out = shape[0] * int(np.prod(shape[2:]))
-    return (rng.standard_normal(tuple(stack) + tuple(shape)) * np.sqrt(2.0 / fan_out)).astype(np.float32)
-
-
 def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edges, partial_k=1):
     """numpy weights of one node: source_shapes = [(in_channels, kernel)] per run (R runs).
 
-    Each run's weights are drawn separately (He normal as a single op) and laid out run-major
-    along the output channels, the layout ``node_forward`` expects. The mixed ops' convs are
-    channels/partial_k wide."""
+    Each run's weights are drawn separately, each conv by the op table's rule
+    (``src.nas.conv.draw_conv_weight``, variant paper: the retrain convs' initialisation; a
+    depthwise conv counts as groups = channels), and laid out run-major along the output
+    channels, the layout ``node_forward`` expects. The mixed ops' convs are channels/partial_k
+    wide."""
     runs = len(source_shapes)
-    weights = {"prev_prev": he_normal(rng, (channels, prev_prev_channels, 1, 1), (runs,)).reshape(
+    weights = {"prev_prev": draw_conv_weight(rng, (channels, prev_prev_channels, 1, 1),
+                                             stack=(runs,)).reshape(
                    runs * channels, prev_prev_channels, 1, 1),
-               "transition": [he_normal(rng, (channels, in_channels, kernel, kernel))
+               "transition": [draw_conv_weight(rng, (channels, in_channels, kernel, kernel))
                               for in_channels, kernel in source_shapes]}
     channels //= partial_k
-    for kernel in (3, 5):
-        weights[f"sep{kernel}_dw"] = he_normal(rng, (channels, 1, kernel, kernel),
-                                               (num_edges, 2, runs)).reshape(
-            num_edges, 2, runs * channels, 1, kernel, kernel)
-        weights[f"sep{kernel}_pw"] = he_normal(rng, (channels, channels, 1, 1),
-                                               (num_edges, 2, runs)).reshape(
-            num_edges, 2, runs * channels, channels, 1, 1)
-        weights[f"dil{kernel}"] = he_normal(rng, (channels, channels, kernel, kernel),
-                                            (num_edges, runs)).reshape(
-            num_edges, runs * channels, channels, kernel, kernel)
+    for _, kind, kernel, _, _, _ in MIXED_OPS:
+        if kind == "sep_conv":
+            weights[f"sep{kernel}_dw"] = draw_conv_weight(
+                rng, (channels, 1, kernel, kernel), groups=channels,
+                stack=(num_edges, 2, runs)).reshape(num_edges, 2, runs * channels, 1, kernel, kernel)
+            weights[f"sep{kernel}_pw"] = draw_conv_weight(
+                rng, (channels, channels, 1, 1),
+                stack=(num_edges, 2, runs)).reshape(num_edges, 2, runs * channels, channels, 1, 1)
+        elif kind == "dil_conv":
+            weights[f"dil{kernel}"] = draw_conv_weight(
+                rng, (channels, channels, kernel, kernel),
+                stack=(num_edges, runs)).reshape(num_edges, runs * channels, channels, kernel, kernel)
     return weights
 
 

@@ -2,57 +2,133 @@
 
 Every iteration: a weight step on a batch of half A (SGD, momentum 0.9, cosine lr 0.025 -> 0.001,
 weight decay 3e-4), then, from ``arch_start_epoch`` on, an architecture step on a batch of half B
-(Adam on alpha and beta, lr 3e-3, weight decay 1e-3 added to the gradient as in DARTS, betas
-(0.9, 0.999) as in the PyTorch port: the paper does not state them; DARTS used (0.5, 0.999)).
-Loss: plain cross-entropy, label 255 ignored.
+(``Architect``: Adam on alpha and beta, lr 3e-3, weight decay 1e-3 added to the gradient as in
+DARTS, betas (0.9, 0.999) as in the PyTorch port: the paper does not state them; DARTS used
+(0.5, 0.999)). Loss: plain cross-entropy, label 255 ignored (``src.train.loss``).
 
-After each epoch: mIoU of the supernet on half B (fixed crops), alpha/beta appended to
-``arch_history.npz``, the decoded ``architecture.json``, and ``search_epoch<E>.ckpt`` holding
-everything needed to resume exactly: weights, BN statistics, alpha, beta, both optimizer states,
-the epoch, the A/B split and the seed (data order and augmentation are functions of
-(seed, half, epoch), so no RNG state is needed).
+One gradient function for both steps. Both steps differentiate the loss w.r.t. every parameter
+(weights, alpha, beta) and each applies its own part. Reason: MindSpore 2.10 in PyNative caches the
+backward graph of an ``ms.jit`` function (the supernet's node function) by its input signature
+without which inputs need a gradient: the first gradient configuration it sees is reused for the
+other configurations from their second call on, so with two gradient functions (weights only,
+alpha/beta only) the architecture gradients were exactly 0 from the second architecture step on,
+or the weight gradients wrong when the architecture step came first (README, Search;
+tests/test_search_grad.py). The cost is the weight gradients computed in the architecture step.
+
+After each epoch: mIoU of the supernet on half B (fixed crops), alpha/beta and the search health
+(``Architect.epoch_health``) appended to ``arch_history.npz``, the decoded ``architecture.json``,
+and ``search_epoch<E>.ckpt`` holding everything needed to resume exactly: weights, BN statistics,
+alpha, beta, both optimizer states, the epoch, the A/B split and the seed (data order and
+augmentation are functions of (seed, half, epoch), so no RNG state is needed). An epoch of
+architecture steps whose architecture gradients are all exactly zero stops the search
+(``FrozenArchitectureError``).
 """
 import json
 import logging
-import math
 import os
 import time
 
 import mindspore as ms
 import mindspore.nn as nn
-import mindspore.ops as ops
 import numpy as np
 
+from src.device import init_device
 from src.errors import UserError
 from src.eval.metrics import ConfusionMatrix
 from src.nas.architecture import Architecture
-from src.nas.decode import decode_cell, decode_path
+from src.nas.decode import decode_cell, decode_path, move_mask, normalize_betas
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import SearchSupernet
+from src.train.checkpoint import write_checkpoint_atomic
+from src.train.loss import CrossEntropyLoss
+from src.train.lr import cosine_schedule
 
 LOG = logging.getLogger("search")
 META_KEY = "search_meta"
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
+HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
 
 
-def cosine_lr(step, total_steps, base_lr, min_lr):
-    """Cosine annealing from base_lr (step 0) to min_lr (last step)."""
-    progress = step / max(1, total_steps - 1)
-    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+class FrozenArchitectureError(UserError):
+    """An epoch of architecture steps produced exactly zero alpha and beta gradients (one line
+    from search.py, like a configuration error: the run must not go on silently)."""
 
 
-def masked_cross_entropy(logits, labels, ignore_label):
-    """Mean pixel cross-entropy over labels != ignore_label (0 when none is labelled)."""
-    valid = (labels != ignore_label).astype(ms.float32)
-    safe = ops.where(labels != ignore_label, labels, ops.zeros_like(labels))
-    log_probs = ops.log_softmax(logits, axis=1)
-    picked = ops.gather_elements(log_probs, 1, safe.expand_dims(1)).squeeze(1)
-    return -(picked * valid).sum() / ops.maximum(valid.sum(), ops.ones_like(valid.sum()))
+def is_batch_norm_parameter(parameter):
+    """BatchNorm scale/shift (MindSpore names them ``*.gamma`` / ``*.beta``)."""
+    return parameter.name.endswith((".gamma", ".beta"))
+
+
+def weight_parameter_groups(weights, weight_decay):
+    """SGD groups of the supernet weights. Policy: every conv weight and the classifier (weight
+    and bias) decay with ``weight_decay``; BatchNorm scale and shift (stem and heads only: the
+    cells' BN is non-affine) do not, as in retraining (key ``weight_decay``) and DARTS' practice
+    of not shrinking normalisation parameters."""
+    decayed = [p for p in weights if not is_batch_norm_parameter(p)]
+    kept = [p for p in weights if is_batch_norm_parameter(p)]
+    groups = [{"params": decayed, "weight_decay": weight_decay}]
+    if kept:
+        groups.append({"params": kept, "weight_decay": 0.0})
+    return groups
+
+
+def mean_entropy(probabilities, mask=None):
+    """Mean Shannon entropy (nats) of the distributions along the last axis (rows where ``mask``
+    has any entry; entries outside ``mask`` are 0)."""
+    p = np.asarray(probabilities, np.float64)
+    terms = -np.where(p > 0, p * np.log(np.where(p > 0, p, 1.0)), 0.0).sum(axis=-1)
+    if mask is None:
+        return float(terms.mean())
+    return float(terms[np.asarray(mask).any(axis=-1)].mean())
+
+
+class Architect:
+    """The architecture step (DARTS' architect.py, first order): Adam on alpha and beta, with
+    explicit groups so that weight decay reaches both (MindSpore's default filter would skip the
+    Parameter ``betas``: its name contains "beta"), and the per-epoch health figures."""
+
+    def __init__(self, net, cfg):
+        self.net = net
+        self.optimizer = nn.Adam(
+            [{"params": net.arch_parameters(), "weight_decay": cfg.arch_weight_decay}],
+            learning_rate=cfg.arch_lr, beta1=cfg.arch_betas[0], beta2=cfg.arch_betas[1])
+        self.reset_health()
+
+    def reset_health(self):
+        self.steps, self.alpha_norms, self.beta_norms = 0, [], []
+
+    def step(self, arch_grads):
+        alpha_grad, beta_grad = arch_grads
+        self.optimizer(tuple(arch_grads))
+        self.steps += 1
+        self.alpha_norms.append(float(np.linalg.norm(alpha_grad.asnumpy())))
+        self.beta_norms.append(float(np.linalg.norm(beta_grad.asnumpy())))
+
+    def epoch_health(self):
+        """This epoch's figures: architecture steps run, mean L2 norms of the alpha and beta
+        gradients per step (0 without steps), mean entropy of softmax(alpha) per edge and of the
+        normalised beta per node (its existing moves). Raises ``FrozenArchitectureError`` when
+        steps ran and every architecture gradient was exactly zero."""
+        alphas, betas = self.net.alphas.asnumpy(), self.net.betas.asnumpy()
+        exp = np.exp(alphas - alphas.max(axis=-1, keepdims=True))
+        mask = move_mask(*betas.shape[:2])
+        health = {"arch_steps": self.steps,
+                  "alpha_grad_norm": float(np.mean(self.alpha_norms)) if self.steps else 0.0,
+                  "beta_grad_norm": float(np.mean(self.beta_norms)) if self.steps else 0.0,
+                  "alpha_entropy": mean_entropy(exp / exp.sum(axis=-1, keepdims=True)),
+                  "beta_entropy": mean_entropy(normalize_betas(betas), mask)}
+        if self.steps and not any(self.alpha_norms) and not any(self.beta_norms):
+            raise FrozenArchitectureError(
+                f"{self.steps} architecture steps this epoch all had exactly zero alpha and beta "
+                "gradients: the architecture is frozen and the search would decode its random "
+                "initialisation. The gradient of the loss does not reach alpha/beta (see README, "
+                "Search: one gradient configuration for the compiled node function)")
+        return health
 
 
 class SearchTrainer:
-    """Owns the supernet, both optimizers, the data split and the epoch loop."""
+    """Owns the supernet, the weight optimizer, the Architect, the data split and the epoch loop."""
 
     def __init__(self, cfg, mindrecord_path, output_dir):
         self.cfg, self.mindrecord_path, self.output_dir = cfg, mindrecord_path, output_dir
@@ -67,29 +143,28 @@ class SearchTrainer:
             bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps, seed=cfg.seed,
             compiled=cfg.mode == "graph", memory_mode=cfg.memory_mode,
             partial_channel_k=cfg.partial_channel_k)
-        total = cfg.epochs * self.steps_per_epoch
-        lrs = [cosine_lr(step, total, cfg.base_lr, cfg.min_lr) for step in range(total)]
-        self.weights = self.net.weight_parameters()
-        self.weight_optimizer = nn.SGD(self.weights, learning_rate=ms.Tensor(np.array(lrs, np.float32)),
-                                       momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-        self.arch_optimizer = nn.Adam(self.net.arch_parameters(), learning_rate=cfg.arch_lr,
-                                      beta1=cfg.arch_betas[0], beta2=cfg.arch_betas[1],
-                                      weight_decay=cfg.arch_weight_decay)
-        self.weight_grad = ms.value_and_grad(self._loss, None, self.weights)
-        self.arch_grad = ms.value_and_grad(self._loss, None, self.net.arch_parameters())
+        lrs = cosine_schedule(cfg.epochs * self.steps_per_epoch, cfg.base_lr, cfg.min_lr)
+        groups = weight_parameter_groups(self.net.weight_parameters(), cfg.weight_decay)
+        self.weight_optimizer = nn.SGD(groups,
+                                       learning_rate=ms.Tensor(lrs), momentum=cfg.momentum)
+        self.weights = list(self.weight_optimizer.parameters)  # the groups' order
+        self.architect = Architect(self.net, cfg)
+        self.arch_optimizer = self.architect.optimizer
+        self.criterion = CrossEntropyLoss(cfg.ignore_label)
+        self.grad = ms.value_and_grad(self._loss, None, self.weights + self.net.arch_parameters())
         self.start_epoch = 0
 
     def _loss(self, image, label):
-        return masked_cross_entropy(self.net(image), label, self.cfg.ignore_label)
+        return self.criterion(self.net(image), label)
 
     def weight_step(self, image, label):
-        loss, grads = self.weight_grad(ms.Tensor(image), ms.Tensor(label))
-        self.weight_optimizer(grads)
+        loss, grads = self.grad(ms.Tensor(image), ms.Tensor(label))
+        self.weight_optimizer(grads[:len(self.weights)])
         return float(loss.asnumpy())
 
     def arch_step(self, image, label):
-        loss, grads = self.arch_grad(ms.Tensor(image), ms.Tensor(label))
-        self.arch_optimizer(grads)
+        loss, grads = self.grad(ms.Tensor(image), ms.Tensor(label))
+        self.architect.step(grads[len(self.weights):])
         return float(loss.asnumpy())
 
     def batches(self, epoch, half, shuffle=True):
@@ -100,6 +175,7 @@ class SearchTrainer:
     def train_epoch(self, epoch):
         """One epoch of weight steps on A and (from arch_start_epoch) arch steps on B."""
         search_arch = epoch >= self.cfg.arch_start_epoch
+        self.architect.reset_health()
         arch_batches = self.batches(epoch, "B") if search_arch else None
         losses = []
         for step, (image, label) in enumerate(self.batches(epoch, "A")):
@@ -134,20 +210,29 @@ class SearchTrainer:
         self.net.set_train(True)
         for epoch in range(self.start_epoch, until_epoch or self.cfg.epochs):
             loss = self.train_epoch(epoch)
+            health = self.architect.epoch_health()
             miou = self.validate()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
             self.save_checkpoint(checkpoint_path, epoch + 1)
-            self.append_history(epoch + 1, loss, miou)
+            self.append_history(epoch + 1, loss, miou, health)
             self.write_architecture(epoch + 1, checkpoint_path)
             LOG.info("epoch %d done: mean weight loss %.4f, mIoU on B %.4f, checkpoint %s",
                      epoch + 1, loss, miou, checkpoint_path)
+            LOG.info("epoch %d search health: %d architecture steps, |grad alpha| %.3e, "
+                     "|grad beta| %.3e, entropy softmax(alpha) %.4f per edge, normalised beta "
+                     "%.4f per node", epoch + 1, *(health[key] for key in HEALTH_KEYS))
 
-    def append_history(self, epoch, loss, miou):
+    def append_history(self, epoch, loss, miou, health):
+        """One row per epoch: alpha, beta, mean weight loss, mIoU on B and the health figures
+        (``HEALTH_KEYS``; NaN in the rows of a run resumed from before they were recorded)."""
         path = os.path.join(self.output_dir, "arch_history.npz")
         history = dict(np.load(path)) if os.path.exists(path) else {}
         entry = {"epoch": np.array([epoch]), "alphas": self.net.alphas.asnumpy()[None],
                  "betas": self.net.betas.asnumpy()[None], "weight_loss": np.array([loss]),
-                 "miou_b": np.array([miou])}
+                 "miou_b": np.array([miou]),
+                 **{key: np.array([health[key]]) for key in HEALTH_KEYS}}
+        for key in set(entry) - set(history) if history else ():
+            history[key] = np.full(len(history["epoch"]), np.nan)
         keep = history["epoch"] < epoch if history else None
         merged = {key: np.concatenate([history[key][keep], value]) if history else value
                   for key, value in entry.items()}
@@ -164,9 +249,7 @@ class SearchTrainer:
         entries += [{"name": key, "data": ms.Tensor(half.astype(np.int32))}
                     for key, half in zip(SPLIT_KEYS, self.split)]
         meta = self.meta(epoch)
-        temporary = path[:-len(".ckpt")] + ".tmp.ckpt"  # save_checkpoint insists on .ckpt
-        ms.save_checkpoint(entries, temporary, append_dict={META_KEY: json.dumps(meta)})
-        os.replace(temporary, path)
+        write_checkpoint_atomic(entries, path, append_dict={META_KEY: json.dumps(meta)})
 
     def meta(self, epoch):
         """What a checkpoint records about the run (and what a resume must match).
@@ -242,10 +325,12 @@ def search(cfg):
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     if not cfg.data_path:
         raise UserError("--data_path is required: the folder with cityscapes_train.mindrecord")
-    ms.set_device(cfg.device_target, cfg.device_id)
+    if cfg.distribute:
+        raise UserError("the search runs on one device: set distribute false (search.py has no "
+                        "data-parallel mode)")
+    init_device(cfg)
     # The supernet's Python loop runs eagerly; mode graph compiles each node shape once.
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    ms.set_seed(cfg.seed)
     trainer = SearchTrainer(cfg, find_mindrecord(cfg.data_path, "train"), cfg.output_path)
     if cfg.resume:
         trainer.resume(cfg.resume)

@@ -24,6 +24,7 @@ from src.deploy.images import read_image
 from src.deploy.outputs import write_png
 from src.errors import UserError, run_main
 from src.fileio import atomic_path, atomic_write
+from src.nas.decode import decode_path, path_log_probability
 
 STAGE_DIRS = {"data": "cityscapes", "mindrecord": "mindrecord", "search": "search", "decode": "arch",
               "train": "train", "eval": "eval", "export": "export", "predict": "predict"}
@@ -46,22 +47,42 @@ def read_stage_times(demo_path):
         return [(row[0], float(row[1])) for row in csv.reader(f, delimiter="\t") if len(row) == 2]
 
 
+def decoded_path_probabilities(history):
+    """Per epoch: the probability, under that epoch's normalised beta, of the path decoded from it."""
+    return np.array([np.exp(path_log_probability(betas, decode_path(betas))) for betas in history["betas"]])
+
+
 def plot_search_history(history_path, png_path):
-    """Weight loss and supernet mIoU on half B per search epoch."""
+    """Weight loss, supernet mIoU on half B, and the architecture's state per search epoch: mean
+    entropy of softmax(alpha) per edge and of the normalised beta per node, and the probability
+    of the decoded path (the panel is left out for a history without the health figures)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    history = np.load(history_path)
-    figure, (loss_axis, miou_axis) = plt.subplots(1, 2, figsize=(10, 3.5))
+    history = dict(np.load(history_path))
+    has_health = "alpha_entropy" in history
+    figure, axes = plt.subplots(1, 3 if has_health else 2, figsize=(15 if has_health else 10, 3.5))
+    loss_axis, miou_axis = axes[:2]
     loss_axis.plot(history["epoch"], history["weight_loss"], marker="o")
     loss_axis.set_xlabel("search epoch")
     loss_axis.set_ylabel("mean weight loss (half A)")
     miou_axis.plot(history["epoch"], 100 * history["miou_b"], marker="o", color="tab:green")
     miou_axis.set_xlabel("search epoch")
     miou_axis.set_ylabel("supernet mIoU on half B (%)")
-    for axis in (loss_axis, miou_axis):
+    if has_health:
+        arch_axis = axes[2]
+        arch_axis.plot(history["epoch"], history["alpha_entropy"], marker="o", label="entropy softmax(alpha) / edge")
+        arch_axis.plot(history["epoch"], history["beta_entropy"], marker="s", label="entropy beta / node")
+        arch_axis.set_xlabel("search epoch")
+        arch_axis.set_ylabel("mean entropy (nats)")
+        path_axis = arch_axis.twinx()
+        path_axis.plot(history["epoch"], decoded_path_probabilities(history), marker="^", color="tab:red",
+                       label="decoded path probability")
+        path_axis.set_ylabel("decoded path probability", color="tab:red")
+        arch_axis.legend(loc="upper right", fontsize=7)
+    for axis in axes:
         axis.grid(alpha=0.3)
     figure.tight_layout()
     os.makedirs(os.path.dirname(png_path), exist_ok=True)
@@ -112,10 +133,25 @@ def _search_section(demo_path, lines):
         return
     picture = os.path.join(demo_path, PICTURES, "search_history.png")
     history = plot_search_history(history_path, picture)
-    lines.append("| epoch | mean weight loss (A) | supernet mIoU on B |")
-    lines.append("|---:|---:|---:|")
-    for epoch, loss, miou in zip(history["epoch"], history["weight_loss"], history["miou_b"]):
-        lines.append("| %d | %.4f | %.1f%% |" % (epoch, loss, 100 * miou))
+    if "alpha_entropy" not in history:
+        lines.append("| epoch | mean weight loss (A) | supernet mIoU on B |")
+        lines.append("|---:|---:|---:|")
+        for epoch, loss, miou in zip(history["epoch"], history["weight_loss"], history["miou_b"]):
+            lines.append("| %d | %.4f | %.1f%% |" % (epoch, loss, 100 * miou))
+    else:
+        lines.append("| epoch | mean weight loss (A) | supernet mIoU on B | architecture steps | "
+                     "mean grad norm alpha / beta | entropy alpha / beta | decoded path probability |")
+        lines.append("|---:|---:|---:|---:|---:|---:|---:|")
+        for row in zip(history["epoch"], history["weight_loss"], history["miou_b"], history["arch_steps"],
+                       history["alpha_grad_norm"], history["beta_grad_norm"], history["alpha_entropy"],
+                       history["beta_entropy"], decoded_path_probabilities(history)):
+            lines.append("| %d | %.4f | %.1f%% | %d | %.2e / %.2e | %.4f / %.4f | %.4f |" % (
+                row[0], row[1], 100 * row[2], *row[3:]))
+        steps = int(np.nansum(history["arch_steps"]))
+        lines.append("\nThe decoded architecture comes from the alpha/beta of epoch %d after %d "
+                     "architecture steps on half B%s." % (
+                         history["epoch"][-1], steps,
+                         "" if steps else ": none ran, so it is the random initialisation"))
     lines.append("\n![search history](%s)\n" % _rel(demo_path, picture))
 
 
@@ -130,6 +166,12 @@ def _decode_section(demo_path, lines):
                                               arch["cell"][2 * b + 1][1], arch["cell"][2 * b + 1][0])
               for b in range(len(arch["cell"]) // 2)]
     lines.append("- cell (states: 0 prev-prev, 1 prev, 2.. blocks): " + "; ".join(blocks))
+    provenance = arch.get("provenance", {})
+    if "checkpoint" in provenance:
+        lines.append("- provenance: decoded from `%s` (search epoch %s; see the architecture search "
+                     "section for the architecture steps behind it)" % (
+                         _rel(demo_path, provenance["checkpoint"]) if os.path.isabs(provenance["checkpoint"])
+                         else provenance["checkpoint"], provenance.get("epoch", "?")))
     lines.append("- file: [%s](%s)\n" % (_rel(demo_path, arch_path), _rel(demo_path, arch_path)))
     drawing = stage_path(demo_path, "decode", "architecture.png")
     if os.path.isfile(drawing):

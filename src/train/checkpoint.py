@@ -38,9 +38,8 @@ def save_train_checkpoint(train_network, directory, step, meta, keep):
     """Write the train network's state after ``step`` steps (temp name + rename); keep the newest ``keep``."""
     os.makedirs(directory, exist_ok=True)
     path = os.path.join(directory, checkpoint_name(step))
-    with atomic_path(path, keep_suffix=True) as temporary:
-        ms.save_checkpoint(train_network, temporary, append_dict=dict(meta, step=step),
-                           choice_func=lambda name: name != "learning_rate")
+    write_checkpoint_atomic(train_network, path, append_dict=dict(meta, step=step),
+                            choice_func=lambda name: name != "learning_rate")
     kill_point("checkpoint_saved")
     for _, old in list_checkpoints(directory)[:-keep]:
         os.remove(old)
@@ -90,3 +89,12 @@ def modelzoo_train_state(ckpt, net):
             state["moments." + name] = moment
     state.update((name, value) for name, value in ckpt.params.items() if name in TRAIN_STATE_NAMES)
     return state
+
+
+def write_checkpoint_atomic(save_obj, path, **save_args):
+    """``ms.save_checkpoint(save_obj, path, **save_args)`` under a hidden temporary name renamed
+    when complete (``src.fileio.atomic_path``), so an interrupted write never leaves a
+    valid-looking ``path``; ``save_obj`` is a Cell or a list of {"name", "data"} entries."""
+    with atomic_path(path, keep_suffix=True) as temporary:
+        ms.save_checkpoint(save_obj, temporary, **save_args)
+    return path

@@ -1,8 +1,11 @@
-"""Learning-rate schedule of SPEC 4: geometric warmup, then poly decay, one value per iteration.
+"""Learning-rate schedules: SPEC 4's geometric warmup then poly decay (retraining) and SPEC 5's
+cosine annealing (the search's weights), one value per iteration.
 
 The optimizer indexes a precomputed per-step array with its ``global_step`` (saved in every
 checkpoint), so a resumed run continues the schedule exactly where it stopped.
 """
+import math
+
 import numpy as np
 
 from src.errors import UserError
@@ -33,3 +36,15 @@ def lr_schedule(cfg, total_steps):
         raise UserError("min_lr (%s) must not exceed base_lr (%s)" % (cfg.min_lr, cfg.base_lr))
     return np.array([lr_at(step, total_steps, cfg.base_lr, cfg.min_lr, cfg.warmup_start_lr, cfg.warmup_iters,
                            cfg.lr_power) for step in range(total_steps)], dtype=np.float32)
+
+
+def cosine_lr(step, total_steps, base_lr, min_lr):
+    """Cosine annealing from ``base_lr`` (step 0) to ``min_lr`` (the last step, ``total_steps - 1``)."""
+    progress = step / max(1, total_steps - 1)
+    return min_lr + 0.5 * (base_lr - min_lr) * (1.0 + math.cos(math.pi * progress))
+
+
+def cosine_schedule(total_steps, base_lr, min_lr):
+    """``cosine_lr`` of every iteration (float32 array of length ``total_steps``)."""
+    return np.array([cosine_lr(step, total_steps, base_lr, min_lr) for step in range(total_steps)],
+                    dtype=np.float32)

@@ -8,7 +8,8 @@ from mindspore import ops
 from src.errors import UserError
 from src.nas.operations import make_op
 from src.nas import supernet
-from src.nas.search_cell import (batch_norm, he_normal, mixed_op, node_forward_compiled,
+from src.nas.conv import draw_conv_weight
+from src.nas.search_cell import (batch_norm, mixed_op, node_forward_compiled,
                                  partial_mixed_op, relu_conv_bn, sep_conv)
 from src.nas.supernet import (SearchSupernet, incoming_levels, prev_prev_key, supernet_nodes)
 
@@ -122,7 +123,7 @@ def test_partial_channel_edge_bypasses_and_shuffles(pynative_mode):
     part = channels // k
     x = np.random.default_rng(0).standard_normal((2, runs * channels, 5, 5)).astype(np.float32)
     rng = np.random.default_rng(1)
-    weights = [ms.Tensor(he_normal(rng, shape)) for shape in (
+    weights = [ms.Tensor(draw_conv_weight(rng, shape)) for shape in (
         (2, 2, runs * part, 1, 3, 3), (2, 2, runs * part, part, 1, 1), (2, 2, runs * part, 1, 5, 5),
         (2, 2, runs * part, part, 1, 1), (2, runs * part, part, 3, 3), (2, runs * part, part, 5, 5))]
     op_weights = ops.softmax(ms.Tensor(rng.standard_normal(8).astype(np.float32)))
