@@ -3,7 +3,7 @@
 #  1. pip install -r requirements-test.txt (it includes requirements.txt: one resolution, pins kept);
 #  2. the Debian packages of the C++ app tests (libopencv-dev cmake g++): installed when root,
 #     otherwise named for you to install;
-#  3. the C++ headers and library of PyPI's mindspore-lite 2.0.0 wheel (the app's MindSpore Lite
+#  3. the C++ headers (include/) and library of PyPI's mindspore-lite 2.0.0 wheel (the app's MindSpore Lite
 #     backend is compiled and linked against them) into $AUTODEEPLAB_CACHE/mindspore-lite-2.0.0
 #     (default ~/.cache/autodeeplab), where the tests find them. Nothing is downloaded while tests run.
 set -euo pipefail
@@ -26,7 +26,7 @@ if ! dpkg -s $APT_PACKAGES >/dev/null 2>&1 || ! command -v cmake >/dev/null || !
 fi
 
 LITE_HOME="${AUTODEEPLAB_CACHE:-$HOME/.cache/autodeeplab}/mindspore-lite-2.0.0"
-if [ ! -f "$LITE_HOME/lib/libmindspore-extendrt_python.so" ]; then
+if [ ! -f "$LITE_HOME/lib/libmindspore-extendrt_python.so" ] || [ ! -f "$LITE_HOME/include/mindapi/base/format.h" ]; then
   echo "fetching the mindspore-lite 2.0.0 wheel's C++ headers and library -> $LITE_HOME"
   download="$(mktemp -d)"
   trap 'rm -rf "$download"' EXIT
@@ -40,7 +40,9 @@ partial = home + ".partial"
 shutil.rmtree(partial, ignore_errors=True)
 with zipfile.ZipFile(wheel) as archive:
     for name in archive.namelist():
-        if name.startswith("mindspore_lite/include/api/") or name == "mindspore_lite/lib/libmindspore-extendrt_python.so":
+        # include/api/*.h include include/mindapi/...: the whole include/ folder (236 KB) is needed.
+        if (name.startswith("mindspore_lite/include/") and not name.endswith("/")) or \
+                name == "mindspore_lite/lib/libmindspore-extendrt_python.so":
             target = os.path.join(partial, name[len("mindspore_lite/"):])
             os.makedirs(os.path.dirname(target), exist_ok=True)
             with archive.open(name) as src, open(target, "wb") as dst:
