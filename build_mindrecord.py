@@ -9,6 +9,7 @@ import argparse
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
 from src.data.mindrecord_writer import build_mindrecord
 from src.errors import UserError, interruption_note, run_main
+from src.fileio import check_output_location
 from src.modelarts import add_arguments, argparse_job
 
 
@@ -28,6 +29,7 @@ def main(argv=None):
     args = parse_args(argv)
     with interruption_note(lambda: "no MindRecord written"), argparse_job(args) as local:
         data_path, output_path = (local.data, local.output) if local else (args.data_path, args.output_path)
+        check_output_location(output_path, "folder", "--output_path")
         if not data_path or not output_path:
             raise UserError("pass --data_path (the Cityscapes root) and --output_path")
         files = build_mindrecord(data_path, output_path, args.split, args.num_shards, args.num_workers,

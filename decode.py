@@ -25,9 +25,9 @@ def main(argv=None):
 
     with argparse_job(args) as local:
         ckpt_path, output_path = (local.checkpoint, local.output) if local else (args.ckpt_path, args.output_path)
+        check_output_location(output_path, "folder", "--output_path")
         if not ckpt_path or not output_path:
             raise UserError("pass --ckpt_path (a search checkpoint) and --output_path")
-        check_output_location(output_path, "folder", "--output_path")
         for name, path in export_architecture(ckpt_path, output_path).items():
             print(f"{name}: {path}")
 

@@ -165,7 +165,7 @@ SCHEMA = {
                          "checkpoint); starts at step 0", {"stages": (TRAIN,)}),
         overwrite=("bool", False, "start over in an output_path holding another run's checkpoints "
                    "(removes them)", {"stages": (TRAIN,)}),
-        log_interval=("int", 10, "steps between progress lines", {"minimum": 1}),
+        log_interval=("int", 10, "steps between progress lines", {"minimum": 1, "stages": (SEARCH, TRAIN)}),
         log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
     ),
     **_keys(
@@ -331,6 +331,8 @@ def validate(raw, source):
     if not problems:
         problems.extend(filter(None, (rule.problem(values) for rule in CROSS_KEY_RULES)))
     if problems:
+        if len(problems) == 1:  # one problem, one line
+            raise UserError("invalid configuration: " + problems[0])
         raise UserError("invalid configuration:\n  " + "\n  ".join(problems))
     return values
 

@@ -17,9 +17,6 @@ KNOWN_VIOLATIONS = {
     # uses src/model/resize.py: the base layer (conv, resize, batch norm, conv-norm-act) and the
     # architecture format go below both packages.
     ("model", "nas"),
-    # src/eval/evaluate.py loads the network through src/deploy/network.py while deploy uses eval's
-    # metrics: the model-loading module goes below both.
-    ("eval", "deploy"),
 }
 
 

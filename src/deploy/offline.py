@@ -58,7 +58,7 @@ def preprocess(data_path, output_dir, height, width, channel_order="rgb", progre
     check_apart(image_folder(data_path), output_dir)
     for image_path, _, _ in samples:
         _check_size(image_path, read_image(image_path), height, width)
-    check_output_location(output_dir)
+    os.makedirs(check_output_location(output_dir), exist_ok=True)
     written = []
     for image_path, name, _ in tqdm(samples, desc="preprocess", unit="image", disable=not progress):
         path = os.path.join(output_dir, name + ".bin")
@@ -110,7 +110,7 @@ def postprocess(data_path, result_dir, output_dir, num_classes=19, ignore_label=
         labels = read_label_map(os.path.join(result_dir, name + ".bin"), height, width)
         if label_path is not None:
             matrix.update(labels, read_ground_truth(label_path, height, width))
-    check_output_location(output_dir)
+    os.makedirs(check_output_location(output_dir), exist_ok=True)
     for image_path, name, _ in tqdm(samples, desc="postprocess", unit="image", disable=not progress):
         image = read_image(image_path)
         write_prediction(output_dir, name, read_label_map(os.path.join(result_dir, name + ".bin"),

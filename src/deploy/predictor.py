@@ -175,7 +175,7 @@ class Predictor:
             check_names([name for _, name in images])
         for path, _ in images:
             self.check_size(read_image(path), path)
-        check_output_location(output_dir)
+        os.makedirs(check_output_location(output_dir), exist_ok=True)
         written = []
         for path, name in tqdm(images, desc="predict", unit="image", disable=not progress):
             image = read_image(path)

@@ -24,7 +24,7 @@ import numpy as np
 import yaml
 
 from src.errors import UserError
-from src.fileio import read_text
+from src.fileio import atomic_write, read_text
 from src.nas.operations import PRIMITIVES
 
 NUM_LEVELS = 4
@@ -81,7 +81,7 @@ class Architecture:
             text = yaml.safe_dump(self.to_dict(), sort_keys=False, default_flow_style=None)
         else:
             text = _format_json(self.to_dict())
-        _atomic_write(path, lambda f: f.write(text.encode("utf-8")))
+        _write_bytes(path, lambda f: f.write(text.encode("utf-8")))
 
     @classmethod
     def load(cls, path):
@@ -98,8 +98,8 @@ class Architecture:
         net = np.array(self.network_path, dtype=np.int64)
         cell = np.array([[state, MODELZOO_PRIMITIVES.index(op)] for state, op in self.cell],
                         dtype=np.int64)
-        _atomic_write(net_arch_path, lambda f: np.save(f, net))
-        _atomic_write(cell_arch_path, lambda f: np.save(f, cell))
+        _write_bytes(net_arch_path, lambda f: np.save(f, net))
+        _write_bytes(cell_arch_path, lambda f: np.save(f, cell))
 
     @classmethod
     def load_modelzoo_npy(cls, net_arch_path, cell_arch_path):
@@ -196,32 +196,6 @@ def _format_json(data):
             "}\n")
 
 
-def _atomic_write(path, write):
-    """Write through ``write(file)`` to a temporary name, then rename over ``path``."""
-    path = str(path)
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
-    try:
-        with open(tmp, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
-
-
-AUTODEEPLAB = Architecture(
-    network_path=[0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1],
-    cell=[[0, "dil_conv_5x5"], [1, "sep_conv_3x3"],
-          [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
-          [0, "sep_conv_3x3"], [3, "sep_conv_3x3"],
-          [2, "sep_conv_5x5"], [4, "sep_conv_5x5"],
-          [5, "dil_conv_5x5"], [3, "sep_conv_5x5"]],
-    provenance={"source": "Auto-DeepLab paper (CVPR 2019) / official TF hnasnet cell"},
-)
-
-
 def load_architecture(path=None):
     """The architecture in ``path`` (.json/.yaml/.yml), or the built-in AUTODEEPLAB for None."""
     if path is None:
@@ -234,3 +208,10 @@ def load_architecture(path=None):
                             "cell_arch.npy in one folder; put both there, or pass the architecture.json of decode.py")
         return Architecture.load_modelzoo_npy(*pair)
     return Architecture.load(path)
+
+
+def _write_bytes(path, write):
+    """Write through ``write(file)`` atomically (``src.fileio.atomic_write``), creating the folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(str(path))), exist_ok=True)
+    with atomic_write(str(path), "wb") as handle:
+        write(handle)

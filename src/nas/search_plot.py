@@ -1,5 +1,4 @@
 """PNG of a decoded architecture: the network path over the levels on the beta trellis, and the cell."""
-import os
 
 import matplotlib
 
@@ -7,6 +6,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402  (after selecting the Agg backend)
 import numpy as np  # noqa: E402
 
+from src.fileio import atomic_path  # noqa: E402
 from src.nas.decode import normalize_betas  # noqa: E402
 
 
@@ -48,7 +48,6 @@ def draw_architecture(path, betas, network_path, cell):
     graph.axis("off")
     graph.set_title("cell (edges: kept op per input)")
     figure.tight_layout()
-    temporary = path + ".tmp.png"
-    figure.savefig(temporary, dpi=100)
+    with atomic_path(path, keep_suffix=True) as temporary:
+        figure.savefig(temporary, dpi=100)
     plt.close(figure)
-    os.replace(temporary, path)

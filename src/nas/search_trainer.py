@@ -33,7 +33,8 @@ import mindspore.nn as nn
 import numpy as np
 
 from src.device import init_device
-from src.errors import UserError
+from src.fileio import atomic_path, folder_lock, remove_stale_temporaries
+from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
 from src.nas.architecture import Architecture
 from src.nas.decode import decode_cell, decode_path, move_mask, normalize_betas
@@ -183,8 +184,10 @@ class SearchTrainer:
             loss = self.weight_step(image, label)
             arch_loss = self.arch_step(*next(arch_batches)) if search_arch else float("nan")
             losses.append(loss)
-            LOG.info("epoch %d step %d/%d weight_loss %.4f arch_loss %.4f %.2fs", epoch + 1, step + 1,
-                     self.steps_per_epoch, loss, arch_loss, time.time() - started)
+            reclaim_signals()  # MindSpore's runtime replaces the SIGINT handler during a step
+            if (step + 1) % self.cfg.log_interval == 0 or step + 1 == self.steps_per_epoch:
+                LOG.info("epoch %d step %d/%d weight_loss %.4f arch_loss %.4f %.2fs", epoch + 1,
+                         step + 1, self.steps_per_epoch, loss, arch_loss, time.time() - started)
             if step + 1 == self.steps_per_epoch:
                 break
         return float(np.mean(losses))
@@ -236,9 +239,8 @@ class SearchTrainer:
         keep = history["epoch"] < epoch if history else None
         merged = {key: np.concatenate([history[key][keep], value]) if history else value
                   for key, value in entry.items()}
-        with open(path + ".tmp", "wb") as handle:
-            np.savez(handle, **merged)
-        os.replace(path + ".tmp", path)
+        with atomic_path(path, keep_suffix=True) as temporary:
+            np.savez(temporary, **merged)
 
     def save_checkpoint(self, path, epoch):
         entries = [{"name": p.name, "data": p} for p in self.net.get_parameters()]
@@ -335,5 +337,20 @@ def search(cfg):
     if cfg.resume:
         trainer.resume(cfg.resume)
         LOG.info("resumed from %s at epoch %d", cfg.resume, trainer.start_epoch)
-    trainer.run()
+    os.makedirs(cfg.output_path, exist_ok=True)
+    with folder_lock(cfg.output_path, "search output folder"):
+        remove_stale_temporaries(cfg.output_path)
+        with interruption_note(lambda: last_good_checkpoint_note(cfg.output_path)):
+            trainer.run()
     return trainer
+
+
+def last_good_checkpoint_note(output_dir):
+    """What an interrupted search leaves: its newest complete checkpoint and how to continue."""
+    epochs = sorted(int(name[len("search_epoch"):-len(".ckpt")]) for name in os.listdir(output_dir)
+                    if name.startswith("search_epoch") and name.endswith(".ckpt")
+                    and name[len("search_epoch"):-len(".ckpt")].isdigit())
+    if not epochs:
+        return "no search checkpoint written yet"
+    path = os.path.join(output_dir, "search_epoch%d.ckpt" % epochs[-1])
+    return "last good checkpoint %s; continue with --resume %s" % (path, path)
