@@ -196,6 +196,24 @@ def _format_json(data):
             "}\n")
 
 
+def _write_bytes(path, write):
+    """Write through ``write(file)`` atomically (``src.fileio.atomic_write``), creating the folder."""
+    os.makedirs(os.path.dirname(os.path.abspath(str(path))), exist_ok=True)
+    with atomic_write(str(path), "wb") as handle:
+        write(handle)
+
+
+AUTODEEPLAB = Architecture(
+    network_path=[0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1],
+    cell=[[0, "dil_conv_5x5"], [1, "sep_conv_3x3"],
+          [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
+          [0, "sep_conv_3x3"], [3, "sep_conv_3x3"],
+          [2, "sep_conv_5x5"], [4, "sep_conv_5x5"],
+          [5, "dil_conv_5x5"], [3, "sep_conv_5x5"]],
+    provenance={"source": "Auto-DeepLab paper (CVPR 2019) / official TF hnasnet cell"},
+)
+
+
 def load_architecture(path=None):
     """The architecture in ``path`` (.json/.yaml/.yml), or the built-in AUTODEEPLAB for None."""
     if path is None:
@@ -208,10 +226,3 @@ def load_architecture(path=None):
                             "cell_arch.npy in one folder; put both there, or pass the architecture.json of decode.py")
         return Architecture.load_modelzoo_npy(*pair)
     return Architecture.load(path)
-
-
-def _write_bytes(path, write):
-    """Write through ``write(file)`` atomically (``src.fileio.atomic_write``), creating the folder."""
-    os.makedirs(os.path.dirname(os.path.abspath(str(path))), exist_ok=True)
-    with atomic_write(str(path), "wb") as handle:
-        write(handle)
