@@ -44,7 +44,7 @@ ARCHITECTURE = {
     "provenance": {"source": "tests/test_deployment.py (shallow cells for exact fp32 parity checks)"},
 }
 # Seed of the weights: chosen so that no pixel of the two val images is a near tie (TIE_MARGIN).
-SEED = 3
+SEED = 7  # re-chosen after the paper variant moved to the TF initialisation (3 then had a tie)
 # Issue 5: checkpoint, MINDIR and ONNX logits agree to this (max abs). Measured on the val images:
 # MINDIR 0, ONNX Runtime 6.2e-5 at logits in [-8.4, 7.8].
 PARITY_TOLERANCE = 1e-4
