@@ -371,13 +371,16 @@ def test_eval_with_flip_multi_scale_and_sliding_window_runs_on_the_network(tiny)
     assert options["miou"] != plain["miou"] or options["pixel_accuracy"] != plain["pixel_accuracy"]
 
 
-def test_predict_on_a_cityscapes_split_scores_as_eval_py_with_the_official_scorer(tiny, tmp_path):
+def test_predict_on_a_cityscapes_split_scores_as_eval_py_with_the_official_scorer(tiny, eval_run, tmp_path):
     """predict.py on leftImg8bit/val (city subfolders): cityscapesscripts' scorer on its labelIds equals
     eval.py's single-scale scores; --cityscapes_submission zips exactly one labelIds PNG per image."""
-    from test_eval_official_scorer import _official_scores
+    import importlib.util
 
-    if "eval_scores" not in tiny:
-        pytest.skip("needs test_eval_py_scores_the_checkpoint_and_saves_json")
+    spec = importlib.util.spec_from_file_location(
+        "official_scorer_helpers", os.path.join(REPO, "tests", "eval", "test_metrics_official_scorer.py"))
+    scorer = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(scorer)
+    eval_scores = eval_run[1]
     split = tiny["data_root"] / "leftImg8bit" / "val"
     result = run_script("predict.py", "--config_path", tiny["config_path"], "--arch_path", tiny["arch_path"],
                         "--model", tiny["ckpt"], "--input", split, "--output_path", tmp_path / "pred")
@@ -385,11 +388,11 @@ def test_predict_on_a_cityscapes_split_scores_as_eval_py_with_the_official_score
     images = sorted(p.relative_to(split) for p in split.rglob("*.png"))
     assert sorted(p.relative_to(tmp_path / "pred" / "labelIds")
                   for p in (tmp_path / "pred" / "labelIds").rglob("*.png")) == images
-    official = _official_scores(str(tiny["data_root"]), str(tmp_path / "pred" / "labelIds"))
-    for name, iou in tiny["eval_scores"]["class_iou"].items():  # eval_results.json: null for an absent class
+    official = scorer._official_scores(str(tiny["data_root"]), str(tmp_path / "pred" / "labelIds"))
+    for name, iou in eval_scores["class_iou"].items():  # eval_results.json: null for an absent class
         theirs = official["classScores"][name]
         assert (iou is None and np.isnan(theirs)) or iou == pytest.approx(theirs, abs=1e-9), name
-    assert tiny["eval_scores"]["miou"] == pytest.approx(official["averageScoreClasses"], abs=1e-9)
+    assert eval_scores["miou"] == pytest.approx(official["averageScoreClasses"], abs=1e-9)
 
     zip_path = tmp_path / "submission" / "results.zip"
     result = run_script("predict.py", "--config_path", tiny["config_path"], "--arch_path", tiny["arch_path"],
