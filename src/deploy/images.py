@@ -2,12 +2,12 @@
 
 The eval pipeline (``src.data.dataset.create_eval_dataset``) decodes to RGB, optionally swaps to
 BGR (channel_order 'bgr', the ModelZoo convention), normalises with the ImageNet constants in
-0..255 units and transposes to CHW; ``normalise`` repeats that in numpy for files on disk.
+0..255 units and transposes to CHW; ``normalise`` applies the same definition in numpy
+(src/data/normalisation.py) to files on disk.
 """
 import os
 
 import cv2
-import numpy as np
 
 from src.errors import UserError
 
@@ -65,12 +65,7 @@ def check_apart(input_path, output_dir, what="--output_path"):
 
 
 def normalise(image_rgb, channel_order="rgb"):
-    """(3, H, W) float32 network input of an RGB uint8 image (see module docstring)."""
-    from src.data.dataset import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB
+    """(3, H, W) float32 network input of an RGB uint8 image: ``src.data.normalisation.normalise``."""
+    from src.data.normalisation import normalise as normalise_image
 
-    pixels = np.asarray(image_rgb, np.float32)
-    if channel_order == "bgr":
-        pixels = pixels[:, :, ::-1]
-    mean = np.array(IMAGENET_MEAN_RGB, np.float32) * 255.0
-    std = np.array(IMAGENET_STD_RGB, np.float32) * 255.0
-    return np.ascontiguousarray(((pixels - mean) / std).transpose(2, 0, 1))
+    return normalise_image(image_rgb, channel_order)
