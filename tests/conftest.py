@@ -35,12 +35,23 @@ def demo_mindrecord_dir(demo_cityscapes_root, tmp_path_factory):
     return out
 
 
-@pytest.fixture
-def pynative_mode():
-    """Run a test in PyNative mode (no graph compile); restore the caller's mode afterwards."""
+def _run_in_mode(mode_name):
+    """Run a test in MindSpore execution mode ``mode_name``; restore the caller's mode afterwards."""
     import mindspore as ms
 
     previous = ms.get_context("mode")
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+    ms.set_context(mode=getattr(ms, mode_name))
     yield
     ms.set_context(mode=previous)
+
+
+@pytest.fixture
+def pynative_mode():
+    """Run a test in PyNative mode (no graph compile)."""
+    yield from _run_in_mode("PYNATIVE_MODE")
+
+
+@pytest.fixture
+def graph_mode():
+    """Run a test in graph mode."""
+    yield from _run_in_mode("GRAPH_MODE")

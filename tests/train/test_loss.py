@@ -14,12 +14,6 @@ from src.train.loss import CrossEntropyLoss, OhemCrossEntropyLoss, build_loss, o
 IGNORE = 255
 
 
-@pytest.fixture
-def graph_mode():
-    previous = ms.get_context("mode")
-    ms.set_context(mode=ms.GRAPH_MODE)
-    yield
-    ms.set_context(mode=previous)
 
 
 def pixel_losses(logits, labels):
