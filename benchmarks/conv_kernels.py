@@ -6,7 +6,7 @@ For the dense conv shapes of Auto-DeepLab-S (its train step at batch 2, crop 321
 inference at 1024x2048), times MindSpore's Conv2D and the SGEMM kernel of
 src/kernels/dense_conv.cc (``CpuDenseConv``), forward and forward + both gradients, in graph mode
 (best of ``--repeats`` after a warm-up call). Prints GFLOP/s of each and which one ``Conv2d``
-picks (src/nas/conv.py: GEMM_MIN_CHANNELS and its neighbours). Verdict: PASS when, for the
+picks (src/layers/conv.py: GEMM_MIN_CHANNELS and its neighbours). Verdict: PASS when, for the
 summed time over all shapes, the picks are within 5% of always taking the faster formulation
 (single shapes are noisy on a shared machine).
 """
@@ -23,7 +23,7 @@ import mindspore as ms  # noqa: E402
 from mindspore import ops  # noqa: E402
 
 from src.kernels import cpu_kernel_library  # noqa: E402
-from src.nas.conv import Conv2d, CpuDenseConv, same_padding  # noqa: E402
+from src.layers.conv import Conv2d, CpuDenseConv, same_padding  # noqa: E402
 
 # (batch, in, out, kernel, dilation, height, width): stride-1 dense convs of S, biggest first.
 SHAPES = (

@@ -31,8 +31,8 @@ import mindspore as ms  # noqa: E402
 from mindspore import nn, ops, Tensor  # noqa: E402
 
 from src.config import CONFIG_DIR, load_config  # noqa: E402
-from src.model import AutoDeepLab  # noqa: E402
-from src.nas.architecture import AUTODEEPLAB  # noqa: E402
+from src.model import build_model  # noqa: E402
+from src.architecture import AUTODEEPLAB  # noqa: E402
 from src.tools.model_stats import count_multi_adds  # noqa: E402
 from src.train.loss import build_loss  # noqa: E402
 from src.train.lr import lr_schedule  # noqa: E402
@@ -109,8 +109,8 @@ def main(argv=None):
     print(f"matmul {MATMUL_SIZE}^2 fp32 at start: mindspore {ms_gflops:.1f} GFLOP/s, numpy "
           f"{np_gflops:.1f} GFLOP/s", flush=True)
     results = {"matmul_gflops_at_start": {"mindspore": ms_gflops, "numpy": np_gflops}}
-    net = AutoDeepLab(AUTODEEPLAB, filter_multiplier=args.filter_multiplier,
-                      variant=args.variant)
+    net = build_model(load_config(None, {"filter_multiplier": args.filter_multiplier,
+                                         "variant": args.variant}), architecture=AUTODEEPLAB)
     timings = []
 
     def measure(name, fn, macs, target):

@@ -32,7 +32,7 @@ import numpy as np  # noqa: E402
 
 from benchmarks.search_step import RssSampler, current_rss_mb  # noqa: E402
 from src.nas.decode import num_cell_edges  # noqa: E402
-from src.nas.operations import PRIMITIVES  # noqa: E402
+from src.layers.operations import PRIMITIVES  # noqa: E402
 from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward,  # noqa: E402
                                  init_node_weights, node_forward_compiled)
 

@@ -69,7 +69,7 @@ def batch_statistics_mode(net):
 def weight_growth(net, variant):
     """RMS of the trained conv weights over their initial std (``conv_init_std``), per conv kind:
     how far training moved each kind (effective lr ~ lr / |W|^2 behind BN)."""
-    from src.nas.conv import Conv2d, DepthwiseConv, conv_init_std
+    from src.layers.conv import Conv2d, DepthwiseConv, conv_init_std
 
     ratios = {}
     for name, cell in net.cells_and_names():

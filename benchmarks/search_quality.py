@@ -31,8 +31,8 @@ import numpy as np  # noqa: E402
 
 from src.config import load_config  # noqa: E402
 from src.data.mindrecord_writer import find_mindrecord  # noqa: E402
-from src.nas.architecture import Architecture  # noqa: E402
-from src.nas.operations import PRIMITIVES  # noqa: E402
+from src.architecture import Architecture  # noqa: E402
+from src.layers.operations import PRIMITIVES  # noqa: E402
 from src.nas.search_trainer import SearchTrainer  # noqa: E402
 
 NUM_LEVELS = 4

@@ -55,8 +55,9 @@ import src  # noqa: E402,F401  (CPU set-up before mindspore)
 import mindspore as ms  # noqa: E402
 import numpy as np  # noqa: E402
 
+from src.config import load_config  # noqa: E402
 from src.nas.search_trainer import weight_parameter_groups  # noqa: E402
-from src.nas.supernet import MEMORY_MODES, SearchSupernet  # noqa: E402
+from src.nas.supernet import MEMORY_MODES, build_supernet  # noqa: E402
 from src.train.loss import CrossEntropyLoss  # noqa: E402
 
 
@@ -98,9 +99,10 @@ def main():
     parser.add_argument("--grads", choices=("one", "split"), default="one")
     args = parser.parse_args()
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    net = SearchSupernet(19, args.layers, 4, args.filter_multiplier, args.blocks, args.stem_channels,
-                         compiled=args.mode == "graph", memory_mode=args.memory_mode,
-                         partial_channel_k=args.partial_channel_k)
+    net = build_supernet(load_config(None, {
+        "num_classes": 19, "num_layers": args.layers, "filter_multiplier": args.filter_multiplier,
+        "block_multiplier": args.blocks, "stem_channels": args.stem_channels, "mode": args.mode,
+        "memory_mode": args.memory_mode, "partial_channel_k": args.partial_channel_k}))
     net.set_train(True)
     rng = np.random.default_rng(0)
     image = ms.Tensor(rng.standard_normal((args.batch, 3, args.crop, args.crop)).astype(np.float32))

@@ -55,3 +55,29 @@ def pynative_mode():
 def graph_mode():
     """Run a test in graph mode."""
     yield from _run_in_mode("GRAPH_MODE")
+
+
+def build_net(architecture, **keys):
+    """The retrain network of ``architecture`` (an Architecture) built as the CLIs build it
+    (``src.model.build_model``), from the schema's defaults with ``keys`` changed."""
+    from src.config import load_config
+    from src.model import build_model
+
+    return build_model(load_config(None, keys), architecture=architecture)
+
+
+def build_search_net(compiled, **keys):
+    """The search supernet built as search.py builds it (``src.nas.supernet.build_supernet``),
+    from the schema's defaults with ``keys`` changed; ``compiled`` is ``mode: graph``."""
+    from src.config import load_config
+    from src.nas.supernet import build_supernet
+
+    return build_supernet(load_config(None, {**keys, "mode": "graph" if compiled else "pynative"}))
+
+
+def default_norm():
+    """The BatchNormSettings of the schema's defaults (bn_momentum, bn_eps), as the CLIs read them."""
+    from src.config import load_config
+    from src.layers.norm import norm_settings
+
+    return norm_settings(load_config(None, {}))

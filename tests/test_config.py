@@ -187,7 +187,7 @@ def test_every_cross_key_rule_is_in_the_table_and_the_edges_pass():
 
 def test_sliding_window_minimum_is_the_stride_of_the_deepest_level():
     """Levels 0..NUM_LEVELS-1 have output stride 4 * 2**level (SPEC 3)."""
-    from src.nas.architecture import NUM_LEVELS
+    from src.architecture import NUM_LEVELS
 
     assert config.MAX_OUTPUT_STRIDE == 4 * 2 ** (NUM_LEVELS - 1) == 32
 

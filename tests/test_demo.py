@@ -62,7 +62,7 @@ def test_every_stage_ran_and_timed(demo):
 def test_mindrecord_and_architecture_are_valid(demo):
     import mindspore.dataset as ds
 
-    from src.nas.architecture import Architecture
+    from src.architecture import Architecture
 
     output, _, _ = demo
     for split, count in (("train", NUM_TRAIN), ("val", NUM_VAL)):
@@ -93,16 +93,14 @@ def test_search_moved_alpha_and_beta_beyond_weight_decay(demo):
 
     from src.config import load_config
     from src.nas.decode import move_mask
-    from src.nas.supernet import SearchSupernet
+    from src.nas.supernet import build_supernet
 
     output, configs, _ = demo
     cfg = load_config(configs[0], {})
     history = np.load(output / "search" / "arch_history.npz")
     steps = int(history["arch_steps"].sum())
     assert steps > 0 and (history["alpha_grad_norm"][-1] > 0) and (history["beta_grad_norm"][-1] > 0)
-    start = SearchSupernet(num_classes=cfg.num_classes, num_layers=cfg.num_layers,
-                           filter_multiplier=cfg.filter_multiplier, block_multiplier=cfg.block_multiplier,
-                           stem_channels=cfg.stem_channels, seed=cfg.seed, compiled=False)
+    start = build_supernet(cfg)  # its initial alphas and betas: drawn from cfg.seed
     final = ms.load_checkpoint(str(output / "search" / ("search_epoch%d.ckpt" % cfg.epochs)))
     mask = move_mask(cfg.num_layers).astype(bool)
     for name, select in (("alphas", slice(None)), ("betas", mask)):

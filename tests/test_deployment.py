@@ -86,7 +86,7 @@ def fit_classifier(net, images, labels, target=5.0, ridge=0.1):
     for training that gives logits of trained scale (|logits| ~ 10) and confident, mostly right
     predictions (pixel accuracy ~0.8), so class boundaries, not noise, decide where near ties are."""
     import mindspore as ms
-    from src.model.resize import interpolation_matrix
+    from src.layers.resize import interpolation_matrix
 
     classifier = net.decoder.classifier
     inputs = []
@@ -308,7 +308,7 @@ def test_checkpoint_of_another_architecture_is_refused_with_the_fix(tiny, tmp_pa
     from src.errors import UserError
     from src.model import build_model
     from src.model.weights import checkpoint_meta
-    from src.nas.architecture import load_architecture
+    from src.architecture import load_architecture
 
     arch = load_architecture(None).to_dict()
     arch["cell"] = [[0, "sep_conv_3x3"], [1, "sep_conv_3x3"]] * 5

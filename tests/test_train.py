@@ -14,7 +14,7 @@ import pytest
 import src  # noqa: F401  (CPU set-up before mindspore)
 import mindspore as ms
 
-from src.nas.architecture import AUTODEEPLAB, Architecture
+from src.architecture import AUTODEEPLAB, Architecture
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable

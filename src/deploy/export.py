@@ -3,7 +3,7 @@
 The exported graph takes one normalised float32 image (1, 3, height, width) and returns the
 label map (1, height, width) int32 ('argmax'), class probabilities (1, C, height, width)
 ('softmax') or raw logits ('logits', used by the parity tests). ONNX export traces the resizes as MatMuls
-(``src.model.resize.exportable_resize``) because MindSpore cannot export ResizeBilinearV2, then
+(``src.layers.resize.exportable_resize``) because MindSpore cannot export ResizeBilinearV2, then
 turns them into ONNX Resize nodes (``src.deploy.onnx_resize``).
 """
 import os
@@ -17,7 +17,7 @@ import numpy as np
 from src.errors import UserError
 from src.fileio import atomic_path
 from src.kernels import portable_ops
-from src.model.resize import exportable_resize
+from src.layers.resize import exportable_resize
 
 OUTPUTS = ("argmax", "softmax", "logits")
 EXTENSIONS = {"MINDIR": ".mindir", "ONNX": ".onnx", "AIR": ".air"}

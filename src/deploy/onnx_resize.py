@@ -1,7 +1,7 @@
 """Turn the exported MatMul resizes back into ONNX Resize nodes.
 
 MindSpore cannot export ResizeBilinearV2, so the network is exported with the MatMul formulation
-of ``src.model.resize`` (x @ A_w^T, transpose, @ A_h^T, transpose). Dense interpolation matrices
+of ``src.layers.resize`` (x @ A_w^T, transpose, @ A_h^T, transpose). Dense interpolation matrices
 cost O(input size) multiply-adds per output pixel: about a fifth of ONNX Runtime's time at
 1024x2048. This pass finds each such chain whose constants are exactly the align_corners
 interpolation matrices and replaces it with one Resize (linear, align_corners), which runtimes
@@ -11,7 +11,7 @@ import numpy as np
 import onnx
 from onnx import helper, numpy_helper
 
-from src.model.resize import interpolation_matrix
+from src.layers.resize import interpolation_matrix
 
 SWAP_LAST_TWO = [0, 1, 3, 2]
 

@@ -3,12 +3,13 @@ import mindspore as ms
 import mindspore.nn as nn
 from mindspore import Parameter, Tensor
 
+from src.architecture import Architecture, load_architecture
+from src.layers.norm import norm_settings
+from src.layers.operations import check_variant
+from src.layers.resize import BilinearResize
 from src.model.aspp import ASPP
 from src.model.decoder import Decoder
 from src.model.encoder import Encoder
-from src.model.resize import BilinearResize
-from src.nas.architecture import Architecture, load_architecture
-from src.nas.operations import check_variant
 
 
 class AutoDeepLab(nn.Cell):
@@ -18,31 +19,29 @@ class AutoDeepLab(nn.Cell):
     MindSpore ModelZoo port (see ``src.model.checkpoint_compat`` to load its checkpoints).
     The number of cells (len of the network path) and of blocks per cell (``num_blocks``) come
     from ``architecture``, so any valid architecture file builds.
-    ``use_sync_bn`` must only be set on Ascend in a distributed run.
+    ``norm``: the BatchNormSettings of every BN. Every setting is a config key (``src.config``,
+    which holds the defaults): ``build_model`` builds the network of a config.
     Scheduled drop path reads the non-trainable Parameter ``drop_path_progress``; the training
     loop sets it with ``set_drop_path_progress(step, total_steps)``.
     """
 
-    def __init__(self, architecture, num_classes=19, filter_multiplier=20, variant="paper",
-                 aspp_rates=(6, 12, 18), stem_channels=64, decoder_channels=256, bn_momentum=0.995,
-                 bn_eps=1e-5, drop_path_keep_prob=1.0, use_sync_bn=False):
+    def __init__(self, architecture, *, num_classes, filter_multiplier, variant, aspp_rates,
+                 stem_channels, decoder_channels, norm, drop_path_keep_prob):
         super().__init__()
         if not isinstance(architecture, Architecture):
-            raise TypeError("architecture must be a src.nas.architecture.Architecture")
+            raise TypeError("architecture must be a src.architecture.Architecture")
         check_variant(variant)
-        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
         self.architecture = architecture
         self.variant = variant
-        self.encoder = Encoder(architecture, filter_multiplier, variant, stem_channels=stem_channels,
-                               drop_path_keep_prob=drop_path_keep_prob, **bn_args)
+        self.encoder = Encoder(architecture, filter_multiplier, variant, stem_channels,
+                               drop_path_keep_prob, norm)
         # paper: a ReLU on the last cell's output before ASPP, as TF's nas_network does (the
         # cell output is a concat of BN outputs); the ModelZoo port feeds it to ASPP as it is.
         self.relu_before_aspp = nn.ReLU() if variant == "paper" else None
         self.aspp = ASPP(self.encoder.out_channels, tuple(aspp_rates), decoder_channels,
-                         act="leaky_relu" if variant == "modelzoo" else "relu", variant=variant,
-                         **bn_args)
+                         "leaky_relu" if variant == "modelzoo" else "relu", norm, variant)
         self.decoder = Decoder(num_classes, self.encoder.low_level_channels, decoder_channels,
-                               variant=variant, **bn_args)
+                               norm, variant)
         self.resize = BilinearResize()
         self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
                                             requires_grad=False)
@@ -60,18 +59,17 @@ class AutoDeepLab(nn.Cell):
         return self.resize(logits, (x.shape[2], x.shape[3]))
 
 
-def build_model(cfg, use_sync_bn=False):
-    """AutoDeepLab from a config with the model keys of ``src.config`` (arch_path None = the
-    paper's architecture). Cells and blocks per cell come from the architecture file, not from
-    ``num_layers`` / ``block_multiplier`` (those shape the search supernet only)."""
-    return AutoDeepLab(load_architecture(cfg.arch_path),
+def build_model(cfg, use_sync_bn=False, architecture=None):
+    """AutoDeepLab from a config with the model keys of ``src.config``: ``architecture`` (an
+    Architecture), else the file ``arch_path`` (None = the paper's architecture). Cells and blocks
+    per cell come from the architecture, not from ``num_layers`` / ``block_multiplier`` (those
+    shape the search supernet only)."""
+    return AutoDeepLab(architecture or load_architecture(cfg.arch_path),
                        num_classes=cfg.num_classes,
                        filter_multiplier=cfg.filter_multiplier,
                        variant=cfg.variant,
                        aspp_rates=tuple(cfg.aspp_rates),
                        stem_channels=cfg.stem_channels,
                        decoder_channels=cfg.decoder_channels,
-                       bn_momentum=cfg.bn_momentum,
-                       bn_eps=cfg.bn_eps,
-                       drop_path_keep_prob=cfg.drop_path_keep_prob,
-                       use_sync_bn=use_sync_bn)
+                       norm=norm_settings(cfg, use_sync_bn),
+                       drop_path_keep_prob=cfg.drop_path_keep_prob)

@@ -2,17 +2,17 @@
 import mindspore.nn as nn
 import mindspore.ops as ops
 
+from src.layers.operations import make_op, preprocess
+from src.layers.resize import BilinearResize, scale_dimension
 from src.model.drop_path import DropPath
-from src.model.resize import BilinearResize, scale_dimension
-from src.nas.operations import Preprocess, make_op
 
 
 class Edge(nn.Cell):
     """One genotype row: op(state), followed by scheduled drop path unless the op is identity."""
 
-    def __init__(self, op_name, channels, drop_path_keep_prob, cell_index, num_cells, **op_args):
+    def __init__(self, op_name, channels, drop_path_keep_prob, cell_index, num_cells, norm, variant):
         super().__init__()
-        self.op = make_op(op_name, channels, stride=1, **op_args)
+        self.op = make_op(op_name, channels, norm, variant)
         self.use_drop_path = op_name != "skip_connect"
         if self.use_drop_path:
             self.drop_path = DropPath(drop_path_keep_prob, cell_index, num_cells)
@@ -34,19 +34,16 @@ class Cell(nn.Cell):
     """
 
     def __init__(self, genotype, channels, prev_prev_channels, prev_channels, level, prev_level,
-                 cell_index, num_cells, variant="paper", drop_path_keep_prob=1.0,
-                 bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
+                 cell_index, num_cells, variant, drop_path_keep_prob, norm):
         super().__init__()
         self.scale = 2.0 ** (prev_level - level)
-        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
-        self.preprocess_prev_prev = Preprocess(prev_prev_channels, channels, variant, **bn_args)
-        self.preprocess_prev = Preprocess(prev_channels, channels, variant, **bn_args)
+        self.preprocess_prev_prev = preprocess(prev_prev_channels, channels, norm, variant)
+        self.preprocess_prev = preprocess(prev_channels, channels, norm, variant)
         self.resize = BilinearResize()
         self.inputs = tuple(state for state, _ in genotype)
         self.num_blocks = len(genotype) // 2
         self.edges = nn.CellList([
-            Edge(op_name, channels, drop_path_keep_prob, cell_index, num_cells,
-                 variant=variant, **bn_args)
+            Edge(op_name, channels, drop_path_keep_prob, cell_index, num_cells, norm, variant)
             for _, op_name in genotype])
 
     def construct(self, prev_prev, prev, progress):

@@ -2,9 +2,9 @@
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-from src.model.layers import ConvBNAct
-from src.model.resize import BilinearResize
-from src.nas.conv import Conv2d
+from src.layers.blocks import ConvNormAct
+from src.layers.conv import Conv2d
+from src.layers.resize import BilinearResize
 
 LOW_LEVEL_CHANNELS = 48
 
@@ -14,15 +14,13 @@ class Decoder(nn.Cell):
     3x3 ``channels`` (paper 256), dropout 0.5, 3x3 ``channels``, dropout 0.1, 1x1 -> classes
     (logits at stride 4)."""
 
-    def __init__(self, num_classes, low_level_channels, channels=256, bn_momentum=0.995, bn_eps=1e-5,
-                 use_sync_bn=False, variant="paper"):
+    def __init__(self, num_classes, low_level_channels, channels, norm, variant):
         super().__init__()
-        args = dict(act="relu", bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn,
-                    variant=variant)
-        self.reduce_low_level = ConvBNAct(low_level_channels, LOW_LEVEL_CHANNELS, 1, **args)
-        self.fuse1 = ConvBNAct(channels + LOW_LEVEL_CHANNELS, channels, 3, **args)
+        args = dict(norm=norm, variant=variant)
+        self.reduce_low_level = ConvNormAct(low_level_channels, LOW_LEVEL_CHANNELS, 1, **args)
+        self.fuse1 = ConvNormAct(channels + LOW_LEVEL_CHANNELS, channels, 3, **args)
         self.dropout1 = nn.Dropout(p=0.5)
-        self.fuse2 = ConvBNAct(channels, channels, 3, **args)
+        self.fuse2 = ConvNormAct(channels, channels, 3, **args)
         self.dropout2 = nn.Dropout(p=0.1)
         self.classifier = Conv2d(channels, num_classes, 1, variant=variant)
         self.resize = BilinearResize()

@@ -2,8 +2,8 @@
 import mindspore.nn as nn
 
 from src.errors import UserError
+from src.layers.blocks import ConvNormAct
 from src.model.cell import Cell
-from src.model.layers import ConvBNAct
 
 
 def low_level_cell_index(network_path, variant):
@@ -27,16 +27,15 @@ class Encoder(nn.Cell):
     One cell per entry of the architecture's network path, each with the architecture's
     ``num_blocks`` blocks (the architecture is the single source of both numbers)."""
 
-    def __init__(self, architecture, filter_multiplier, variant="paper", stem_channels=64,
-                 drop_path_keep_prob=1.0, bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
+    def __init__(self, architecture, filter_multiplier, variant, stem_channels, drop_path_keep_prob,
+                 norm):
         super().__init__()
-        bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
-        act = "leaky_relu" if variant == "modelzoo" else "relu"
-        stem_args = dict(act=act, variant=variant, **bn_args)
+        stem_args = dict(norm=norm, variant=variant,
+                         act="leaky_relu" if variant == "modelzoo" else "relu")
         self.stem = nn.CellList([
-            ConvBNAct(3, stem_channels, 3, stride=2, **stem_args),
-            ConvBNAct(stem_channels, stem_channels, 3, **stem_args),
-            ConvBNAct(stem_channels, 2 * stem_channels, 3, stride=2, **stem_args),
+            ConvNormAct(3, stem_channels, 3, stride=2, **stem_args),
+            ConvNormAct(stem_channels, stem_channels, 3, **stem_args),
+            ConvNormAct(stem_channels, 2 * stem_channels, 3, stride=2, **stem_args),
         ])
         path = architecture.network_path
         num_cells = len(path)
@@ -46,7 +45,7 @@ class Encoder(nn.Cell):
         for index, level in enumerate(path):
             channels = filter_multiplier * 2 ** level
             cells.append(Cell(architecture.cell, channels, prev_prev[0], prev[0], level, prev[1],
-                              index, num_cells, variant, drop_path_keep_prob, **bn_args))
+                              index, num_cells, variant, drop_path_keep_prob, norm))
             out_channels.append(architecture.num_blocks * channels)
             prev_prev, prev = prev, (out_channels[-1], level)
         self.layers = nn.CellList(cells)

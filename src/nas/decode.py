@@ -117,7 +117,7 @@ def decode_cell(alphas, primitives=None):
     edges go to the lower state. ``primitives`` defaults to the op table's PRIMITIVES.
     """
     if primitives is None:
-        from src.nas.operations import PRIMITIVES as primitives
+        from src.layers.operations import PRIMITIVES as primitives
     alphas = np.asarray(alphas, dtype=np.float64)
     if alphas.ndim != 2 or alphas.shape[1] != len(primitives):
         raise ValueError(f"alphas must have shape (edges, {len(primitives)}), got {alphas.shape}")

@@ -8,7 +8,7 @@ compiles once per node *shape* (about a dozen at 12 layers) and is reused by eve
 A node (l, s) gets R incoming moves (one per existing source level). The R cell runs share the
 input shapes, so they are computed together: run r's channels sit at [r*C, (r+1)*C) of every
 state and each convolution is grouped by run (``groups=R``), which is exactly R separate cells
-with separate weights. The mixed op is built from ``src.nas.operations.OP_TABLE``: each op's
+with separate weights. The mixed op is built from ``src.layers.operations.OP_TABLE``: each op's
 kind selects its functional form here, with the table's kernel and dilation, the same
 operations ``make_op`` builds with ``search=True, affine=False, variant="paper"`` at stride 1
 (tests check equality against it). A ``zero`` op contributes zeros, so it is left out of the sum
@@ -35,10 +35,10 @@ import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-from src.model.resize import resize_bilinear
-from src.nas.conv import draw_conv_weight
+from src.layers.resize import resize_bilinear
+from src.layers.conv import draw_conv_weight
 from src.nas.decode import edge_block_ranges
-from src.nas.operations import OP_TABLE
+from src.layers.operations import OP_TABLE
 
 
 def _weight_names(kind, kernel):
@@ -202,7 +202,7 @@ def init_node_weights(rng, channels, prev_prev_channels, source_shapes, num_edge
     """numpy weights of one node: source_shapes = [(in_channels, kernel)] per run (R runs).
 
     Each run's weights are drawn separately, each conv by the op table's rule
-    (``src.nas.conv.draw_conv_weight``, variant paper: the retrain convs' initialisation; a
+    (``src.layers.conv.draw_conv_weight``, variant paper: the retrain convs' initialisation; a
     depthwise conv counts as groups = channels), and laid out run-major along the output
     channels, the layout ``node_forward`` expects. The mixed ops' convs are channels/partial_k
     wide."""

@@ -3,12 +3,14 @@
 The data module's pipeline has no way to restrict to record indices, so each half is read with a
 ``SubsetSampler`` in a per-epoch order drawn from (seed, half, epoch) and augmented with the data
 module's own ``RandomScaleFlipCrop`` (keyed by (epoch, position), so a resumed epoch sees the same
-batches). Search uses half-resolution images: min_scale = max_scale = 0.5 (SPEC 5).
+batches) and normalised as every stage is (``src.data.normalisation``, RGB). Search uses
+half-resolution images: min_scale = max_scale = 0.5 (SPEC 5).
 """
 import mindspore.dataset as ds
 import numpy as np
 
-from src.data.dataset import IMAGENET_MEAN_RGB, IMAGENET_STD_RGB, RandomScaleFlipCrop
+from src.data.dataset import RandomScaleFlipCrop
+from src.data.normalisation import normalise
 from src.errors import UserError
 
 HALVES = ("A", "B")
@@ -26,13 +28,6 @@ def split_records(num_records, seed):
 
 def count_records(mindrecord_path):
     return ds.MindDataset(mindrecord_path, columns_list=["label"], shuffle=False).get_dataset_size()
-
-
-def normalise(image):
-    """HWC uint8 RGB -> CHW float32, (x/255 - mean)/std with the ImageNet RGB constants."""
-    image = (image.astype(np.float32) / 255.0 - np.array(IMAGENET_MEAN_RGB, np.float32)) \
-        / np.array(IMAGENET_STD_RGB, np.float32)
-    return np.ascontiguousarray(image.transpose(2, 0, 1))
 
 
 def half_batches(mindrecord_path, indices, epoch, half, batch_size, crop_size, seed,
@@ -57,7 +52,7 @@ def half_batches(mindrecord_path, indices, epoch, half, batch_size, crop_size, s
     images, labels = [], []
     for position, (image, label_png) in enumerate(data.create_tuple_iterator(output_numpy=True)):
         image, label = augment(image, label_png, position)
-        images.append(normalise(image))
+        images.append(normalise(image, "rgb"))  # a supernet from scratch: no ModelZoo BGR
         labels.append(label.astype(np.int32))
         if len(images) == batch_size:
             yield np.stack(images), np.stack(labels)

@@ -26,6 +26,7 @@ architecture steps whose architecture gradients are all exactly zero stops the s
 import json
 import logging
 import os
+import re
 import time
 
 import mindspore as ms
@@ -36,10 +37,10 @@ from src.device import init_device
 from src.fileio import atomic_path, folder_lock, remove_stale_temporaries
 from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
-from src.nas.architecture import Architecture
+from src.architecture import Architecture
 from src.nas.decode import decode_cell, decode_path, move_mask, normalize_betas
 from src.nas.search_data import count_records, half_batches, split_records
-from src.nas.supernet import SearchSupernet
+from src.nas.supernet import build_supernet
 from src.train.checkpoint import write_checkpoint_atomic
 from src.train.loss import CrossEntropyLoss
 from src.train.lr import cosine_schedule
@@ -138,12 +139,7 @@ class SearchTrainer:
         if self.steps_per_epoch == 0:
             raise UserError(f"batch_size {cfg.batch_size} is larger than a search half "
                             f"({min(len(h) for h in self.split)} records); lower batch_size")
-        self.net = SearchSupernet(
-            num_classes=cfg.num_classes, num_layers=cfg.num_layers, filter_multiplier=cfg.filter_multiplier,
-            block_multiplier=cfg.block_multiplier, stem_channels=cfg.stem_channels,
-            bn_momentum=cfg.bn_momentum, bn_eps=cfg.bn_eps, seed=cfg.seed,
-            compiled=cfg.mode == "graph", memory_mode=cfg.memory_mode,
-            partial_channel_k=cfg.partial_channel_k)
+        self.net = build_supernet(cfg)
         lrs = cosine_schedule(cfg.epochs * self.steps_per_epoch, cfg.base_lr, cfg.min_lr)
         groups = weight_parameter_groups(self.net.weight_parameters(), cfg.weight_decay)
         self.weight_optimizer = nn.SGD(groups,
@@ -267,6 +263,7 @@ class SearchTrainer:
 
     def resume(self, path):
         params, meta = load_search_checkpoint(path)
+        params = {legacy_stem_head_name(name): value for name, value in params.items()}
         expected = self.meta(epoch=meta["epoch"])
         for key, value in expected.items():
             if meta.get(key) != value:
@@ -288,6 +285,17 @@ class SearchTrainer:
                             f"(e.g. {not_loaded[0]}); it does not match this configuration")
         self.start_epoch = meta["epoch"]
         return meta
+
+
+LEGACY_CONV_NORM_ACT = re.compile(r"(stem1\.\d|stem2|branch1x1)\.([01])\.")
+
+
+def legacy_stem_head_name(name):
+    """The name a parameter of a search checkpoint written before the stem and head blocks were
+    ConvNormAct cells has now: ``stem2.0.weight`` -> ``stem2.conv.weight``, ``stem1.1.1.gamma``
+    -> ``stem1.1.bn.gamma`` (other names are unchanged)."""
+    return LEGACY_CONV_NORM_ACT.sub(lambda m: m.group(1) + (".conv." if m.group(2) == "0" else ".bn."),
+                                    name)
 
 
 DECODE_METHOD = ("network path: Viterbi over beta softmax-normalised per node's existing moves; "

@@ -30,10 +30,12 @@ import numpy as np
 from mindspore import Parameter, Tensor
 
 from src.errors import UserError
-from src.model.resize import resize_bilinear
+from src.layers.blocks import ConvNormAct
+from src.layers.conv import Conv2d
+from src.layers.norm import batch_norm, norm_settings
+from src.layers.operations import PRIMITIVES
+from src.layers.resize import resize_bilinear
 from src.nas.decode import move_mask, num_cell_edges
-from src.nas.conv import Conv2d
-from src.nas.operations import PRIMITIVES, batch_norm
 from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward, init_node_weights,
                                  node_forward, node_forward_compiled)
 
@@ -72,23 +74,15 @@ def prev_prev_key(layer, level, num_levels):
     return (layer - 2, min(level, layer - 1, num_levels - 1))
 
 
-class ConvBNReLU(nn.SequentialCell):
-    """conv (op-table initialisation, no bias) -> BN -> ReLU."""
-
-    def __init__(self, in_channels, out_channels, kernel_size, stride, bn_momentum, bn_eps):
-        super().__init__([Conv2d(in_channels, out_channels, kernel_size, stride=stride),
-                          batch_norm(out_channels, bn_momentum, bn_eps), nn.ReLU()])
-
-
 class SearchHead(nn.Cell):
     """Simplified ASPP of one level: 1x1, 3x3 atrous (rate 96/stride), image pooling -> classes."""
 
-    def __init__(self, in_channels, channels, num_classes, rate, bn_momentum, bn_eps):
+    def __init__(self, in_channels, channels, num_classes, rate, norm):
         super().__init__()
         self.rate = rate
-        self.branch1x1 = ConvBNReLU(in_channels, channels, 1, 1, bn_momentum, bn_eps)
+        self.branch1x1 = ConvNormAct(in_channels, channels, 1, norm, "paper")
         self.atrous_weight = Conv2d(in_channels, channels, 3).weight
-        self.atrous_bn = batch_norm(channels, bn_momentum, bn_eps)
+        self.atrous_bn = batch_norm(channels, norm)
         self.pool_conv = Conv2d(in_channels, channels, 1)
         self.classifier = nn.Conv2d(3 * channels, num_classes, 1, has_bias=True)
 
@@ -102,11 +96,15 @@ class SearchHead(nn.Cell):
 
 
 class SearchSupernet(nn.Cell):
-    """Supernet with Parameters ``alphas`` (edges, ops) and ``betas`` (layers, levels, 3)."""
+    """Supernet with Parameters ``alphas`` (edges, ops) and ``betas`` (layers, levels, 3).
 
-    def __init__(self, num_classes=19, num_layers=12, num_levels=4, filter_multiplier=8,
-                 block_multiplier=5, stem_channels=64, head_channels=None, bn_momentum=0.995,
-                 bn_eps=1e-5, seed=0, compiled=True, memory_mode="none", partial_channel_k=4):
+    Every setting is a config key (``src.config`` holds the defaults; ``compiled`` is ``mode:
+    graph``; ``norm`` the BatchNormSettings of every BN): ``build_supernet`` builds the supernet of a config. ``head_channels`` None = the
+    number of classes."""
+
+    def __init__(self, *, num_classes, num_layers, filter_multiplier, block_multiplier,
+                 stem_channels, norm, seed, compiled, memory_mode,
+                 partial_channel_k, num_levels=4, head_channels=None):
         super().__init__()
         if memory_mode not in MEMORY_MODES:
             raise UserError(f"memory_mode {memory_mode!r} is not one of {', '.join(MEMORY_MODES)}")
@@ -119,7 +117,7 @@ class SearchSupernet(nn.Cell):
         self.node_forward = RecomputedNodeForward(forward) if memory_mode == "recompute" else forward
         rng = np.random.default_rng(seed)
         self.num_layers, self.num_levels = num_layers, num_levels
-        self.block_multiplier, self.bn_eps = block_multiplier, bn_eps
+        self.block_multiplier, self.bn_eps = block_multiplier, norm.eps
         self.num_edges = num_cell_edges(block_multiplier)
         self.alphas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
             (self.num_edges, len(PRIMITIVES))).astype(np.float32)), name="alphas")
@@ -127,9 +125,9 @@ class SearchSupernet(nn.Cell):
             (num_layers, num_levels, 3)).astype(np.float32)), name="betas")
         self.move_mask = Tensor(move_mask(num_layers, num_levels).astype(np.float32))
         self.stem1 = nn.SequentialCell([
-            ConvBNReLU(3, stem_channels, 3, 2, bn_momentum, bn_eps),
-            ConvBNReLU(stem_channels, stem_channels, 3, 1, bn_momentum, bn_eps)])
-        self.stem2 = ConvBNReLU(stem_channels, 2 * stem_channels, 3, 2, bn_momentum, bn_eps)
+            ConvNormAct(3, stem_channels, 3, norm, "paper", stride=2),
+            ConvNormAct(stem_channels, stem_channels, 3, norm, "paper")])
+        self.stem2 = ConvNormAct(stem_channels, 2 * stem_channels, 3, norm, "paper", stride=2)
         channels = [filter_multiplier * 2 ** level for level in range(num_levels)]
         out_channels = {"stem1": stem_channels, "stem2": 2 * stem_channels}
         self.nodes, self.node_weights, moves = [], {}, []
@@ -155,7 +153,7 @@ class SearchSupernet(nn.Cell):
                             if layer == last]
         self.heads = nn.CellList([
             SearchHead(out_channels[(last, level)], head_channels, num_classes,
-                       max(1, ASPP_RATE_TIMES_STRIDE // (4 * 2 ** level)), bn_momentum, bn_eps)
+                       max(1, ASPP_RATE_TIMES_STRIDE // (4 * 2 ** level)), norm)
             for level in self.head_levels])
 
     def _register(self, prefix, arrays, sources):
@@ -204,3 +202,13 @@ class SearchSupernet(nn.Cell):
             level_logits = resize_bilinear(head(outputs[(self.num_layers - 1, level)]), size)
             logits = level_logits if logits is None else logits + level_logits
         return logits
+
+
+def build_supernet(cfg):
+    """The SearchSupernet of a search config (``mode: graph`` compiles the node functions)."""
+    return SearchSupernet(num_classes=cfg.num_classes, num_layers=cfg.num_layers,
+                          filter_multiplier=cfg.filter_multiplier,
+                          block_multiplier=cfg.block_multiplier, stem_channels=cfg.stem_channels,
+                          norm=norm_settings(cfg), seed=cfg.seed,
+                          compiled=cfg.mode == "graph", memory_mode=cfg.memory_mode,
+                          partial_channel_k=cfg.partial_channel_k)

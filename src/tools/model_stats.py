@@ -17,7 +17,7 @@ import numpy as np
 from src.config import parse_config
 from src.errors import run_main
 from src.model import build_model
-from src.nas.conv import Conv2d, DepthwiseConv
+from src.layers.conv import Conv2d, DepthwiseConv
 
 DEFAULT_CONFIG = "config/autodeeplab_s.yaml"
 

@@ -7,7 +7,7 @@ from onnx import TensorProto, helper, numpy_helper
 
 import src  # noqa: F401
 from src.deploy.onnx_resize import replace_matmul_resizes
-from src.model.resize import interpolation_matrix
+from src.layers.resize import interpolation_matrix
 
 SHAPE, SIZE = (1, 2, 5, 7), (9, 13)
 

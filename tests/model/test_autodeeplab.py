@@ -3,15 +3,16 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+from conftest import build_net
 from mindspore import Tensor, nn
 
 from src.config import load_config
 from src.kernels import portable_ops
-from src.model import AutoDeepLab, build_model
+from src.model import build_model
 from src.model.drop_path import DropPath
 from src.model.encoder import low_level_cell_index
-from src.model.resize import resize_bilinear, scale_dimension
-from src.nas.architecture import AUTODEEPLAB, Architecture
+from src.layers.resize import resize_bilinear, scale_dimension
+from src.architecture import AUTODEEPLAB, Architecture
 
 # Paper Table 2 (10.15M / 21.62M / 44.42M), counted exactly by an independent build (SPEC 3).
 PAPER_SIZES = {20: 10_147_408, 32: 21_622_432, 48: 44_424_672}
@@ -45,12 +46,12 @@ TWO_BLOCKS = [[0, "sep_conv_3x3"], [1, "dil_conv_5x5"], [2, "dil_conv_3x3"], [1,
 
 @pytest.mark.parametrize("variant, F", sorted(SIZES))
 def test_param_counts(variant, F):
-    assert trainable(AutoDeepLab(AUTODEEPLAB, filter_multiplier=F, variant=variant)) == \
+    assert trainable(build_net(AUTODEEPLAB, filter_multiplier=F, variant=variant)) == \
         SIZES[(variant, F)]
 
 
 def test_output_shape_equals_input_shape():
-    net = AutoDeepLab(AUTODEEPLAB, num_classes=5, filter_multiplier=2)
+    net = build_net(AUTODEEPLAB, num_classes=5, filter_multiplier=2)
     net.set_train(False)
     for h, w in [(65, 65), (64, 48), (33, 47)]:
         assert net(images(1, h, w)).shape == (1, 5, h, w)
@@ -63,8 +64,8 @@ def test_output_shape_equals_input_shape():
 ])
 def test_non_default_paths_build_and_run(path, cell, low_level):
     assert low_level_cell_index(path, "paper") == low_level
-    net = AutoDeepLab(Architecture(path, cell), num_classes=3, filter_multiplier=2,
-                      aspp_rates=(2, 4), drop_path_keep_prob=0.5)
+    net = build_net(Architecture(path, cell), num_classes=3, filter_multiplier=2,
+                    aspp_rates=[2, 4, 6], drop_path_keep_prob=0.5)
     assert len(net.encoder.layers) == len(path)
     assert net.encoder.out_channels == len(cell) // 2 * 2 * 2 ** path[-1]
     # Scheduled drop path scales by depth in THIS path: the last cell keeps keep_prob.
@@ -83,7 +84,7 @@ def test_graph_and_pynative_agree():
     """Same output eagerly, compiled, and compiled with MindSpore's own ops (portable_ops, on a
     copy: a compiled graph keeps the choice it was compiled with); at 129x133 the stem and decoder
     convs run the CPU SGEMM kernel (stride-4 map 33x34)."""
-    net, copy = (AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2) for _ in range(2))
+    net, copy = (build_net(AUTODEEPLAB, num_classes=3, filter_multiplier=2) for _ in range(2))
     ms.load_param_into_net(copy, net.parameters_dict(), strict_load=True)
     net.set_train(False)
     copy.set_train(False)
@@ -150,14 +151,14 @@ def test_drop_path_off_at_keep_prob_one():
 
 
 def test_network_drop_path_progress_is_fed_by_training():
-    net = AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=0.5)
+    net = build_net(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=0.5)
     net.set_drop_path_progress(500, 1000)
     assert float(net.drop_path_progress.asnumpy()) == pytest.approx(0.5)
     net.set_drop_path_progress(5000, 1000)
     assert float(net.drop_path_progress.asnumpy()) == 1.0
     assert "drop_path_progress" not in [p.name for p in net.trainable_params()]
     # In eval mode drop path is off: the output equals that of the same weights without drop path.
-    plain = AutoDeepLab(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=1.0)
+    plain = build_net(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=1.0)
     ms.load_param_into_net(plain, net.parameters_dict(), strict_load=True)
     net.set_train(False)
     plain.set_train(False)
@@ -182,8 +183,8 @@ def test_build_model_from_config(tmp_path):
 def test_stem_and_decoder_widths():
     """stem_channels / decoder_channels change exactly the stem, ASPP and decoder convs (+ BN)."""
     def count(stem, decoder):
-        net = AutoDeepLab(Architecture([0, 1], TWO_BLOCKS), filter_multiplier=2, stem_channels=stem,
-                          decoder_channels=decoder)
+        net = build_net(Architecture([0, 1], TWO_BLOCKS), filter_multiplier=2, stem_channels=stem,
+                        decoder_channels=decoder)
         return trainable(net), net
     base, _ = count(64, 256)
     narrow, net = count(8, 16)
@@ -200,8 +201,8 @@ def test_relu_before_aspp_only_in_the_paper_variant(variant):
     """TF's nas_network applies a ReLU to the last cell's output before ASPP; the ModelZoo port
     does not. The network's output must equal the composition with (paper) / without (modelzoo)
     that ReLU, and the two compositions must differ (the last cell has negative outputs)."""
-    net = AutoDeepLab(Architecture([0, 1, 1], TWO_BLOCKS), num_classes=3, filter_multiplier=4,
-                      variant=variant, aspp_rates=(2,), stem_channels=8, decoder_channels=8)
+    net = build_net(Architecture([0, 1, 1], TWO_BLOCKS), num_classes=3, filter_multiplier=4,
+                    variant=variant, aspp_rates=[1, 2, 3], stem_channels=8, decoder_channels=8)
     # BN on batch statistics (eval-mode BN with fresh statistics would shrink every activation
     # and hide the ASPP branch behind the decoder's low-level one); dropout off.
     net.set_train(True)

@@ -3,12 +3,12 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+from conftest import build_net
 from mindspore import Parameter, Tensor
 
 from src.errors import UserError
-from src.model import AutoDeepLab
 from src.model.checkpoint_compat import convert_modelzoo_params
-from src.nas.architecture import AUTODEEPLAB, Architecture
+from src.architecture import AUTODEEPLAB, Architecture
 
 BN_STATS = ("gamma", "beta", "moving_mean", "moving_variance")
 
@@ -73,7 +73,7 @@ def test_modelzoo_s_size_matches_modelzoo_structure():
 @pytest.mark.parametrize("path", [AUTODEEPLAB.network_path, [1, 1, 2, 3, 3, 2, 1, 0, 0, 1, 2, 2]])
 def test_synthetic_modelzoo_checkpoint_loads(path):
     arch = Architecture(path, AUTODEEPLAB.cell)
-    net = AutoDeepLab(arch, num_classes=7, filter_multiplier=4, variant="modelzoo")
+    net = build_net(arch, num_classes=7, filter_multiplier=4, variant="modelzoo")
     rng = np.random.RandomState(0)
     shapes = modelzoo_shapes(4, 5, path, arch.cell, 7)
     params = {n: Parameter(Tensor(rng.randn(*s).astype(np.float32) if s else np.int32(3)), name=n)
@@ -94,10 +94,10 @@ def test_synthetic_modelzoo_checkpoint_loads(path):
 
 
 def test_wrong_checkpoint_is_a_user_error():
-    net = AutoDeepLab(AUTODEEPLAB, filter_multiplier=4, variant="modelzoo")
+    net = build_net(AUTODEEPLAB, filter_multiplier=4, variant="modelzoo")
     shapes = modelzoo_shapes(8, 5, AUTODEEPLAB.network_path, AUTODEEPLAB.cell, 19)
     params = {n: Parameter(Tensor(np.zeros(s, np.float32)), name=n) for n, s in shapes.items()}
     with pytest.raises(UserError, match="check filter_multiplier"):
         convert_modelzoo_params(params, net)
     with pytest.raises(UserError, match="variant: modelzoo"):
-        convert_modelzoo_params(params, AutoDeepLab(AUTODEEPLAB, filter_multiplier=4))
+        convert_modelzoo_params(params, build_net(AUTODEEPLAB, filter_multiplier=4))

@@ -5,6 +5,7 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+from conftest import build_search_net
 
 from src.config import load_config
 from src.data.mindrecord_writer import find_mindrecord
@@ -12,14 +13,13 @@ from src.nas.decode import move_mask, normalize_betas
 from src.nas.search_data import split_records
 from src.nas.search_trainer import (Architect, FrozenArchitectureError, SearchTrainer,
                                     weight_parameter_groups)
-from src.nas.supernet import SearchSupernet
 from src.train.loss import CrossEntropyLoss
 
 TINY = dict(num_classes=3, filter_multiplier=4, block_multiplier=2, stem_channels=8, seed=0)
 
 
 def _supernet(num_layers, compiled, **changes):
-    net = SearchSupernet(num_layers=num_layers, compiled=compiled, **{**TINY, **changes})
+    net = build_search_net(compiled, num_layers=num_layers, **{**TINY, **changes})
     net.set_train(True)
     return net
 
@@ -71,8 +71,8 @@ def test_compiled_gradients_equal_uncompiled_at_12_layers(pynative_mode):
 
 
 def test_normalized_betas_equal_decode(pynative_mode):
-    net = SearchSupernet(num_layers=12, compiled=False, num_classes=3, filter_multiplier=1,
-                         block_multiplier=1, stem_channels=2)
+    net = build_search_net(False, num_layers=12, num_classes=3, filter_multiplier=1,
+                           block_multiplier=1, stem_channels=2)
     betas = np.random.default_rng(4).standard_normal((12, 4, 3)).astype(np.float32) * 3
     net.betas.set_data(ms.Tensor(betas))
     np.testing.assert_allclose(net.normalized_betas().asnumpy(), normalize_betas(betas),
@@ -91,8 +91,8 @@ def test_split_is_disjoint_complete_and_seeded():
 
 def test_every_parameter_gets_the_documented_weight_decay(pynative_mode):
     cfg = load_config("config/search.yaml", {})
-    net = SearchSupernet(num_layers=2, compiled=False, num_classes=3, filter_multiplier=2,
-                         block_multiplier=1, stem_channels=4)
+    net = build_search_net(False, num_layers=2, num_classes=3, filter_multiplier=2,
+                           block_multiplier=1, stem_channels=4)
     weights = net.weight_parameters()
     sgd = ms.nn.SGD(weight_parameter_groups(weights, cfg.weight_decay), learning_rate=0.1,
                     momentum=0.9)
@@ -156,8 +156,8 @@ def test_arch_start_epoch_gates_the_architecture_steps(demo_mindrecord_dir, tmp_
 
 def test_an_epoch_of_zero_architecture_gradients_stops_the_search(pynative_mode):
     cfg = load_config("config/search.yaml", {})
-    net = SearchSupernet(num_layers=1, compiled=False, num_classes=3, filter_multiplier=2,
-                         block_multiplier=1, stem_channels=4)
+    net = build_search_net(False, num_layers=1, num_classes=3, filter_multiplier=2,
+                           block_multiplier=1, stem_channels=4)
     architect = Architect(net, cfg)
     zeros = [ms.Tensor(np.zeros(p.shape, np.float32)) for p in net.arch_parameters()]
     architect.step(zeros)

@@ -14,7 +14,7 @@ from src.data.mindrecord_writer import find_mindrecord
 from src.errors import UserError
 from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
-from src.nas.architecture import Architecture
+from src.architecture import Architecture
 from src.nas.search_trainer import SearchTrainer
 from test_train import PYTHON, ROOT, TINY, env, run_train
 
@@ -153,3 +153,24 @@ def test_resume_matches_partial_channel_k_but_not_recompute(demo_mindrecord_dir,
                            partial_channel_k=2)
     with pytest.raises(UserError, match="partial_channel_k=None, this run has 2"):
         partial.resume(checkpoint)
+
+
+def test_search_checkpoints_of_the_earlier_stem_and_head_names_resume():
+    """Search checkpoints written before the stem and head blocks became ConvNormAct cells named
+    them by position (the names below are those of that version's supernet): resume maps each
+    onto a parameter of today's supernet, and leaves every other name as it is."""
+    from conftest import build_search_net
+    from src.nas.search_trainer import legacy_stem_head_name
+
+    earlier = ["stem1.0.0.weight", "stem1.0.1.moving_mean", "stem1.0.1.gamma", "stem1.1.0.weight",
+               "stem1.1.1.beta", "stem2.0.weight", "stem2.1.moving_variance",
+               "heads.0.branch1x1.0.weight", "heads.2.branch1x1.1.gamma",
+               "weight_optimizer/moments.stem2.0.weight"]
+    net = build_search_net(False, num_classes=3, num_layers=2, filter_multiplier=2,
+                           block_multiplier=1, stem_channels=4)
+    names = {p.name for p in net.get_parameters()}
+    renamed = [legacy_stem_head_name(name) for name in earlier]
+    assert all(name in names for name in renamed[:-1]), renamed
+    assert renamed[-1] == "weight_optimizer/moments.stem2.conv.weight"
+    for name in sorted(names):
+        assert legacy_stem_head_name(name) == name

@@ -3,15 +3,16 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+from conftest import build_search_net, default_norm
 from mindspore import ops
 
 from src.errors import UserError
-from src.nas.operations import make_op
+from src.layers.operations import make_op
 from src.nas import supernet
-from src.nas.conv import draw_conv_weight
+from src.layers.conv import draw_conv_weight
 from src.nas.search_cell import (batch_norm, mixed_op, node_forward_compiled,
                                  partial_mixed_op, relu_conv_bn, sep_conv)
-from src.nas.supernet import (SearchSupernet, incoming_levels, prev_prev_key, supernet_nodes)
+from src.nas.supernet import incoming_levels, prev_prev_key, supernet_nodes
 
 
 def test_connectivity_at_12_layers():
@@ -25,8 +26,8 @@ def test_connectivity_at_12_layers():
     assert prev_prev_key(0, 1, 4) == "stem1" and prev_prev_key(1, 2, 4) == "stem2"
     assert prev_prev_key(2, 3, 4) == (0, 1) and prev_prev_key(3, 3, 4) == (1, 2)
     assert prev_prev_key(7, 2, 4) == (5, 2)
-    net = SearchSupernet(num_classes=3, num_layers=12, filter_multiplier=1, block_multiplier=1,
-                         stem_channels=2, compiled=False)
+    net = build_search_net(False, num_classes=3, num_layers=12, filter_multiplier=1,
+                           block_multiplier=1, stem_channels=2)
     assert net.num_moves == 105 and len(net.nodes) == 45
     assert net.alphas.shape == (2, 8) and net.betas.shape == (12, 4, 3)
 
@@ -42,7 +43,7 @@ def test_functional_ops_equal_op_table(name):
     ms.set_context(mode=ms.PYNATIVE_MODE)
     channels, runs = 3, 2
     x = np.random.default_rng(0).standard_normal((2, runs * channels, 7, 7)).astype(np.float32)
-    cells = [make_op(name, channels, affine=False, search=True) for _ in range(runs)]
+    cells = [make_op(name, channels, default_norm(), "paper", affine=False, search=True) for _ in range(runs)]
     expected = np.concatenate([_cell_output(c, ms.Tensor(x[:, r * channels:(r + 1) * channels]))
                                for r, c in enumerate(cells)], axis=1)
     xt, eps = ms.Tensor(x), 1e-5
@@ -64,9 +65,9 @@ def test_functional_ops_equal_op_table(name):
 
 def _tiny_supernet(compiled, num_layers=2, filter_multiplier=2, **memory_options):
     ms.set_seed(5)  # stem and head weights come from the MindSpore initializers
-    net = SearchSupernet(num_classes=3, num_layers=num_layers, filter_multiplier=filter_multiplier,
-                         block_multiplier=1, stem_channels=4, seed=3, compiled=compiled,
-                         **memory_options)
+    net = build_search_net(compiled, num_classes=3, num_layers=num_layers,
+                           filter_multiplier=filter_multiplier, block_multiplier=1, stem_channels=4,
+                           seed=3, **memory_options)
     net.set_train(True)
     return net
 
@@ -164,6 +165,6 @@ def test_partial_channel_supernet_changes_the_maths_with_k(pynative_mode):
 
 def test_partial_channel_k_must_divide_the_channels():
     with pytest.raises(UserError, match="partial_channel_k 3 must divide filter_multiplier 4"):
-        SearchSupernet(num_classes=3, num_layers=1, filter_multiplier=4, block_multiplier=1,
-                       stem_channels=2, compiled=False, memory_mode="partial_channel",
-                       partial_channel_k=3)
+        build_search_net(False, num_classes=3, num_layers=1, filter_multiplier=4,
+                         block_multiplier=1, stem_channels=2, memory_mode="partial_channel",
+                         partial_channel_k=3)

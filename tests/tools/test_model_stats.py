@@ -6,7 +6,7 @@ import pytest
 from mindspore import nn
 
 from src.errors import run_main
-from src.nas.conv import Conv2d, DepthwiseConv
+from src.layers.conv import Conv2d, DepthwiseConv
 from src.tools import model_stats
 
 
@@ -37,8 +37,9 @@ def test_cli_bad_config_is_a_clean_error(capsys):
 
 def test_multi_adds_count_the_convs_that_carry_bn_and_act():
     """In eval mode the stem/ASPP/decoder convs run fused with BN + ReLU; they still count."""
-    from src.model.layers import ConvBNAct
+    from conftest import default_norm
+    from src.layers.blocks import ConvNormAct
 
-    net = nn.SequentialCell([Conv2d(3, 64, 1), ConvBNAct(64, 64, 3)])
+    net = nn.SequentialCell([Conv2d(3, 64, 1), ConvNormAct(64, 64, 3, default_norm(), "paper")])
     assert net[1].conv.use_cpu_kernel and net[1].conv.gemm_pays_off(32, 32)
     assert model_stats.count_multi_adds(net, 32, 32) == 32 * 32 * 64 * (3 + 64 * 9)

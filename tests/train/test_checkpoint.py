@@ -13,7 +13,7 @@ from src.config import load_config
 from src.errors import UserError
 from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
-from src.nas.architecture import AUTODEEPLAB, Architecture
+from src.architecture import AUTODEEPLAB, Architecture
 from src.train.checkpoint import list_checkpoints, resume_train_state, save_train_checkpoint
 from src.train.lr import lr_schedule
 from src.train.optimizer import build_optimizer, param_groups

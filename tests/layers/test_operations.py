@@ -4,10 +4,13 @@ import pytest
 
 import mindspore as ms
 import mindspore.ops as ops
+from conftest import default_norm
 
 from src.kernels import portable_ops
-from src.nas.conv import DepthwiseConv
-from src.nas.operations import OPS, PRIMITIVES, Preprocess, make_op
+from src.layers.conv import DepthwiseConv
+from src.layers.operations import OPS, PRIMITIVES, make_op, preprocess
+
+NORM = default_norm()
 
 EXPECTED_PARAMS = {  # trainable params at C=8, stride 1, paper variant
     "none": 0, "max_pool_3x3": 0, "avg_pool_3x3": 0, "skip_connect": 0,
@@ -25,45 +28,45 @@ def trainable(cell):
 @pytest.mark.parametrize("name", PRIMITIVES)
 def test_op_output_shape(name, stride, variant):
     x = ms.Tensor(np.random.RandomState(0).randn(2, 8, 9, 10).astype(np.float32))
-    op = OPS[name](8, stride, True, 0.995, 1e-5, variant)
+    op = OPS[name](8, NORM, variant, stride)
     expected = (2, 8, 9, 10) if stride == 1 else (2, 8, 5, 5)
     assert op(x).shape == expected
 
 
 def test_op_params_and_variants():
     for name, count in EXPECTED_PARAMS.items():
-        assert trainable(make_op(name, 8)) == count, name
+        assert trainable(make_op(name, 8, NORM, "paper")) == count, name
     # modelzoo dil conv adds a 1x1 conv; its sep conv is the paper's
-    assert trainable(make_op("dil_conv_3x3", 8, variant="modelzoo")) == 9 * 64 + 64 + 16
-    assert trainable(make_op("sep_conv_5x5", 8, variant="modelzoo")) == EXPECTED_PARAMS["sep_conv_5x5"]
+    assert trainable(make_op("dil_conv_3x3", 8, NORM, "modelzoo")) == 9 * 64 + 64 + 16
+    assert trainable(make_op("sep_conv_5x5", 8, NORM, "modelzoo")) == EXPECTED_PARAMS["sep_conv_5x5"]
 
 
 def test_search_pools_get_non_affine_bn():
-    pool = make_op("avg_pool_3x3", 8, search=True)
+    pool = make_op("avg_pool_3x3", 8, NORM, "paper", search=True)
     assert trainable(pool) == 0
     assert any("moving_mean" in p.name for p in pool.get_parameters())
-    assert not list(make_op("avg_pool_3x3", 8).get_parameters())
+    assert not list(make_op("avg_pool_3x3", 8, NORM, "paper").get_parameters())
 
 
 def test_none_is_zero_and_skip_is_identity():
     x = ms.Tensor(np.random.RandomState(1).randn(1, 4, 7, 7).astype(np.float32))
-    assert np.all(make_op("none", 4)(x).asnumpy() == 0)
-    assert np.array_equal(make_op("skip_connect", 4)(x).asnumpy(), x.asnumpy())
+    assert np.all(make_op("none", 4, NORM, "paper")(x).asnumpy() == 0)
+    assert np.array_equal(make_op("skip_connect", 4, NORM, "paper")(x).asnumpy(), x.asnumpy())
 
 
 def test_avg_pool_excludes_padding():
     x = ms.Tensor(np.ones((1, 1, 4, 4), np.float32))
-    np.testing.assert_allclose(make_op("avg_pool_3x3", 1)(x).asnumpy(), 1.0, rtol=1e-6)
+    np.testing.assert_allclose(make_op("avg_pool_3x3", 1, NORM, "paper")(x).asnumpy(), 1.0, rtol=1e-6)
 
 
 def test_preprocess_and_bad_names():
     x = ms.Tensor(np.random.RandomState(2).randn(1, 6, 5, 5).astype(np.float32))
     for variant in ("paper", "modelzoo"):
-        assert Preprocess(6, 4, variant)(x).shape == (1, 4, 5, 5)
+        assert preprocess(6, 4, NORM, variant)(x).shape == (1, 4, 5, 5)
     with pytest.raises(ValueError, match="unknown op"):
-        make_op("conv_7x7", 4)
+        make_op("conv_7x7", 4, NORM, "paper")
     with pytest.raises(ValueError, match="unknown network variant"):
-        make_op("sep_conv_3x3", 4, variant="tf")
+        make_op("sep_conv_3x3", 4, NORM, "tf")
 
 
 @pytest.mark.parametrize("kernel_size", [3, 5])
@@ -92,7 +95,7 @@ def test_cpu_depthwise_kernel_equals_conv2d(kernel_size, pynative_mode):
 
 
 def test_portable_ops_switch_the_cpu_kernel_off_inside_the_block_only():
-    op = make_op("sep_conv_5x5", 4)
+    op = make_op("sep_conv_5x5", 4, NORM, "paper")
     depthwise = [op.depthwise1, op.depthwise2]
     assert all(conv.use_cpu_kernel for conv in depthwise)
     x = ms.Tensor(np.random.RandomState(3).randn(1, 4, 7, 7).astype(np.float32))

@@ -25,7 +25,7 @@ import yaml
 
 from src.errors import UserError
 from src.fileio import atomic_write, read_text
-from src.nas.operations import PRIMITIVES
+from src.layers.operations import PRIMITIVES
 
 NUM_LEVELS = 4
 MODELZOO_PRIMITIVES = ["none", "avg_pool_3x3", "max_pool_3x3", "skip_connect",

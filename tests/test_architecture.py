@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from src.errors import UserError
-from src.nas.architecture import AUTODEEPLAB, Architecture, load_architecture
+from src.architecture import AUTODEEPLAB, Architecture, load_architecture
 
 GOOD_CELL = AUTODEEPLAB.cell
 GOOD_PATH = AUTODEEPLAB.network_path

@@ -19,9 +19,9 @@ Variants (SPEC 3):
   in the paper; dil_conv = dense dilated kxk conv, 1x1 conv, BN, LeakyReLU(0.01);
   preprocess = 1x1 conv, BN, LeakyReLU(0.01).
 
-No convolution has a bias. Initial conv weights: ``src.nas.conv.conv_init_rule`` of the variant
-(paper: the TF network's variance scaling; modelzoo: He normal). BN momentum uses MindSpore's convention: 0.995 keeps 99.5% of the
-running statistics at each step.
+No convolution has a bias. Initial conv weights: ``src.layers.conv.conv_init_rule`` of the variant
+(paper: the TF network's variance scaling; modelzoo: He normal). Every BN takes the network's
+``src.layers.norm.BatchNormSettings``.
 """
 import collections
 import functools
@@ -29,7 +29,9 @@ import functools
 import mindspore.nn as nn
 import mindspore.ops as ops
 
-from src.nas.conv import Conv2d, DepthwiseConv
+from src.layers.blocks import ConvNormAct
+from src.layers.conv import Conv2d, DepthwiseConv
+from src.layers.norm import activation, batch_norm
 
 OpSpec = collections.namedtuple("OpSpec", ("kind", "kernel", "dilation"))
 DILATION = 2  # of the dil_conv ops
@@ -45,54 +47,40 @@ OP_TABLE = {
 }
 PRIMITIVES = list(OP_TABLE)
 VARIANTS = ("paper", "modelzoo")
-LEAKY_SLOPE = 0.01
-
-
-def batch_norm(channels, momentum=0.995, eps=1e-5, affine=True, use_sync_bn=False):
-    """BatchNorm2d, or SyncBatchNorm when the caller runs distributed on Ascend."""
-    norm = nn.SyncBatchNorm if use_sync_bn else nn.BatchNorm2d
-    return norm(channels, eps=eps, momentum=momentum, affine=affine)
 
 
 class SepConv(nn.Cell):
     """(ReLU, depthwise kxk, pointwise 1x1, BN) twice; only the first depthwise conv strides."""
 
-    def __init__(self, channels, kernel_size, stride, affine, bn_momentum, bn_eps, use_sync_bn,
-                 variant):
+    def __init__(self, channels, kernel_size, stride, affine, norm, variant):
         super().__init__()
         self.relu = nn.ReLU()
         self.depthwise1 = DepthwiseConv(channels, kernel_size, stride, variant=variant)
         self.pointwise1 = Conv2d(channels, channels, 1, variant=variant)
-        self.bn1 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
+        self.bn1 = batch_norm(channels, norm, affine)
         self.depthwise2 = DepthwiseConv(channels, kernel_size, variant=variant)
         self.pointwise2 = Conv2d(channels, channels, 1, variant=variant)
-        self.bn2 = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
+        self.bn2 = batch_norm(channels, norm, affine)
 
     def construct(self, x):
         x = self.bn1(self.pointwise1(self.depthwise1(self.relu(x))))
         return self.bn2(self.pointwise2(self.depthwise2(self.relu(x))))
 
 
-class DilConv(nn.Cell):
-    """Atrous dense kxk conv. paper: ReLU, conv, BN. modelzoo: conv, 1x1, BN, LeakyReLU."""
+class ModelZooDilConv(nn.Cell):
+    """The ModelZoo port's dil_conv: atrous dense kxk conv, 1x1 conv, BN, LeakyReLU. (The paper's
+    is a pre-activation ``ConvNormAct``: ReLU, atrous conv, BN.)"""
 
-    def __init__(self, channels, kernel_size, dilation, stride, affine, bn_momentum, bn_eps,
-                 use_sync_bn, variant):
+    def __init__(self, channels, kernel_size, dilation, stride, affine, norm):
         super().__init__()
-        self.modelzoo = variant == "modelzoo"
         self.conv = Conv2d(channels, channels, kernel_size, stride=stride, dilation=dilation,
-                           variant=variant)
-        if self.modelzoo:
-            self.pointwise = Conv2d(channels, channels, 1, variant=variant)
-            self.act = nn.LeakyReLU(LEAKY_SLOPE)
-        else:
-            self.act = nn.ReLU()
-        self.bn = batch_norm(channels, bn_momentum, bn_eps, affine, use_sync_bn)
+                           variant="modelzoo")
+        self.pointwise = Conv2d(channels, channels, 1, variant="modelzoo")
+        self.bn = batch_norm(channels, norm, affine)
+        self.act = activation("leaky_relu")
 
     def construct(self, x):
-        if self.modelzoo:
-            return self.act(self.bn(self.pointwise(self.conv(x))))
-        return self.bn(self.conv(self.act(x)))
+        return self.act(self.bn(self.pointwise(self.conv(x))))
 
 
 class Pool(nn.Cell):
@@ -103,7 +91,7 @@ class Pool(nn.Cell):
     (MaxPool3DWithArgmax / AvgPool3D) do not. Stride 2 ("same" pads asymmetrically) pads by 1.
     """
 
-    def __init__(self, kind, channels, stride, bn_momentum, bn_eps, use_sync_bn, with_bn):
+    def __init__(self, kind, channels, stride, norm, with_bn):
         super().__init__()
         padding = dict(pad_mode="same") if stride == 1 else dict(pad_mode="pad", padding=1)
         if kind == "max":
@@ -113,7 +101,7 @@ class Pool(nn.Cell):
                                      **({} if stride == 1 else dict(count_include_pad=False)))
         self.with_bn = with_bn
         if with_bn:
-            self.bn = batch_norm(channels, bn_momentum, bn_eps, False, use_sync_bn)
+            self.bn = batch_norm(channels, norm, affine=False)
 
     def construct(self, x):
         x = self.pool(x)
@@ -146,8 +134,7 @@ class FactorizedReduce(nn.Cell):
     """skip_connect at stride 2: ReLU, two 1x1 stride-2 convs on x and x shifted by one pixel,
     concat, BN. The shifted input is zero-padded at the end so odd sizes give ceil(d/2) too."""
 
-    def __init__(self, in_channels, out_channels, affine, bn_momentum, bn_eps, use_sync_bn,
-                 variant="paper"):
+    def __init__(self, in_channels, out_channels, affine, norm, variant):
         super().__init__()
         if out_channels % 2:
             raise ValueError(f"FactorizedReduce needs an even channel count, got {out_channels}")
@@ -155,7 +142,7 @@ class FactorizedReduce(nn.Cell):
         self.conv1 = Conv2d(in_channels, out_channels // 2, 1, stride=2, variant=variant)
         self.conv2 = Conv2d(in_channels, out_channels // 2, 1, stride=2, variant=variant)
         self.pad = nn.Pad(((0, 0), (0, 0), (0, 1), (0, 1)))
-        self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
+        self.bn = batch_norm(out_channels, norm, affine)
 
     def construct(self, x):
         x = self.relu(x)
@@ -163,23 +150,13 @@ class FactorizedReduce(nn.Cell):
         return self.bn(ops.concat((self.conv1(x), self.conv2(shifted)), axis=1))
 
 
-class Preprocess(nn.Cell):
-    """1x1 conv from a cell input to the cell's C channels.
+def preprocess(in_channels, out_channels, norm, variant):
+    """The 1x1 conv from a cell input to the cell's C channels.
     paper: ReLU, conv, BN. modelzoo (ABN style): conv, BN, LeakyReLU(0.01)."""
-
-    def __init__(self, in_channels, out_channels, variant="paper", affine=True,
-                 bn_momentum=0.995, bn_eps=1e-5, use_sync_bn=False):
-        super().__init__()
-        check_variant(variant)
-        self.modelzoo = variant == "modelzoo"
-        self.conv = Conv2d(in_channels, out_channels, 1, variant=variant)
-        self.bn = batch_norm(out_channels, bn_momentum, bn_eps, affine, use_sync_bn)
-        self.act = nn.LeakyReLU(LEAKY_SLOPE) if self.modelzoo else nn.ReLU()
-
-    def construct(self, x):
-        if self.modelzoo:
-            return self.act(self.bn(self.conv(x)))
-        return self.bn(self.conv(self.act(x)))
+    check_variant(variant)
+    if variant == "modelzoo":
+        return ConvNormAct(in_channels, out_channels, 1, norm, variant, act="leaky_relu")
+    return ConvNormAct(in_channels, out_channels, 1, norm, variant, pre_activation=True)
 
 
 def check_variant(variant):
@@ -187,9 +164,9 @@ def check_variant(variant):
         raise ValueError(f"unknown network variant {variant!r}; valid: {', '.join(VARIANTS)}")
 
 
-def make_op(name, channels, stride=1, affine=True, bn_momentum=0.995, bn_eps=1e-5,
-            variant="paper", search=False, use_sync_bn=False):
-    """Build candidate op ``name`` mapping C channels to C channels.
+def make_op(name, channels, norm, variant, stride=1, affine=True, search=False):
+    """Build candidate op ``name`` mapping C channels to C channels; ``norm`` the
+    BatchNormSettings of its BNs.
 
     ``search=True`` adds the DARTS-style non-affine BN after the pooling ops. ``stride`` is 1
     or 2 (the retrain network only uses 1).
@@ -200,17 +177,19 @@ def make_op(name, channels, stride=1, affine=True, bn_momentum=0.995, bn_eps=1e-
     if name not in OP_TABLE:
         raise ValueError(f"unknown op {name!r}; valid ops: {', '.join(PRIMITIVES)}")
     kind, kernel, dilation = OP_TABLE[name]
-    bn_args = dict(bn_momentum=bn_momentum, bn_eps=bn_eps, use_sync_bn=use_sync_bn)
     if kind == "zero":
         return Zero(stride)
     if kind in ("max_pool", "avg_pool"):
-        return Pool(kind[:3], channels, stride, with_bn=search, **bn_args)
+        return Pool(kind[:3], channels, stride, norm, with_bn=search)
     if kind == "identity":
-        return Identity() if stride == 1 else FactorizedReduce(channels, channels, affine,
-                                                                  variant=variant, **bn_args)
+        return Identity() if stride == 1 else FactorizedReduce(channels, channels, affine, norm,
+                                                                  variant)
     if kind == "sep_conv":
-        return SepConv(channels, kernel, stride, affine, variant=variant, **bn_args)
-    return DilConv(channels, kernel, dilation, stride, affine, variant=variant, **bn_args)
+        return SepConv(channels, kernel, stride, affine, norm, variant)
+    if variant == "modelzoo":
+        return ModelZooDilConv(channels, kernel, dilation, stride, affine, norm)
+    return ConvNormAct(channels, channels, kernel, norm, variant, stride=stride, dilation=dilation,
+                       pre_activation=True, affine=affine)
 
 
 OPS = {name: functools.partial(make_op, name) for name in PRIMITIVES}

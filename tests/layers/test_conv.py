@@ -3,10 +3,11 @@ import numpy as np
 import pytest
 
 import mindspore as ms
+from conftest import build_net, default_norm
 import mindspore.ops as ops
 
 from src.kernels import cpu_kernel_library, portable_ops
-from src.nas.conv import Conv2d, CpuDenseConv, DepthwiseConv, draw_conv_weight
+from src.layers.conv import Conv2d, CpuDenseConv, DepthwiseConv, draw_conv_weight
 
 
 @pytest.mark.parametrize("kernel_size, dilation, in_channels, out_channels", [
@@ -67,12 +68,12 @@ def test_conv2d_runs_the_kernel_and_portable_ops_turn_it_off(monkeypatch):
 
 @pytest.mark.parametrize("act, kernel_size", [("relu", 3), ("leaky_relu", 1)])
 def test_inference_conv_bn_act_fused_in_the_kernel_equals_three_ops(act, kernel_size):
-    """In eval mode ConvBNAct applies BN and the activation inside the SGEMM kernel: same values
+    """In eval mode ConvNormAct applies BN and the activation inside the SGEMM kernel: same values
     as conv, BN (moving statistics) and activation run one after the other; training is unfused."""
-    from src.model.layers import ConvBNAct
+    from src.layers.blocks import ConvNormAct
 
     channels = 128
-    block = ConvBNAct(channels, channels, kernel_size, act=act)
+    block = ConvNormAct(channels, channels, kernel_size, default_norm(), "paper", act=act)
     rng = np.random.RandomState(5)
     for name in ("gamma", "beta", "moving_mean", "moving_variance"):
         value = rng.rand(channels) + 0.5 if name in ("gamma", "moving_variance") else rng.randn(channels)
@@ -145,12 +146,11 @@ def test_search_numpy_draw_follows_the_same_rule(variant):
 
 def test_network_convs_use_the_variant_init():
     """Every conv of a built network (stem, cells, ASPP, decoder) follows its variant's rule."""
-    from src.model import AutoDeepLab
-    from src.nas.architecture import AUTODEEPLAB
+    from src.architecture import AUTODEEPLAB
 
     for variant in ("paper", "modelzoo"):
-        net = AutoDeepLab(AUTODEEPLAB, num_classes=5, filter_multiplier=8, variant=variant,
-                          stem_channels=16, decoder_channels=32)
+        net = build_net(AUTODEEPLAB, num_classes=5, filter_multiplier=8, variant=variant,
+                        stem_channels=16, decoder_channels=32)
         convs = [(name, cell) for name, cell in net.cells_and_names()
                  if isinstance(cell, (Conv2d, DepthwiseConv))]
         assert any(name.startswith("encoder.stem") for name, _ in convs)

@@ -5,7 +5,7 @@ import pytest
 import mindspore as ms
 import mindspore.ops as ops
 
-from src.model.resize import BilinearResize
+from src.layers.resize import BilinearResize
 
 
 @pytest.mark.parametrize("in_size,out_size", [((5, 7), (17, 9)), ((9, 9), (4, 6)), ((1, 3), (6, 5))])

@@ -6,7 +6,7 @@ import mindspore.ops as ops
 import numpy as np
 import pytest
 
-from src.model.resize import exportable_resize, interpolation_matrix, resize_bilinear, resize_bilinear_matmul
+from src.layers.resize import exportable_resize, interpolation_matrix, resize_bilinear, resize_bilinear_matmul
 
 
 @pytest.mark.parametrize("in_size,out_size", [(1, 5), (5, 1), (4, 7), (7, 4), (9, 17), (17, 9), (6, 6)])
@@ -32,7 +32,7 @@ def test_matmul_resize_equals_interpolate(shape, size):
 
 
 def test_exportable_resize_is_scoped():
-    from src.model import resize
+    from src.layers import resize
 
     with exportable_resize():
         assert resize._state["matmul"]
