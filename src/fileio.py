@@ -249,23 +249,19 @@ def folder_lock(folder, what="output folder", name=LOCK_NAME):
     path = os.path.join(folder, name)
     me = "%s %d\n" % (socket.gethostname(), os.getpid())
     for _ in range(3):
-        try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
-        except FileExistsError:
-            owner = _lock_owner(path)
-            if owner is None:
-                continue  # removed between our open and read: try again
-            host, pid = owner
-            if host == socket.gethostname() and not _pid_alive(pid):
-                print("note: taking over the lock of %s left by process %d, which is no longer running"
-                      % (folder, pid), file=sys.stderr)
-                _remove(path)
-                continue
-            raise UserError("%s '%s' is in use by process %d on %s (lock %s); wait for it, or choose another "
-                            "output_path" % (what, folder, pid, host, path)) from None
-        with os.fdopen(fd, "w") as handle:
-            handle.write(me)
-        break
+        if _publish_lock(path, me):
+            break
+        owner = _lock_owner(path)
+        if owner is None:
+            continue  # removed between our attempt and the read: try again
+        host, pid = owner
+        if host == socket.gethostname() and not _pid_alive(pid):
+            print("note: taking over the lock of %s left by process %d, which is no longer running"
+                  % (folder, pid), file=sys.stderr)
+            _remove(path)
+            continue
+        raise UserError("%s '%s' is in use by process %d on %s (lock %s); wait for it, or choose another "
+                        "output_path" % (what, folder, pid, host, path)) from None
     else:
         raise UserError("cannot take the lock %s; remove it if no run is using %s" % (path, folder))
     try:
@@ -273,6 +269,32 @@ def folder_lock(folder, what="output folder", name=LOCK_NAME):
     finally:
         if _lock_owner(path) == (socket.gethostname(), os.getpid()):
             _remove(path)
+
+
+def _publish_lock(path, content):
+    """Create the lock file ``path`` holding ``content`` in one step, or return False if it exists.
+
+    The content is written to a hidden temporary first and hard-linked onto ``path`` (atomic, and
+    it fails on an existing name, symlinks included): a lock is never visible empty, so another
+    process can never read a half-made lock as a dead owner's and take it over."""
+    temporary = _temporary_name(path)
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+        try:
+            os.link(temporary, path)
+        except FileExistsError:
+            return False
+        except OSError:  # a file system without hard links: an exclusive create, then the content
+            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
+                                   0o644), "w") as handle:
+                handle.write(content)
+        return True
+    except FileExistsError:
+        return False
+    finally:
+        _remove(temporary)
 
 
 def _lock_owner(path):

@@ -145,7 +145,8 @@ def test_onnx_export_runs_and_predictions_match_it(demo):
     import onnxruntime
 
     from src.config import load_config
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     output, configs, _ = demo
     onnx_path = next((output / "export").glob("*.onnx"))

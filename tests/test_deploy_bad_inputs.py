@@ -85,7 +85,8 @@ def test_predict_refuses_before_writing(identity_onnx, images, case):
 
 
 def test_predict_mirrors_subfolders_and_writes_the_argmax(identity_onnx, demo_cityscapes_root, tmp_path):
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     split = demo_cityscapes_root / "leftImg8bit" / "val"
     written = predict(identity_onnx, split, tmp_path / "out")
@@ -94,7 +95,7 @@ def test_predict_mirrors_subfolders_and_writes_the_argmax(identity_onnx, demo_ci
     for sample in samples:
         relative = os.path.relpath(sample.image_path, split)
         label_ids = cv2.imread(str(tmp_path / "out" / "labelIds" / relative), cv2.IMREAD_UNCHANGED)
-        expected_train_ids = normalise(read_image(sample.image_path)).argmax(axis=0)
+        expected_train_ids = normalise(read_image(sample.image_path), "rgb").argmax(axis=0)
         # trainIds 0, 1, 2 are road, sidewalk, building: Cityscapes ids 7, 8, 11.
         assert np.array_equal(label_ids, np.array([7, 8, 11], np.uint8)[expected_train_ids]), relative
 
@@ -109,7 +110,7 @@ def test_submission_names_must_be_cityscapes_ids(identity_onnx, images, tmp_path
 def test_preprocess_needs_no_ground_truth(demo_cityscapes_root, tmp_path):
     root = tmp_path / "images_only"
     shutil.copytree(demo_cityscapes_root / "leftImg8bit", root / "leftImg8bit")
-    written = preprocess(str(root), str(tmp_path / "out"), DEMO_HEIGHT, DEMO_WIDTH, progress=False)
+    written = preprocess(str(root), str(tmp_path / "out"), DEMO_HEIGHT, DEMO_WIDTH, "rgb", progress=False)
     assert len(written) == len(find_samples(str(demo_cityscapes_root), "val"))
 
 
@@ -118,13 +119,13 @@ def test_preprocess_needs_no_ground_truth(demo_cityscapes_root, tmp_path):
 def test_preprocess_checks_every_image_before_writing(images, tmp_path, change, message):
     change(images)
     with pytest.raises(UserError, match=message):
-        preprocess(str(images), str(tmp_path / "out"), DEMO_HEIGHT, DEMO_WIDTH, progress=False)
+        preprocess(str(images), str(tmp_path / "out"), DEMO_HEIGHT, DEMO_WIDTH, "rgb", progress=False)
     assert not (tmp_path / "out").exists()
 
 
 def test_preprocess_refuses_the_input_folder_as_output(images):
     with pytest.raises(UserError, match="is the input folder"):
-        preprocess(str(images), str(images), DEMO_HEIGHT, DEMO_WIDTH, progress=False)
+        preprocess(str(images), str(images), DEMO_HEIGHT, DEMO_WIDTH, "rgb", progress=False)
     assert sorted(os.listdir(images)) == ["a.png", "b.png"]
 
 
@@ -167,7 +168,7 @@ def test_postprocess_names_bad_ground_truth_before_writing(demo_cityscapes_root,
     root, results, last_label = _copy_tree(demo_cityscapes_root, tmp_path)
     change(last_label)
     with pytest.raises(UserError, match=message):
-        postprocess(str(root), str(results), str(tmp_path / "out"), progress=False)
+        postprocess(str(root), str(results), str(tmp_path / "out"), 19, 255, progress=False)
     assert not (tmp_path / "out").exists()
 
 

@@ -64,10 +64,11 @@ def labelled_images(data_root):
     """(normalised image (3, H, W), trainId label map (H, W)) of every image of the tree."""
     from src.data.cityscapes import find_samples
     from src.data.labels import label_ids_to_train_ids
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     samples = find_samples(str(data_root), "train") + find_samples(str(data_root), "val")
-    return [(normalise(read_image(s.image_path)),
+    return [(normalise(read_image(s.image_path), "rgb"),
              label_ids_to_train_ids(cv2.imread(s.label_path, cv2.IMREAD_UNCHANGED))) for s in samples]
 
 
@@ -155,10 +156,11 @@ def val_images(tiny):
 def val_logits(tiny):
     """{image stem: checkpoint logits (C, H, W)} of the val images (what eval.py's network computes)."""
     import mindspore as ms
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     if "val_logits" not in tiny:
-        tiny["val_logits"] = {path.stem: tiny["net"](ms.Tensor(normalise(read_image(str(path)))[None])).asnumpy()[0]
+        tiny["val_logits"] = {path.stem: tiny["net"](ms.Tensor(normalise(read_image(str(path)), "rgb")[None])).asnumpy()[0]
                               for path in sorted(val_images(tiny).iterdir())}
     return tiny["val_logits"]
 
@@ -175,12 +177,13 @@ def test_checkpoint_mindir_and_onnx_give_the_same_logits(tiny):
     import mindspore as ms
     import onnx as onnx_format
     import onnxruntime as ort
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     graph = ms.nn.GraphCell(ms.load(tiny["MINDIR"]))
     session = ort.InferenceSession(tiny["ONNX"], providers=["CPUExecutionProvider"])
     for path in sorted(val_images(tiny).iterdir()):
-        batch = normalise(read_image(str(path)))[None]
+        batch = normalise(read_image(str(path)), "rgb")[None]
         reference = tiny["net"](ms.Tensor(batch)).asnumpy()
         mindir = graph(ms.Tensor(batch)).asnumpy()
         onnx = session.run(None, {session.get_inputs()[0].name: batch})[0]
@@ -325,7 +328,8 @@ def test_checkpoint_of_another_architecture_is_refused_with_the_fix(tiny, tmp_pa
 
 def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny, tmp_path):
     import onnxruntime as ort
-    from src.deploy.images import normalise, read_image
+    from src.data.normalisation import normalise
+    from src.deploy.images import read_image
 
     result = run_script("export.py", "--config_path", tiny["config_path"],
                         "--filter_multiplier", 2, "--arch_path", tiny["arch_path"], "--ckpt_path", tiny["ckpt"],
@@ -336,7 +340,7 @@ def test_export_py_argmax_onnx_gives_labels_for_onnxruntime_and_the_cpp_app(tiny
     assert sorted(p.name for p in tmp_path.iterdir()) == [exported.name], "no temporary files left behind"
 
     image_path = sorted(val_images(tiny).iterdir())[0]
-    batch = normalise(read_image(str(image_path)))[None]
+    batch = normalise(read_image(str(image_path)), "rgb")[None]
     session = ort.InferenceSession(str(exported), providers=["CPUExecutionProvider"])
     labels = session.run(None, {session.get_inputs()[0].name: batch})[0]
     logits_session = ort.InferenceSession(tiny["ONNX"], providers=["CPUExecutionProvider"])

@@ -8,6 +8,8 @@ import pytest
 from src import fileio
 from src.errors import UserError
 
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
 
 def _names(folder):
     return sorted(os.listdir(folder))
@@ -137,3 +139,35 @@ def test_folder_lock_live_and_stale(tmp_path, capsys):
     with fileio.folder_lock(str(tmp_path)):
         pass
     assert "taking over the lock" in capsys.readouterr().err
+
+
+CONTENDER = """
+import os, sys, time
+from src import fileio
+from src.errors import UserError
+folder, rounds = sys.argv[1], int(sys.argv[2])
+taken = 0
+while taken < rounds:
+    try:
+        with fileio.folder_lock(folder, name="contended.lock"):
+            holder = os.path.join(folder, "holder")
+            fd = os.open(holder, os.O_CREAT | os.O_EXCL | os.O_WRONLY)  # fails if another holds it too
+            time.sleep(0.002)
+            os.close(fd)
+            os.remove(holder)
+            taken += 1
+    except UserError:
+        time.sleep(0.001)
+"""
+
+
+def test_contending_processes_never_hold_a_lock_together(tmp_path):
+    """A lock file is visible only with its owner written in it, so no process reads a lock
+    another is still creating as a dead owner's and takes it over (which let two ranks copy the
+    same ModelArts input)."""
+    procs = [subprocess.Popen([sys.executable, "-c", CONTENDER, str(tmp_path), "100"], cwd=REPO,
+                              stderr=subprocess.PIPE, text=True) for _ in range(3)]
+    errors = [proc.communicate(timeout=300)[1] for proc in procs]
+    assert [proc.returncode for proc in procs] == [0, 0, 0], errors
+    assert not any("taking over" in err for err in errors), errors
+    assert sorted(os.listdir(tmp_path)) == []

@@ -62,10 +62,3 @@ def check_apart(input_path, output_dir, what="--output_path"):
     if output == input_dir or output.startswith(input_dir + os.sep):
         raise UserError("%s '%s' is %s input folder '%s'; choose an output folder outside the inputs"
                         % (what, output_dir, "the" if output == input_dir else "inside the", input_path))
-
-
-def normalise(image_rgb, channel_order="rgb"):
-    """(3, H, W) float32 network input of an RGB uint8 image: ``src.data.normalisation.normalise``."""
-    from src.data.normalisation import normalise as normalise_image
-
-    return normalise_image(image_rgb, channel_order)

@@ -10,7 +10,8 @@ import numpy as np
 from tqdm import tqdm
 
 from src.data.labels import label_ids_to_train_ids
-from src.deploy.images import check_apart, list_images, normalise, read_image
+from src.data.normalisation import normalise
+from src.deploy.images import check_apart, list_images, read_image
 from src.deploy.outputs import write_prediction
 from src.errors import UserError
 from src.fileio import atomic_write, check_output_location
@@ -49,7 +50,7 @@ def _check_size(image_path, image, height, width):
                                         image.shape[0], image.shape[1]))
 
 
-def preprocess(data_path, output_dir, height, width, channel_order="rgb", progress=True):
+def preprocess(data_path, output_dir, height, width, channel_order, progress=True):
     """Write ``<output_dir>/<stem>.bin`` per image; returns the paths written.
 
     Every image is read and its size checked before the first file is written.
@@ -93,7 +94,7 @@ def read_ground_truth(path, height, width):
     return label_ids_to_train_ids(label_ids)
 
 
-def postprocess(data_path, result_dir, output_dir, num_classes=19, ignore_label=255, progress=True):
+def postprocess(data_path, result_dir, output_dir, num_classes, ignore_label, progress=True):
     """Score the app's label maps (when ground truth exists) and write labelIds / colour / overlay PNGs.
 
     Every image, label map and ground-truth file is checked before the first PNG is written.

@@ -10,7 +10,8 @@ import os
 
 import numpy as np
 
-from src.deploy.images import check_apart, list_images, normalise, read_image
+from src.data.normalisation import normalise
+from src.deploy.images import check_apart, list_images, read_image
 from src.deploy.outputs import KINDS, write_prediction
 from src.errors import UserError
 from src.fileio import check_output_location

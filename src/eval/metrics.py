@@ -13,7 +13,7 @@ import numpy as np
 class ConfusionMatrix:
     """Accumulates a (num_classes, num_classes + 1) pixel count matrix; last column = no class."""
 
-    def __init__(self, num_classes, ignore_label=255):
+    def __init__(self, num_classes, ignore_label):
         self.num_classes = num_classes
         self.ignore_label = ignore_label
         self.matrix = np.zeros((num_classes, num_classes + 1), dtype=np.int64)

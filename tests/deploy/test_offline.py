@@ -11,7 +11,8 @@ import pytest
 import src  # noqa: F401  (CPU set-up before mindspore)
 from src.data.cityscapes import find_samples
 from src.data.labels import label_ids_to_train_ids
-from src.deploy.images import normalise, read_image
+from src.data.normalisation import normalise
+from src.deploy.images import read_image
 from src.deploy.offline import postprocess, preprocess
 from src.errors import UserError
 
@@ -36,7 +37,7 @@ def test_preprocess_writes_the_normalised_image_per_file(demo_cityscapes_root, t
 
 def test_preprocess_refuses_images_of_another_size_than_the_export(demo_cityscapes_root, tmp_path):
     with pytest.raises(UserError, match=r"export the model with --height \d+ --width \d+"):
-        preprocess(str(demo_cityscapes_root), str(tmp_path), 65, 97, progress=False)
+        preprocess(str(demo_cityscapes_root), str(tmp_path), 65, 97, "rgb", progress=False)
 
 
 def test_postprocess_scores_perfect_label_maps_as_one_and_writes_pngs(demo_cityscapes_root, tmp_path):
@@ -58,11 +59,11 @@ def test_postprocess_scores_perfect_label_maps_as_one_and_writes_pngs(demo_citys
 
 def test_postprocess_names_a_missing_or_wrong_sized_result(demo_cityscapes_root, tmp_path):
     with pytest.raises(UserError, match=r"no result '.*_leftImg8bit\.bin'"):
-        postprocess(str(demo_cityscapes_root), str(tmp_path), str(tmp_path / "out"), progress=False)
+        postprocess(str(demo_cityscapes_root), str(tmp_path), str(tmp_path / "out"), 19, 255, progress=False)
     for sample in find_samples(str(demo_cityscapes_root), "val"):
         np.zeros(10, np.uint8).tofile(tmp_path / (os.path.basename(sample.image_path)[:-4] + ".bin"))
     with pytest.raises(UserError, match="has 10 bytes"):
-        postprocess(str(demo_cityscapes_root), str(tmp_path), str(tmp_path / "out"), progress=False)
+        postprocess(str(demo_cityscapes_root), str(tmp_path), str(tmp_path / "out"), 19, 255, progress=False)
 
 
 @pytest.mark.parametrize("channel_order", ["rgb", "bgr"])

@@ -10,7 +10,7 @@ from src.eval.metrics import ConfusionMatrix, format_scores, scores_from_matrix
 def test_hand_made_maps_give_hand_computed_ious():
     label = np.array([[0, 0, 1, 1], [2, 2, 255, 255]])
     prediction = np.array([[0, 1, 1, 1], [2, 0, 2, 1]])
-    cm = ConfusionMatrix(num_classes=4)
+    cm = ConfusionMatrix(num_classes=4, ignore_label=255)
     cm.update(prediction, label)
     # class 0: TP 1, FN 1 (pixel -> 1), FP 1 (class-2 pixel -> 0): 1/3
     # class 1: TP 2, FP 1: 2/3; class 2: TP 1, FN 1: 1/2; class 3 absent: NaN
@@ -33,7 +33,7 @@ def test_predicted_only_class_counts_in_the_mean_with_iou_zero():
 
 
 def test_out_of_range_prediction_is_a_false_negative_only():
-    cm = ConfusionMatrix(num_classes=2)
+    cm = ConfusionMatrix(num_classes=2, ignore_label=255)
     cm.update(np.array([255, 0, 1]), np.array([0, 0, 1]))
     assert cm.matrix.tolist() == [[1, 0, 1], [0, 1, 0]]
     scores = cm.scores()
@@ -45,7 +45,7 @@ def test_updates_accumulate_and_match_one_big_update():
     labels = rng.integers(0, 6, size=(3, 20, 30))
     labels[labels == 5] = 255
     predictions = rng.integers(0, 5, size=(3, 20, 30))
-    one, many = ConfusionMatrix(5), ConfusionMatrix(5)
+    one, many = ConfusionMatrix(5, 255), ConfusionMatrix(5, 255)
     one.update(predictions, labels)
     for p, l in zip(predictions, labels):
         many.update(p, l)
@@ -55,7 +55,7 @@ def test_updates_accumulate_and_match_one_big_update():
 
 def test_shape_mismatch_is_an_error():
     with pytest.raises(ValueError, match="pixels"):
-        ConfusionMatrix(3).update(np.zeros((2, 2)), np.zeros((3, 3)))
+        ConfusionMatrix(3, 255).update(np.zeros((2, 2)), np.zeros((3, 3)))
 
 
 def test_table_lists_every_class_and_marks_undefined_ones():
