@@ -87,7 +87,7 @@ def weight_growth(net, variant):
 def score(net, cfg, split):
     """(mIoU %, pixel accuracy %) of ``net`` single scale on ``split``."""
     from src.eval.evaluate import evaluate_forward
-    from src.deploy.network import numpy_forward
+    from src.model.loading import numpy_forward
 
     scores = evaluate_forward(numpy_forward(net), cfg, split=split, progress=False)
     return 100.0 * scores["miou"], 100.0 * scores["pixel_accuracy"]
@@ -135,15 +135,15 @@ def main(argv=None):
     train_seconds = time.time() - start
 
     import mindspore as ms
-    from src.deploy.network import load_trained_network
+    from src.model.loading import load_network
     # A dozen images: PyNative (same outputs, tested) saves the two graph compiles of the network.
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    net = load_trained_network(cfg, checkpoint)
+    net = load_network(cfg, checkpoint)
     params = sum(int(np.prod(p.shape)) for p in net.trainable_params())
     rows = {}
     for split in ("val", "train") if args.score_train else ("val",):
         rows[split, "eval"] = score(net, cfg, split)
-    net = load_trained_network(cfg, checkpoint)
+    net = load_network(cfg, checkpoint)
     batch_statistics_mode(net)
     rows["val", "batch-BN"] = score(net, cfg, "val")
 

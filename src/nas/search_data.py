@@ -31,7 +31,7 @@ def count_records(mindrecord_path):
 
 
 def half_batches(mindrecord_path, indices, epoch, half, batch_size, crop_size, seed,
-                 ignore_label=255, scale=0.5, shuffle=True):
+                 ignore_label, scale=0.5, shuffle=True):
     """Yield (image (N,3,crop,crop) float32, label (N,crop,crop) int32) batches of one half.
 
     Incomplete last batches are dropped. The order and augmentation depend only on
