@@ -23,6 +23,10 @@ KILL_VAR = "AUTODEEPLAB_TEST_KILL_AT"
 _kill_hits = {}
 
 
+# A new file, never an existing one or a symlink's target.
+NEW_FILE_FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+
+
 def _temporary_name(path, suffix=""):
     """Hidden sibling of ``path``: ``.<name>.<pid>.<random>.tmp<suffix>`` (suffix kept for picky writers)."""
     directory, name = os.path.split(os.path.abspath(path))
@@ -50,7 +54,7 @@ def atomic_path(path, keep_suffix=False):
     On any exception, KeyboardInterrupt included, the temporary is removed and ``path`` is untouched.
     """
     temporary = _temporary_name(path, os.path.splitext(path)[1] if keep_suffix else "")
-    os.close(os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644))
+    os.close(os.open(temporary, NEW_FILE_FLAGS, 0o644))
     try:
         yield temporary
         kill_point("atomic_path")
@@ -278,23 +282,25 @@ def _publish_lock(path, content):
     it fails on an existing name, symlinks included): a lock is never visible empty, so another
     process can never read a half-made lock as a dead owner's and take it over."""
     temporary = _temporary_name(path)
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    _create_file(temporary, content)
     try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-        try:
-            os.link(temporary, path)
-        except FileExistsError:
-            return False
-        except OSError:  # a file system without hard links: an exclusive create, then the content
-            with os.fdopen(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0),
-                                   0o644), "w") as handle:
-                handle.write(content)
-        return True
+        os.link(temporary, path)
     except FileExistsError:
         return False
+    except OSError:  # a file system without hard links: an exclusive create, then the content
+        try:
+            _create_file(path, content)
+        except FileExistsError:
+            return False
     finally:
         _remove(temporary)
+    return True
+
+
+def _create_file(path, content):
+    """Write ``content`` to the new file ``path`` (FileExistsError if the name is taken)."""
+    with os.fdopen(os.open(path, NEW_FILE_FLAGS, 0o644), "w") as handle:
+        handle.write(content)
 
 
 def _lock_owner(path):

@@ -99,8 +99,8 @@ class SearchSupernet(nn.Cell):
     """Supernet with Parameters ``alphas`` (edges, ops) and ``betas`` (layers, levels, 3).
 
     Every setting is a config key (``src.config`` holds the defaults; ``compiled`` is ``mode:
-    graph``; ``norm`` the BatchNormSettings of every BN): ``build_supernet`` builds the supernet of a config. ``head_channels`` None = the
-    number of classes."""
+    graph``; ``norm`` the BatchNormSettings of every BN): ``build_supernet`` builds the supernet
+    of a config. ``head_channels`` None = the number of classes."""
 
     def __init__(self, *, num_classes, num_layers, filter_multiplier, block_multiplier,
                  stem_channels, norm, seed, compiled, memory_mode,
