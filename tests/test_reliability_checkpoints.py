@@ -1,6 +1,7 @@
-"""One checkpoint reader: kinds told apart, each consumer names what a wrong kind is and what to run;
-ModelZoo-port checkpoints (its parameter names) load with --variant modelzoo in eval/export/predict
-(load_network), as initial weights and for --resume. Tiny network (F=2), in-process."""
+"""Each consumer of the one checkpoint reader (its kinds and errors: tests/test_checkpoint_reader.py)
+names what a wrong kind is and what to run; ModelZoo-port checkpoints (its parameter names) load
+with --variant modelzoo in eval/export/predict (load_network), as initial weights and for --resume.
+Tiny network (F=2), in-process."""
 import json
 
 import numpy as np
@@ -15,7 +16,7 @@ from src.errors import UserError
 from src.model import build_model
 from src.model.checkpoint_compat import modelzoo_name
 from src.model.loading import load_network
-from src.model.weights import MODELZOO, RETRAIN, SEARCH, checkpoint_meta, load_weights, read_checkpoint
+from src.model.weights import checkpoint_meta, load_weights
 from src.train.checkpoint import resume_train_state
 
 CONFIG = "config/autodeeplab_s.yaml"
@@ -57,15 +58,6 @@ def files(tmp_path_factory):
     return {"retrain": retrain, "search": search, "modelzoo": modelzoo, "zoo": zoo, "net": net, "zoo_net": zoo_net}
 
 
-def test_kinds_are_told_apart(files):
-    assert read_checkpoint(files["retrain"]).kind == RETRAIN
-    assert read_checkpoint(files["search"]).kind == SEARCH
-    assert read_checkpoint(files["modelzoo"]).kind == MODELZOO
-    search = read_checkpoint(files["search"])
-    assert all(hasattr(value, "shape") for value in search.params.values())  # the JSON string is kept apart
-    assert json.loads(search.strings["search_meta"]) == {"epoch": 1}
-
-
 @pytest.mark.parametrize("consumer", ["load_network", "resume", "load_weights"])
 def test_search_checkpoint_says_decode_then_train(files, consumer):
     cfg = tiny_cfg()
@@ -80,10 +72,18 @@ def test_search_checkpoint_says_decode_then_train(files, consumer):
     assert "\n" not in str(info.value)
 
 
-def test_retrain_checkpoint_where_a_search_one_is_expected(files):
-    with pytest.raises(UserError, match="is a checkpoint written by train.py, which search --resume cannot use; "
-                                        "pass a search_epoch<N>.ckpt written by search.py; evaluate this one"):
-        read_checkpoint(files["retrain"]).require(SEARCH, purpose="search --resume")
+@pytest.mark.parametrize("consumer, purpose", [("decode", "decode.py"), ("search_resume", "search.py --resume")])
+def test_retrain_checkpoint_where_a_search_one_is_expected(files, tmp_path, consumer, purpose):
+    from src.nas.search_export import export_architecture
+    from src.nas.search_trainer import SearchTrainer
+
+    with pytest.raises(UserError, match="is a checkpoint written by train.py, which %s cannot use; pass a "
+                                        "search_epoch<N>.ckpt written by search.py; evaluate this one" % purpose):
+        if consumer == "decode":
+            export_architecture(files["retrain"], str(tmp_path / "arch"))
+        else:
+            SearchTrainer.resume(None, files["retrain"])  # the file is refused before the trainer is used
+    assert not (tmp_path / "arch").exists()
 
 
 def test_modelzoo_checkpoint_needs_the_modelzoo_variant(files):

@@ -11,10 +11,11 @@ def load_network(cfg, ckpt_path=None, what="--ckpt_path"):
 
     A train.py checkpoint of another architecture or config is refused with the option to change;
     a ModelZoo-port checkpoint loads into ``--variant modelzoo``; a search checkpoint is refused
-    with the decode-then-train commands (``src.model.weights``).
+    with the decode-then-train commands (``src.checkpoint``).
     """
+    from src.checkpoint import read_checkpoint
     from src.model import build_model
-    from src.model.weights import checkpoint_meta, load_weights, read_checkpoint
+    from src.model.weights import checkpoint_meta, load_weights
 
     ckpt = read_checkpoint(ckpt_path or cfg.ckpt_path, what).require_weights_for(cfg.variant)
     net = build_model(cfg)

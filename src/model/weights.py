@@ -1,7 +1,9 @@
-"""Checkpoint reading for train/eval/export/predict, with clear errors for the wrong file.
+"""Network weights of a checkpoint for train/eval/export/predict, with clear errors for the wrong file.
 
+The file is read by ``src.checkpoint.read_checkpoint`` (the one reader, shared with the search);
+this module checks what a retrain checkpoint says against the network built and loads it.
 Training checkpoints (``src.train.checkpoint``) hold the network weights, the optimizer state and
-these extra entries (``CheckpointMeta``), so a consumer can tell whether a checkpoint fits the
+these extra entries (``src.checkpoint.META_KEYS``), so a consumer can tell whether a checkpoint fits the
 network it built:
 
 - ``architecture``: the architecture file's content (JSON string: network_path, cell, provenance);
@@ -10,13 +12,12 @@ network it built:
 - ``step``, ``epoch``, ``steps_per_epoch``: where training stood.
 """
 import json
-import os
 
+from src.checkpoint import MODELZOO, Checkpoint, read_checkpoint
 from src.errors import UserError
 
 MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates", "stem_channels",
                      "decoder_channels")
-META_KEYS = ("architecture", "model_config", "step", "epoch", "steps_per_epoch")
 # Entries of a training checkpoint that are optimizer / loss-scale state, not network weights.
 TRAIN_STATE_NAMES = ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
                      "last_overflow_iterator_step", "epoch_num", "step_num")
@@ -33,77 +34,6 @@ def checkpoint_meta(cfg, architecture):
 def is_train_state(name):
     """Whether a checkpoint entry is optimizer / loss-scale state rather than a network weight."""
     return name in TRAIN_STATE_NAMES or name.startswith(TRAIN_STATE_PREFIXES)
-
-
-RETRAIN, SEARCH, MODELZOO = "retrain", "search", "modelzoo"
-_MODELZOO_MARKS = ("encoder.stem0.", "encoder.NASCells.")
-_SEARCH_MARKS = ("alphas", "betas")
-_MAKE = {RETRAIN: "a checkpoint written by train.py",
-         SEARCH: "a search_epoch<N>.ckpt written by search.py",
-         MODELZOO: "a checkpoint of the MindSpore ModelZoo port (research/cv/Auto-DeepLab)"}
-
-
-class Checkpoint:
-    """One checkpoint file, read once: its parameters (tensors only), its meta entries and its kind.
-
-    Kinds: ``retrain`` (train.py: network weights under the project's names, optionally optimizer
-    state and ``META_KEYS``), ``search`` (search.py: alphas/betas and a JSON ``search_meta``
-    string), ``modelzoo`` (the ModelZoo port's names, ``encoder.NASCells.*``). String entries are
-    kept apart in ``strings`` (a search checkpoint's JSON meta is one), so ``params`` only holds
-    tensors with a shape.
-    """
-
-    def __init__(self, path, params, meta, strings):
-        self.path, self.params, self.meta, self.strings = path, params, meta, strings
-        if all(mark in params for mark in _SEARCH_MARKS):
-            self.kind = SEARCH
-        elif any(mark in name for name in params for mark in _MODELZOO_MARKS):
-            self.kind = MODELZOO
-        else:
-            self.kind = RETRAIN
-
-    def require(self, *kinds, purpose="this command"):
-        """Raise UserError naming what this file is and what to run when its kind is not one of ``kinds``."""
-        if self.kind in kinds:
-            return self
-        if self.kind == SEARCH:
-            fix = ("decode it first: python decode.py --ckpt_path %s --output_path ARCH_DIR, then retrain "
-                   "with: python train.py --arch_path ARCH_DIR/architecture.json" % self.path)
-        elif self.kind == MODELZOO:
-            fix = "pass --variant modelzoo (with the port's --arch_path) to use it"
-        elif SEARCH in kinds:
-            fix = "pass %s; evaluate this one with eval.py --ckpt_path" % _MAKE[SEARCH]
-        else:
-            fix = "pass %s" % " or ".join(_MAKE[kind] for kind in kinds)
-        raise UserError("'%s' is %s, which %s cannot use; %s" % (self.path, _MAKE[self.kind], purpose, fix))
-
-    def require_weights_for(self, variant):
-        """Network weights for a network of ``variant``: retrain, or ModelZoo-port with variant modelzoo."""
-        self.require(RETRAIN, MODELZOO, purpose="loading network weights")
-        if self.kind == MODELZOO and variant != "modelzoo":
-            self.require(RETRAIN, purpose="the '%s' variant" % variant)
-        return self
-
-
-def read_checkpoint(ckpt_path, what="--ckpt_path"):
-    """Read ``ckpt_path`` once into a ``Checkpoint`` (meta entries JSON-decoded), or raise UserError."""
-    import mindspore as ms
-
-    if not ckpt_path or not os.path.isfile(ckpt_path):
-        raise UserError("checkpoint file '%s' does not exist; pass %s with a .ckpt file" % (ckpt_path, what))
-    try:
-        entries = ms.load_checkpoint(ckpt_path)
-    except (ValueError, RuntimeError, TypeError, OSError) as exc:
-        raise UserError("'%s' is not a MindSpore checkpoint (%s); pass %s with a .ckpt written by train.py"
-                        % (ckpt_path, (str(exc).splitlines() or [type(exc).__name__])[0], what)) from None
-    strings = {name: value for name, value in entries.items() if isinstance(value, str)}
-    params = {name: value for name, value in entries.items() if name not in strings}
-    meta = {}
-    for key in META_KEYS:
-        if key in entries:
-            value = strings.pop(key) if key in strings else params.pop(key).asnumpy().item()
-            meta[key] = json.loads(value) if key in ("architecture", "model_config") else int(value)
-    return Checkpoint(ckpt_path, params, meta, strings)
 
 
 def _describe(values):

@@ -33,6 +33,7 @@ import mindspore as ms
 import mindspore.nn as nn
 import numpy as np
 
+from src.checkpoint import SEARCH, SEARCH_META_KEY, read_checkpoint
 from src.device import init_device
 from src.fileio import atomic_path, folder_lock, remove_stale_temporaries
 from src.errors import UserError, interruption_note, reclaim_signals
@@ -46,7 +47,7 @@ from src.train.loss import CrossEntropyLoss
 from src.train.lr import cosine_schedule
 
 LOG = logging.getLogger("search")
-META_KEY = "search_meta"
+META_KEY = SEARCH_META_KEY  # the JSON string of ``SearchTrainer.meta`` in every search checkpoint
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
@@ -262,8 +263,9 @@ class SearchTrainer:
                 **{key: getattr(self.cfg, key) for key in keys}}
 
     def resume(self, path):
-        params, meta = load_search_checkpoint(path)
-        params = {legacy_stem_head_name(name): value for name, value in params.items()}
+        ckpt = read_checkpoint(path, "--resume", expect=SEARCH).require(SEARCH, purpose="search.py --resume")
+        params = {legacy_stem_head_name(name): value for name, value in ckpt.params.items()}
+        meta = ckpt.meta
         expected = self.meta(epoch=meta["epoch"])
         for key, value in expected.items():
             if meta.get(key) != value:
@@ -309,23 +311,6 @@ def write_decoded_architecture(path, alphas, betas, provenance):
                                 {**provenance, "decode": DECODE_METHOD})
     architecture.save(path)
     return architecture
-
-
-def load_search_checkpoint(path):
-    """(parameters dict, metadata dict) of a search checkpoint; UserError when not one."""
-    if not path or not os.path.isfile(path):
-        raise UserError(f"search checkpoint '{path}' does not exist; pass a search_epoch<N>.ckpt "
-                        "written by search.py")
-    try:
-        params = ms.load_checkpoint(path)
-    except (RuntimeError, ValueError, OSError) as error:
-        raise UserError(f"'{path}' is not a readable MindSpore checkpoint ({error}); pass a "
-                        "search_epoch<N>.ckpt written by search.py") from None
-    if META_KEY not in params or "alphas" not in params or "betas" not in params:
-        raise UserError(f"'{path}' is not a search checkpoint (no alphas/betas/{META_KEY}); pass a "
-                        "search_epoch<N>.ckpt written by search.py")
-    meta = json.loads(str(params.pop(META_KEY)))
-    return params, meta
 
 
 def search(cfg):

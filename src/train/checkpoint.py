@@ -10,10 +10,11 @@ import re
 
 import mindspore as ms
 
+from src.checkpoint import MODELZOO, RETRAIN, read_checkpoint
 from src.errors import UserError
 from src.model.checkpoint_compat import convert_modelzoo_params, modelzoo_name
 from src.fileio import atomic_path, kill_point
-from src.model.weights import MODELZOO, RETRAIN, TRAIN_STATE_NAMES, check_meta, check_parameters, is_train_state, read_checkpoint
+from src.model.weights import TRAIN_STATE_NAMES, check_meta, check_parameters, is_train_state
 
 PREFIX = "autodeeplab"
 CKPT_DIR = "checkpoints"
