@@ -165,18 +165,31 @@ void slice_columns(const float *x, float *slice, int64_t channels, int64_t first
   });
 }
 
+// For each group of valid_taps_by_column(g) (in order): body(group, width, plane, slice, other), where
+// slice (scratch 0) holds the in_channels planes of x cut to the group's input columns (H x width,
+// `plane` floats each) and other (scratch 1) has room for out_channels such planes.
+template <typename Body>
+void for_each_column_group(const float *x, int64_t in_channels, int64_t out_channels, const Geometry &g,
+                           const Body &body) {
+  for (const auto &group : valid_taps_by_column(g)) {
+    const Span columns = group[0].columns;
+    const int64_t width = columns.length(), plane = g.height * width;
+    float *slice = scratch(0, in_channels * plane);
+    float *other = scratch(1, out_channels * plane);
+    slice_columns(x, slice, in_channels, columns.begin + group[0].column_shift, width, g);
+    body(group, width, plane, slice, other);
+  }
+}
+
 // same_conv for one image when pads_too_much: per column tap, the input columns it reads (slice)
 // and its output columns (partial); per row tap, one GEMM over the rows where it reads the input.
 void valid_region_conv(const float *x, int64_t in_channels, const float *packed, bool adjoint, int64_t lda,
                        float *y, int64_t out_channels, const Geometry &g) {
   const int64_t taps = g.kernel * g.kernel, pairs = in_channels * out_channels;
   std::fill(y, y + out_channels * g.height * g.width, 0.0f);
-  for (const auto &group : valid_taps_by_column(g)) {
+  for_each_column_group(x, in_channels, out_channels, g, [&](const std::vector<ValidTap> &group, int64_t width,
+                                                              int64_t plane, const float *slice, float *partial) {
     const Span columns = group[0].columns;
-    const int64_t width = columns.length(), plane = g.height * width;
-    float *slice = scratch(0, in_channels * plane);
-    float *partial = scratch(1, out_channels * plane);
-    slice_columns(x, slice, in_channels, columns.begin + group[0].column_shift, width, g);
     std::fill(partial, partial + out_channels * plane, 0.0f);
     for (const ValidTap &t : group)
       gemm(adjoint, false, out_channels, t.rows.length() * width, in_channels,
@@ -190,7 +203,7 @@ void valid_region_conv(const float *x, int64_t in_channels, const float *packed,
         for (int64_t w = 0; w < width; ++w) to[w] += from[w];
       }
     });
-  }
+  });
 }
 
 // out[n] (out_channels, H, W) = the 'same' conv of in[n] (in_channels, H, W) with w, which is
@@ -246,17 +259,13 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
 void valid_region_weight_grad(const float *dy, int64_t out_channels, const float *x, int64_t in_channels,
                               float *packed, const Geometry &g) {
   const int64_t pairs = in_channels * out_channels;
-  for (const auto &group : valid_taps_by_column(g)) {
-    const Span columns = group[0].columns;
-    const int64_t width = columns.length(), plane = g.height * width;
-    float *inputs = scratch(0, in_channels * plane);
-    float *grads = scratch(1, out_channels * plane);
-    slice_columns(x, inputs, in_channels, columns.begin + group[0].column_shift, width, g);
-    slice_columns(dy, grads, out_channels, columns.begin, width, g);
+  for_each_column_group(x, in_channels, out_channels, g, [&](const std::vector<ValidTap> &group, int64_t width,
+                                                              int64_t plane, const float *inputs, float *grads) {
+    slice_columns(dy, grads, out_channels, group[0].columns.begin, width, g);
     for (const ValidTap &t : group)
       gemm(false, true, out_channels, in_channels, t.rows.length() * width, grads + t.rows.begin * width, plane,
            inputs + (t.rows.begin + t.row_shift) * width, plane, 1.0f, packed + t.tap * pairs, in_channels);
-  }
+  });
 }
 
 struct Shapes {
@@ -265,14 +274,15 @@ struct Shapes {
 
 Shapes nchw(const int64_t *shape) { return {shape[0], shape[1], shape[2], shape[3]}; }
 
-// The forward pass of both forward kernels: params x, w, dilation, ... -> y.
-int forward(void **params, int64_t **shapes, float *y, const Epilogue &epilogue) {
+// The 'same' conv of both forward kernels (params x, w, dilation, ... -> y) and of the input gradient
+// (`adjoint`: params dy, w, dilation -> dx, w used transposed and flipped).
+int conv(void **params, int64_t **shapes, bool adjoint, float *y, const Epilogue &epilogue = Epilogue()) {
   const auto *x = static_cast<const float *>(params[0]);
   const auto *w = static_cast<const float *>(params[1]);
   const int64_t dilation = *static_cast<const int64_t *>(params[2]);
   const Shapes s = nchw(shapes[0]);
-  const int64_t out_channels = shapes[1][0], kernel = shapes[1][2];
-  same_conv(x, s.channels, w, false, y, out_channels, s.batch, Geometry(s.height, s.width, kernel, dilation),
+  const int64_t out_channels = shapes[1][adjoint ? 1 : 0], kernel = shapes[1][2];
+  same_conv(x, s.channels, w, adjoint, y, out_channels, s.batch, Geometry(s.height, s.width, kernel, dilation),
             epilogue);
   return 0;
 }
@@ -281,7 +291,7 @@ int forward(void **params, int64_t **shapes, float *y, const Epilogue &epilogue)
 
 // params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> y (N, C_out, H, W).
 extern "C" int DenseConvForward(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
-  return forward(params, shapes, static_cast<float *>(params[3]), Epilogue());
+  return conv(params, shapes, false, static_cast<float *>(params[3]));
 }
 
 // params: x (N, C_in, H, W), w (C_out, C_in, k, k), dilation (1,) int64, scale (C_out,), shift (C_out,),
@@ -292,19 +302,12 @@ extern "C" int DenseConvAffineActForward(int, void **params, int *, int64_t **sh
   epilogue.scale = static_cast<const float *>(params[3]);
   epilogue.shift = static_cast<const float *>(params[4]);
   epilogue.slope = *static_cast<const float *>(params[5]);
-  return forward(params, shapes, static_cast<float *>(params[6]), epilogue);
+  return conv(params, shapes, false, static_cast<float *>(params[6]), epilogue);
 }
 
 // params: dy (N, C_out, H, W), w (C_out, C_in, k, k), dilation (1,) int64 -> dx (N, C_in, H, W).
 extern "C" int DenseConvInputGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
-  const auto *dy = static_cast<const float *>(params[0]);
-  const auto *w = static_cast<const float *>(params[1]);
-  const int64_t dilation = *static_cast<const int64_t *>(params[2]);
-  auto *dx = static_cast<float *>(params[3]);
-  const Shapes s = nchw(shapes[0]);
-  const int64_t in_channels = shapes[1][1], kernel = shapes[1][2];
-  same_conv(dy, s.channels, w, true, dx, in_channels, s.batch, Geometry(s.height, s.width, kernel, dilation));
-  return 0;
+  return conv(params, shapes, true, static_cast<float *>(params[3]));
 }
 
 // params: dy (N, C_out, H, W), x (N, C_in, H, W), w (C_out, C_in, k, k) (read for its shape only),

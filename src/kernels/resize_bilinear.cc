@@ -29,20 +29,29 @@ struct Taps {
   }
 };
 
+// Runs plane(source, target, row) for every (n, c) plane of params[0] -> params[2] (`source_size` and
+// `target_size` floats a plane) in parallel, with a scratch row of `row_size` floats per thread.
+template <typename Plane>
+int for_each_plane(void **params, int64_t planes, int64_t source_size, int64_t target_size, int64_t row_size,
+                   const Plane &plane) {
+  const auto *source = static_cast<const float *>(params[0]);
+  auto *target = static_cast<float *>(params[2]);
+  parallel_for(planes, [&](int64_t p) {
+    thread_local std::vector<float> row;
+    row.resize(row_size);
+    plane(source + p * source_size, target + p * target_size, row);
+  });
+  return 0;
+}
+
 }  // namespace
 
 // params: x (N, C, Hi, Wi), size (Ho, Wo) (read for its shape only) -> y (N, C, Ho, Wo).
 extern "C" int ResizeBilinear(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
-  const auto *x = static_cast<const float *>(params[0]);
-  auto *y = static_cast<float *>(params[2]);
-  const int64_t planes = shapes[0][0] * shapes[0][1], in_h = shapes[0][2], in_w = shapes[0][3];
-  const int64_t out_h = shapes[1][0], out_w = shapes[1][1];
+  const int64_t in_h = shapes[0][2], in_w = shapes[0][3], out_h = shapes[1][0], out_w = shapes[1][1];
   const Taps rows(in_h, out_h), columns(in_w, out_w);
-  parallel_for(planes, [&](int64_t p) {
-    thread_local std::vector<float> row;
-    row.resize(in_w);
-    const float *input = x + p * in_h * in_w;
-    float *result = y + p * out_h * out_w;
+  return for_each_plane(params, shapes[0][0] * shapes[0][1], in_h * in_w, out_h * out_w, in_w,
+                        [&](const float *input, float *result, std::vector<float> &row) {
     for (int64_t oh = 0; oh < out_h; ++oh) {
       const float bottom = rows.weight[oh], top = 1.0f - bottom;
       const float *upper_row = input + rows.lower[oh] * in_w, *lower_row = input + rows.upper[oh] * in_w;
@@ -53,21 +62,14 @@ extern "C" int ResizeBilinear(int, void **params, int *, int64_t **shapes, const
         out[ow] = row[columns.lower[ow]] * (1.0f - columns.weight[ow]) + row[columns.upper[ow]] * columns.weight[ow];
     }
   });
-  return 0;
 }
 
 // params: dy (N, C, Ho, Wo), x (N, C, Hi, Wi) (read for its shape only) -> dx (N, C, Hi, Wi).
 extern "C" int ResizeBilinearGrad(int, void **params, int *, int64_t **shapes, const char **, void *, void *) {
-  const auto *dy = static_cast<const float *>(params[0]);
-  auto *dx = static_cast<float *>(params[2]);
-  const int64_t planes = shapes[0][0] * shapes[0][1], out_h = shapes[0][2], out_w = shapes[0][3];
-  const int64_t in_h = shapes[1][2], in_w = shapes[1][3];
+  const int64_t out_h = shapes[0][2], out_w = shapes[0][3], in_h = shapes[1][2], in_w = shapes[1][3];
   const Taps rows(in_h, out_h), columns(in_w, out_w);
-  parallel_for(planes, [&](int64_t p) {
-    thread_local std::vector<float> row;
-    row.resize(in_w);
-    const float *grad = dy + p * out_h * out_w;
-    float *result = dx + p * in_h * in_w;
+  return for_each_plane(params, shapes[0][0] * shapes[0][1], out_h * out_w, in_h * in_w, in_w,
+                        [&](const float *grad, float *result, std::vector<float> &row) {
     std::fill(result, result + in_h * in_w, 0.0f);
     for (int64_t oh = 0; oh < out_h; ++oh) {
       std::fill(row.begin(), row.end(), 0.0f);
@@ -84,5 +86,4 @@ extern "C" int ResizeBilinearGrad(int, void **params, int *, int64_t **shapes, c
       for (int64_t w = 0; w < in_w; ++w) lower_row[w] += bottom * row[w];
     }
   });
-  return 0;
 }

@@ -127,6 +127,22 @@ def _open_section(lines, title, stage_output):
     return False
 
 
+def _read_json(path):
+    with open(path, encoding="utf-8") as f:
+        return json.load(f)
+
+
+def _read_csv_rows(path):
+    with open(path, newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _open_section_on_file(lines, title, path, read):
+    """``_open_section`` on the stage output file ``path``: its content (``read(path)``), or None when
+    the file is missing (the section then says 'Not run.')."""
+    return read(path) if _open_section(lines, title, path) else None
+
+
 def _search_section(demo_path, lines):
     history_path = stage_path(demo_path, "search", "arch_history.npz")
     if not _open_section(lines, "Architecture search", history_path):
@@ -157,10 +173,9 @@ def _search_section(demo_path, lines):
 
 def _decode_section(demo_path, lines):
     arch_path = stage_path(demo_path, "decode", "architecture.json")
-    if not _open_section(lines, "Decoded architecture", arch_path):
+    arch = _open_section_on_file(lines, "Decoded architecture", arch_path, _read_json)
+    if arch is None:
         return
-    with open(arch_path, encoding="utf-8") as f:
-        arch = json.load(f)
     lines.append("- network path (level per cell, output stride 4*2^level): `%s`" % arch["network_path"])
     blocks = ["block %d = %s(%d) + %s(%d)" % (b, arch["cell"][2 * b][1], arch["cell"][2 * b][0],
                                               arch["cell"][2 * b + 1][1], arch["cell"][2 * b + 1][0])
@@ -179,11 +194,10 @@ def _decode_section(demo_path, lines):
 
 
 def _train_section(demo_path, lines):
-    log_path = stage_path(demo_path, "train", "train_log.csv")
-    if not _open_section(lines, "Retraining", log_path):
+    rows = _open_section_on_file(lines, "Retraining", stage_path(demo_path, "train", "train_log.csv"),
+                                 _read_csv_rows)
+    if rows is None:
         return
-    with open(log_path, newline="") as f:
-        rows = list(csv.DictReader(f))
     if rows:
         tail = rows[-min(10, len(rows)):]
         lines.append("- %d steps; loss %.3f at the start, %.3f over the last %d steps" % (
@@ -198,11 +212,10 @@ def _train_section(demo_path, lines):
 
 
 def _eval_section(demo_path, lines):
-    results_path = stage_path(demo_path, "eval", "eval_results.json")
-    if not _open_section(lines, "Evaluation (demo val split)", results_path):
+    scores = _open_section_on_file(lines, "Evaluation (demo val split)",
+                                   stage_path(demo_path, "eval", "eval_results.json"), _read_json)
+    if scores is None:
         return
-    with open(results_path, encoding="utf-8") as f:
-        scores = json.load(f)
     options = scores.get("options") or {}
     lines.append("**mIoU %.2f%%**, pixel accuracy %.2f%% (flip: %s, scales: %s).\n" % (
         100 * scores["miou"], 100 * scores["pixel_accuracy"], options.get("flip", False),
