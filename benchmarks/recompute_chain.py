@@ -20,6 +20,7 @@ iteration:
   one more compiled graph, and compiling and running it costs about one node's activations.
 """
 import argparse
+import functools
 import os
 import resource
 import sys
@@ -34,7 +35,7 @@ from benchmarks.search_step import RssSampler, current_rss_mb  # noqa: E402
 from src.nas.decode import num_cell_edges  # noqa: E402
 from src.layers.operations import PRIMITIVES  # noqa: E402
 from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward,  # noqa: E402
-                                 init_node_weights, node_forward_compiled)
+                                 COMPILED_NODE_OPS, init_node_weights, node_forward)
 
 
 def main():
@@ -47,8 +48,8 @@ def main():
     parser.add_argument("--iterations", type=int, default=2)
     args = parser.parse_args()
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    forward = (RecomputedNodeForward(node_forward_compiled) if args.memory_mode == "recompute"
-               else node_forward_compiled)
+    compiled = functools.partial(node_forward, COMPILED_NODE_OPS)
+    forward = RecomputedNodeForward(compiled) if args.memory_mode == "recompute" else compiled
     channels, blocks, size = args.filter_multiplier, args.blocks, args.size
     num_edges = num_cell_edges(blocks)
     rng = np.random.default_rng(0)

@@ -14,7 +14,18 @@ to measure what the fix costs. Each line prints the architecture gradient norms.
 B 2, crop 33, stem 8, --grads split: |grad alpha| 1.3e-2 and |grad beta| 3.7e-3 in iteration 0,
 exactly 0 in iterations 1-3.
 
-The first iteration includes the compile of every node shape (graph mode). "step peak" is the
+Since 2026-12-02 the supernet compiles each edge shape (and each node's input/output step), not
+whole nodes; the figures of 2026-11-22 below are of whole compiled nodes. At the end the run
+prints the memory breakdown it can measure (framework loaded; parameters and optimizer state;
+what the first iteration added: compiled graphs, pools and activations; process peak), the
+planner's estimate (src.tools.plan) of the same settings, the first and steady iteration times,
+and at paper size PASS/FAIL against the targets (recompute <= 10 GB, partial_channel k 4 <= 6 GB,
+compile = first minus steady iteration <= 120 s).
+
+Paper size, per edge, 2026-12-02, one run at a time on the 2-core machine: none 14.83 GB, first
+iteration 628 s, steady 592-617 s; partial_channel k 4 5.50 GB, 231 s, 198-229 s.
+
+The first iteration includes the compile of every shape (graph mode). "step peak" is the
 highest RSS sampled during the iteration minus the RSS before it (activations; the compiled
 graphs dominate the first iteration's); "process peak" is ru_maxrss (compile memory included).
 RSS includes MindSpore's memory pool, so a later step's "step peak" only shows what it needs
@@ -58,6 +69,7 @@ import numpy as np  # noqa: E402
 from src.config import load_config  # noqa: E402
 from src.nas.search_trainer import weight_parameter_groups  # noqa: E402
 from src.nas.supernet import MEMORY_MODES, build_supernet  # noqa: E402
+from src.tools.plan import search_estimate  # noqa: E402
 from src.train.loss import CrossEntropyLoss  # noqa: E402
 
 
@@ -99,10 +111,13 @@ def main():
     parser.add_argument("--grads", choices=("one", "split"), default="one")
     args = parser.parse_args()
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    net = build_supernet(load_config(None, {
+    framework = current_rss_mb()
+    cfg = load_config(None, {
         "num_classes": 19, "num_layers": args.layers, "filter_multiplier": args.filter_multiplier,
         "block_multiplier": args.blocks, "stem_channels": args.stem_channels, "mode": args.mode,
-        "memory_mode": args.memory_mode, "partial_channel_k": args.partial_channel_k}))
+        "memory_mode": args.memory_mode, "partial_channel_k": args.partial_channel_k,
+        "crop_size": args.crop, "batch_size": args.batch})
+    net = build_supernet(cfg)
     net.set_train(True)
     rng = np.random.default_rng(0)
     image = ms.Tensor(rng.standard_normal((args.batch, 3, args.crop, args.crop)).astype(np.float32))
@@ -128,6 +143,8 @@ def main():
     print(f"config: layers={args.layers} F={args.filter_multiplier} B={args.blocks} crop={args.crop} "
           f"batch={args.batch} mode={args.mode} memory_mode={args.memory_mode} grads={args.grads} "
           f"partial_channel_k={net.partial_k} nodes={len(net.nodes)} cell runs={net.num_moves}")
+    built = current_rss_mb()
+    times = []
     for iteration in range(args.iterations):
         before, sampler = current_rss_mb(), RssSampler()
         sampler.start()
@@ -140,11 +157,31 @@ def main():
         norms = [float(np.linalg.norm(g.asnumpy())) for g in grads]
         value = float(value.asnumpy())
         ended, step_peak = time.time(), sampler.stop()
+        times.append(ended - started)
         print(f"iteration {iteration}: weight step {middle - started:.2f} s, arch step "
               f"{ended - middle:.2f} s, loss {value:.4f}, step peak +{step_peak - before:.0f} MB, "
               f"process peak {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB, "
               f"|grad alpha| {norms[0]:.3e} |grad beta| {norms[1]:.3e}",
               flush=True)
+    peak_gb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
+    steady = float(np.median(times[1:])) if len(times) > 1 else None
+    compile_s = times[0] - steady if steady is not None else None
+    print(f"memory: framework (MindSpore + package loaded) {framework / 1024:.2f} GB, parameters and "
+          f"optimizer state {(built - framework) / 1024:.2f} GB, first iteration (compiled graphs + "
+          f"activations) +{(peak_gb * 1024 - built) / 1024:.2f} GB, process peak {peak_gb:.2f} GB")
+    parts, seconds = search_estimate(cfg)
+    print("planner (src.tools.plan): " + ", ".join(f"{k} {v:.2f} GB" for k, v in parts.items())
+          + f", total {sum(parts.values()):.2f} GB, {seconds:.0f} s per iteration")
+    if steady is not None:
+        print(f"time: first iteration {times[0]:.1f} s, steady {steady:.1f} s per iteration "
+              f"(weight + architecture step), compile about {compile_s:.1f} s")
+    paper = (args.layers, args.filter_multiplier, args.blocks, args.crop, args.batch) == (12, 8, 5, 321, 2)
+    limit = {"recompute": 10.0, "partial_channel": 6.0 if net.partial_k == 4 else None}.get(args.memory_mode)
+    if paper and limit is not None:
+        print(f"{'PASS' if peak_gb <= limit else 'FAIL'}: peak RSS {peak_gb:.2f} GB, target <= {limit:.0f} GB")
+    if paper and compile_s is not None:
+        print(f"{'PASS' if compile_s <= 120 else 'FAIL'}: compile (first iteration minus a steady one) "
+              f"{compile_s:.1f} s, target <= 120 s")
 
 
 if __name__ == "__main__":

@@ -1,6 +1,7 @@
-"""Training step of Auto-DeepLab-S on CPU: compile time, step time, peak memory.
+"""Training step of a retrain network on CPU: compile time, step time, peak memory.
 
     python benchmarks/train_step.py [--steps 3] [--crop_size 321] [--batch_size 2] [--mode graph]
+                                    [--config_path config/autodeeplab_s.yaml]
 
 Builds the train network exactly as train.py does (model, OHEM loss, Momentum with the BN-aware
 groups, mindspore.train.Model, fp32, no loss scaling on CPU) and feeds it random images and labels.
@@ -32,6 +33,8 @@ def main(argv=None):
     parser.add_argument("--crop_size", type=int, default=321)
     parser.add_argument("--batch_size", type=int, default=2)
     parser.add_argument("--mode", choices=("graph", "pynative"), default="graph")
+    parser.add_argument("--config_path", default=os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"),
+                        help="the retrain config whose network is trained (default Auto-DeepLab-S)")
     args = parser.parse_args(argv)
 
     import mindspore as ms
@@ -45,7 +48,7 @@ def main(argv=None):
     from src.train.optimizer import build_optimizer
     from src.train.precision import loss_scale_manager
 
-    cfg = load_config(os.path.join(CONFIG_DIR, "autodeeplab_s.yaml"),
+    cfg = load_config(args.config_path,
                       {"crop_size": args.crop_size, "batch_size": args.batch_size, "mode": args.mode})
     init_device(cfg)
     net = build_model(cfg)
@@ -69,14 +72,20 @@ def main(argv=None):
         loss = float(train_step(images, labels).asnumpy())
         times.append(time.time() - start)
     steps_cpu = (_cpu_seconds() - cpu) / max(args.steps, 1)
-    print("Auto-DeepLab-S (%s, %d params), batch %d, crop %d, %s mode, fp32, CPU"
-          % (cfg.variant, params, args.batch_size, args.crop_size, args.mode))
+    print("%s (%s, F %d, %d params), batch %d, crop %d, %s mode, fp32, CPU"
+          % (os.path.basename(args.config_path), cfg.variant, cfg.filter_multiplier, params,
+             args.batch_size, args.crop_size, args.mode))
     print("first step (compile + step): %.1f s wall, %.1f s CPU" % (first, first_cpu))
     if times:
         print("train step: %.2f s (median of %d; min %.2f, max %.2f), %.1f s CPU per step, %.2f samples/s"
               % (float(np.median(times)), len(times), min(times), max(times), steps_cpu,
                  args.batch_size / float(np.median(times))))
     print("peak memory (ru_maxrss): %.2f GB" % (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20))
+    from src.tools.plan import train_estimate
+
+    parts, seconds = train_estimate(cfg)
+    print("planner (src.tools.plan): " + ", ".join("%s %.2f GB" % item for item in parts.items())
+          + ", total %.2f GB, %.1f s per step" % (sum(parts.values()), seconds))
     print("last loss %.4f; load average %.1f" % (loss, os.getloadavg()[0]))
 
 

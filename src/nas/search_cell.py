@@ -1,9 +1,14 @@
-"""One supernet node as a compile-once function: the op table's search ops run functionally.
+"""The supernet's node: its moves' preprocessing op by op, each edge one compile-once function.
 
-Why functional: MindSpore compiles a graph per Cell instance (~25 s for a 20-edge search cell),
-so 105 cell instances would compile for ~45 minutes, and PyNative runs ~10x slower per op (SPEC 9).
-``node_forward`` is one ``@ms.jit`` function whose weights arrive as tensor arguments, so it
-compiles once per node *shape* (about a dozen at 12 layers) and is reused by every node.
+Why edges are compiled, not nodes or cells: MindSpore compiles a graph per Cell instance (~25 s
+for a 20-edge search cell), so 105 cell instances would compile for ~45 minutes, and PyNative
+alone runs every small op with its dispatch cost. ``edge_forward`` (one edge's mixed op) is one
+``@ms.jit`` function whose weights arrive as tensor arguments, so it compiles once per edge
+*shape* (level x number of moves: 10 at 12 layers, ~2 s each) and serves every edge of that
+shape. A compiled whole node (the previous design) took ~30 s per node shape to compile and
+held ~0.6 GB of host memory per compiled shape: a paper-size search spent 7-9 minutes and
+most of its 16-22 GB before its first step; per edge, compiling takes seconds and the compiled
+graphs about 0.1 GB in all (figures in benchmarks/search_step.py).
 
 A node (l, s) gets R incoming moves (one per existing source level). The R cell runs share the
 input shapes, so they are computed together: run r's channels sit at [r*C, (r+1)*C) of every
@@ -22,15 +27,14 @@ Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105
 
 - recompute: ``RecomputedNodeForward`` marks each node with ``Cell.recompute``. In PyNative this
   is MindSpore's reentrant recompute: the node runs without grad (autograd keeps only its inputs
-  and output), and its backward pass reruns it with grad. Same maths (tested). The no-grad run is
-  one more compiled graph per node shape, which on CPU costs about one node's activations in
-  memory, so the saving shows only when nodes outnumber node shapes (45 nodes, 12 shapes at 12
-  layers; figures in benchmarks/search_step.py and benchmarks/recompute_chain.py).
+  and output), and its backward pass reruns it with grad. Same maths (tested).
 - partial_channel (PC-DARTS, Xu et al. 2020): ``partial_k`` > 1 sends only the first C/k channels
   of each run through every mixed op (whose convs are then C/k wide), the other channels bypass
   it, then a channel shuffle with k groups. This changes the searched maths (and the weight
   shapes); PC-DARTS' edge normalisation is not part of it.
 """
+from typing import Callable, NamedTuple
+
 import mindspore as ms
 import mindspore.nn as nn
 import mindspore.ops as ops
@@ -103,48 +107,33 @@ def search_op(x, kind, kernel, dilation, weights, runs, eps):
     return relu_conv_bn(x, weights[0], eps, dilation=dilation, groups=runs)
 
 
-def mixed_op(x, weights, edge, op_weights, runs, eps):
-    """sum_k softmax(alpha_e)_k op_k(x) for edge ``edge`` over the table's ops (zero adds 0)."""
+def mixed_op(x, edge_weights, op_weights, runs, eps):
+    """sum_k softmax(alpha_e)_k op_k(x) over the table's ops (zero adds 0); ``edge_weights`` the
+    edge's own weights, in ``EDGE_WEIGHT_NAMES`` order."""
     out = None
     for column, kind, kernel, dilation, first, count in MIXED_OPS:
-        edge_weights = [weights[first + i][edge] for i in range(count)]
-        term = op_weights[column] * search_op(x, kind, kernel, dilation, edge_weights, runs, eps)
+        term = op_weights[column] * search_op(x, kind, kernel, dilation,
+                                              edge_weights[first:first + count], runs, eps)
         out = term if out is None else out + term
     return out
 
 
-def partial_mixed_op(x, weights, edge, op_weights, runs, partial_k, eps):
-    """PC-DARTS edge: the mixed op on the first C/k channels of each run, the rest passed through,
-    then each run's channels shuffled with k groups (out channel j*k + g = channel g*C/k + j).
-    ``partial_k`` 1 is the plain mixed op."""
+def edge_forward(x, op_weights, runs, partial_k, eps, *edge_weights):
+    """One edge: the mixed op, or with ``partial_k`` > 1 PC-DARTS' partial one: the mixed op on
+    the first C/k channels of each run, the rest passed through, then each run's channels
+    shuffled with k groups (out channel j*k + g = channel g*C/k + j)."""
     if partial_k == 1:
-        return mixed_op(x, weights, edge, op_weights, runs, eps)
+        return mixed_op(x, edge_weights, op_weights, runs, eps)
     batch, channels, height, width = x.shape
     per_run = channels // runs
     part = per_run // partial_k
     x = ops.reshape(x, (batch, runs, per_run, height, width))
     active = ops.reshape(x[:, :, :part], (batch, runs * part, height, width))
-    mixed = ops.reshape(mixed_op(active, weights, edge, op_weights, runs, eps),
+    mixed = ops.reshape(mixed_op(active, edge_weights, op_weights, runs, eps),
                         (batch, runs, part, height, width))
     out = ops.reshape(ops.concat([mixed, x[:, :, part:]], axis=2),
                       (batch, runs, partial_k, part, height, width))
     return ops.reshape(ops.transpose(out, (0, 1, 3, 2, 4, 5)), (batch, channels, height, width))
-
-
-def cell_core(prev_prev, prev, weights, alpha_weights, runs, num_blocks, partial_k, eps):
-    """The searched cell on preprocessed inputs (N, R*C, H, W); returns the R outputs as
-    (N, R, B*C, H, W): each run's blocks concatenated, as in the retrain cell."""
-    states = [prev_prev, prev]
-    for start, count in edge_block_ranges(num_blocks):
-        block = partial_mixed_op(states[0], weights, start, alpha_weights[start], runs, partial_k, eps)
-        for state in range(1, count):
-            block = block + partial_mixed_op(states[state], weights, start + state,
-                                             alpha_weights[start + state], runs, partial_k, eps)
-        states.append(block)
-    batch, channels, height, width = prev.shape
-    blocks = [ops.reshape(state, (batch, runs, channels // runs, height, width))
-              for state in states[2:]]
-    return ops.concat(blocks, axis=2)
 
 
 def transition(source, weight, size, eps):
@@ -156,35 +145,71 @@ def transition(source, weight, size, eps):
     return relu_conv_bn(resize_bilinear(source, size), weight, eps)
 
 
-def node_forward(prev_prev, alpha_weights, beta_weights, size, num_blocks, partial_k, eps, *tensors):
-    """Node (l, s) = sum_r beta_r * Cell_r(prev = move_r(source_r), prev-prev).
-
-    prev_prev: the prev-prev tensor (resized here to ``size``); alpha_weights (E, 8) softmax over
-    ops; beta_weights (R,) normalised move probabilities; partial_k: 1, or PC-DARTS' k;
-    tensors: sep3_dw, sep3_pw, sep5_dw, sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w
-    (R*C, Cin, 1, 1), then per run its source (previous-layer tensor, ascending level) and its
-    transition weight.
-    Returns (N, B*C, H, W). All tensors are flat positional arguments: with tuple arguments
-    (ms.mutable) MindSpore 2.10 silently drops gradients of some of them.
-    """
-    num_edge_w = len(EDGE_WEIGHT_NAMES)
-    edge_w = tensors[:num_edge_w]
-    prev_prev_w = tensors[num_edge_w]
-    moves = tensors[num_edge_w + 1:]
-    runs = len(moves) // 2
+def node_inputs(prev_prev, size, eps, prev_prev_w, *moves):
+    """The cell inputs of a node: prev-prev resized to ``size``, ReLU-conv-BN to R*C channels;
+    prev = the R moves' transitions (``moves``: per run its source and transition weight)."""
     prev_prev = relu_conv_bn(resize_bilinear(prev_prev, size), prev_prev_w, eps)
+    runs = len(moves) // 2
     prev = ops.concat([transition(moves[2 * r], moves[2 * r + 1], size, eps) for r in range(runs)],
                       axis=1)
-    outputs = cell_core(prev_prev, prev, edge_w, alpha_weights, runs, num_blocks, partial_k, eps)
-    return (outputs * ops.reshape(beta_weights, (1, runs, 1, 1, 1))).sum(axis=1)
+    return prev_prev, prev
 
 
-node_forward_compiled = ms.jit(node_forward)
+def node_output(beta_weights, *blocks):
+    """sum_r beta_r * (run r's blocks concatenated): blocks (N, R*C, H, W) -> (N, B*C, H, W)."""
+    runs = beta_weights.shape[0]
+    batch, channels, height, width = blocks[0].shape
+    runs_blocks = ops.concat([ops.reshape(block, (batch, runs, channels // runs, height, width))
+                              for block in blocks], axis=2)
+    return (runs_blocks * ops.reshape(beta_weights, (1, runs, 1, 1, 1))).sum(axis=1)
+
+
+class NodeOps(NamedTuple):
+    """The three functions a node is made of, eager or compiled (``node_forward`` calls them)."""
+
+    inputs: Callable
+    edge: Callable
+    output: Callable
+
+
+EAGER_NODE_OPS = NodeOps(node_inputs, edge_forward, node_output)
+# The compile-once units: one graph per edge shape (level x runs) and per node's input and
+# output shapes; every one is small, so each compiles in seconds.
+COMPILED_NODE_OPS = NodeOps(ms.jit(node_inputs), ms.jit(edge_forward), ms.jit(node_output))
+
+
+def node_forward(node_ops, prev_prev, alpha_weights, beta_weights, size, num_blocks, partial_k, eps,
+                 *tensors):
+    """Node (l, s) = sum_r beta_r * Cell_r(prev = move_r(source_r), prev-prev).
+
+    node_ops: ``EAGER_NODE_OPS`` or ``COMPILED_NODE_OPS``; prev_prev: the prev-prev tensor
+    (resized here to ``size``); alpha_weights (E, 8) softmax over ops; beta_weights (R,)
+    normalised move probabilities; partial_k: 1, or PC-DARTS' k; tensors: sep3_dw, sep3_pw,
+    sep5_dw, sep5_pw, dil3, dil5 (stacked over edges), prev_prev_w (R*C, Cin, 1, 1), then per run
+    its source (previous-layer tensor, ascending level) and its transition weight.
+    Returns (N, B*C, H, W). Every call passes its tensors as flat positional arguments (with
+    tuple arguments (ms.mutable) MindSpore 2.10 silently drops gradients of some of them).
+    """
+    num_edge_w = len(EDGE_WEIGHT_NAMES)
+    # One unstack per weight: its backward is one stack of the edges' gradients, where indexing
+    # each edge would add a zero-filled copy of the whole stacked weight per edge.
+    edge_weights = list(zip(*[ops.unstack(stacked, axis=0) for stacked in tensors[:num_edge_w]]))
+    runs = len(tensors[num_edge_w + 1:]) // 2
+    states = list(node_ops.inputs(prev_prev, size, eps, *tensors[num_edge_w:]))
+    for start, count in edge_block_ranges(num_blocks):
+        block = None
+        for state in range(count):
+            edge = start + state
+            out = node_ops.edge(states[state], alpha_weights[edge], runs, partial_k, eps,
+                                *edge_weights[edge])
+            block = out if block is None else block + out
+        states.append(block)
+    return node_ops.output(beta_weights, *states[2:])
 
 
 class RecomputedNodeForward(nn.Cell):
-    """Calls ``forward`` (``node_forward`` or its compiled form) marked with ``Cell.recompute``:
-    the forward pass keeps none of the node's internal activations, the backward pass reruns it
+    """Calls ``forward`` (``node_forward`` with eager or compiled edges) marked with
+    ``Cell.recompute``: the forward pass keeps none of the node's internal activations, the backward pass reruns it
     (tests check the rerun and the identical gradients). The rerun differentiates stop-gradient
     copies of the inputs: a hand-written bprop that differentiated the input tensors themselves
     corrupted their autograd records: the stem's weight gradients came out wrong (by ~1e-2)."""

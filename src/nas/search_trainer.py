@@ -324,7 +324,7 @@ def search(cfg):
         raise UserError("the search runs on one device: set distribute false (search.py has no "
                         "data-parallel mode)")
     init_device(cfg)
-    # The supernet's Python loop runs eagerly; mode graph compiles each node shape once.
+    # The supernet's Python loop runs eagerly; mode graph compiles each edge shape once.
     ms.set_context(mode=ms.PYNATIVE_MODE)
     trainer = SearchTrainer(cfg, find_mindrecord(cfg.data_path, "train"), cfg.output_path)
     if cfg.resume:

@@ -24,6 +24,8 @@ Execution: this Cell runs in PyNative; each node is one call of the compile-once
 ``memory_mode`` (none | recompute | partial_channel) selects that module's activation-memory
 option; partial_channel changes the maths and the weight shapes, recompute does not.
 """
+import functools
+
 import mindspore.nn as nn
 import mindspore.ops as ops
 import numpy as np
@@ -36,8 +38,8 @@ from src.layers.norm import batch_norm, norm_settings
 from src.layers.operations import PRIMITIVES
 from src.layers.resize import resize_bilinear
 from src.nas.decode import move_mask, num_cell_edges
-from src.nas.search_cell import (EDGE_WEIGHT_NAMES, RecomputedNodeForward, init_node_weights,
-                                 node_forward, node_forward_compiled)
+from src.nas.search_cell import (COMPILED_NODE_OPS, EAGER_NODE_OPS, EDGE_WEIGHT_NAMES,
+                                 RecomputedNodeForward, init_node_weights, node_forward)
 
 ASPP_RATE_TIMES_STRIDE = 96
 ARCH_INIT_SCALE = 1e-3
@@ -113,7 +115,8 @@ class SearchSupernet(nn.Cell):
             raise UserError(f"partial_channel_k {partial_channel_k} must divide filter_multiplier "
                             f"{filter_multiplier} (every node's channel count is a multiple of it); "
                             "pick a divisor of filter_multiplier")
-        forward = node_forward_compiled if compiled else node_forward
+        forward = functools.partial(node_forward,
+                                    COMPILED_NODE_OPS if compiled else EAGER_NODE_OPS)
         self.node_forward = RecomputedNodeForward(forward) if memory_mode == "recompute" else forward
         rng = np.random.default_rng(seed)
         self.num_layers, self.num_levels = num_layers, num_levels

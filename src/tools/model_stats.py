@@ -33,25 +33,19 @@ def _conv_macs(cell, output):
     return int(np.prod(output.shape[1:])) * in_per_group * kh * kw
 
 
-def count_multi_adds(net, height, width):
-    """MACs of convolutions and dense layers for one height x width image (PyNative run)."""
+def forward_total(net, height, width, measure):
+    """Sum of ``measure(cell, output)`` (an int, or None to skip the cell) over every cell call
+    of one PyNative inference forward pass of a 1 x 3 x height x width zero image."""
     import mindspore as ms
-    from mindspore import nn
 
     total = [0]
 
-    def conv_hook(cell, _inputs, output):
-        total[0] += _conv_macs(cell, output)
+    def hook(cell, _inputs, output):
+        value = measure(cell, output)
+        if value is not None:
+            total[0] += value
 
-    def dense_hook(cell, _inputs, output):
-        total[0] += int(np.prod(output.shape[1:])) * cell.weight.shape[1]
-
-    handles = []
-    for _, cell in net.cells_and_names():
-        if isinstance(cell, (Conv2d, DepthwiseConv)):
-            handles.append(cell.register_forward_hook(conv_hook))
-        elif isinstance(cell, nn.Dense):
-            handles.append(cell.register_forward_hook(dense_hook))
+    handles = [cell.register_forward_hook(hook) for _, cell in net.cells_and_names()]
     previous_mode = ms.get_context("mode")
     ms.set_context(mode=ms.PYNATIVE_MODE)
     try:
@@ -62,6 +56,20 @@ def count_multi_adds(net, height, width):
             handle.remove()
         ms.set_context(mode=previous_mode)
     return int(total[0])
+
+
+def count_multi_adds(net, height, width):
+    """MACs of convolutions and dense layers for one height x width image (PyNative run)."""
+    from mindspore import nn
+
+    def macs(cell, output):
+        if isinstance(cell, (Conv2d, DepthwiseConv)):
+            return _conv_macs(cell, output)
+        if isinstance(cell, nn.Dense):
+            return int(np.prod(output.shape[1:])) * cell.weight.shape[1]
+        return None
+
+    return forward_total(net, height, width, macs)
 
 
 def model_stats(cfg):

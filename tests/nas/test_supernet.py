@@ -10,8 +10,8 @@ from src.errors import UserError
 from src.layers.operations import make_op
 from src.nas import supernet
 from src.layers.conv import draw_conv_weight
-from src.nas.search_cell import (batch_norm, mixed_op, node_forward_compiled,
-                                 partial_mixed_op, relu_conv_bn, sep_conv)
+from src.nas.search_cell import (batch_norm, edge_forward, mixed_op, node_forward, relu_conv_bn,
+                                 sep_conv)
 from src.nas.supernet import incoming_levels, prev_prev_key, supernet_nodes
 
 
@@ -102,10 +102,10 @@ def test_recompute_reruns_each_node_and_gives_the_same_loss_and_gradients(pynati
     calls = []
 
     def counted_node_forward(*args):
-        calls.append(args[3])  # the node's size tells the two nodes apart
-        return node_forward_compiled(*args)
+        calls.append(args[4])  # the node's size tells the two nodes apart
+        return node_forward(*args)
 
-    monkeypatch.setattr(supernet, "node_forward_compiled", counted_node_forward)
+    monkeypatch.setattr(supernet, "node_forward", counted_node_forward)
     loss, grads = _loss_and_grads(compiled=True, num_layers=1)
     num_nodes = len(supernet_nodes(1, 4))
     assert len(calls) == num_nodes
@@ -130,14 +130,15 @@ def test_partial_channel_edge_bypasses_and_shuffles(pynative_mode):
     op_weights = ops.softmax(ms.Tensor(rng.standard_normal(8).astype(np.float32)))
 
     def edge(xt, *w):
-        return partial_mixed_op(xt, w, 1, op_weights, runs, k, 1e-5)
+        return edge_forward(xt, op_weights, runs, k, 1e-5, *[stacked[1] for stacked in w])
 
     got = edge(ms.Tensor(x), *weights).asnumpy()
     assert got.shape == x.shape
     np.testing.assert_allclose(ms.jit(edge)(ms.Tensor(x), *weights).asnumpy(), got,
                                rtol=1e-4, atol=1e-5)
     active = np.concatenate([x[:, r * channels:r * channels + part] for r in range(runs)], axis=1)
-    mixed = mixed_op(ms.Tensor(active), weights, 1, op_weights, runs, 1e-5).asnumpy()
+    mixed = mixed_op(ms.Tensor(active), [w[1] for w in weights], op_weights, runs,
+                     1e-5).asnumpy()
     for r in range(runs):
         for j in range(part):
             np.testing.assert_allclose(got[:, r * channels + j * k], mixed[:, r * part + j],
