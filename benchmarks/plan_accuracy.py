@@ -62,15 +62,16 @@ def main():
     parser.add_argument("--only", choices=("search", "train"))
     parser.add_argument("--tolerance", type=float, default=0.25)
     args = parser.parse_args()
-    rows = []
+    runs = []
     if args.only != "train":
-        rows += [measure_search(*config) for config in SEARCH_CONFIGS]
+        runs += [(measure_search, config) for config in SEARCH_CONFIGS]
     if args.only != "search":
-        rows += [measure_train(*config) for config in TRAIN_CONFIGS]
+        runs += [(measure_train, config) for config in TRAIN_CONFIGS]
     print("| configuration | planned GB | measured peak RSS GB | error |")
-    print("|---|---|---|---|")
+    print("|---|---|---|---|", flush=True)
     worst = 0.0
-    for label, planned, measured in rows:
+    for measure, config in runs:  # one row as soon as each run ends
+        label, planned, measured = measure(*config)
         error = (planned - measured) / measured
         worst = max(worst, abs(error))
         print("| %s | %.2f | %.2f | %+.0f%% |" % (label, planned, measured, 100 * error), flush=True)
