@@ -23,7 +23,8 @@ and at paper size PASS/FAIL against the targets (recompute <= 10 GB, partial_cha
 compile = first minus steady iteration <= 120 s).
 
 Paper size, per edge, 2026-12-02, one run at a time on the 2-core machine: none 14.83 GB, first
-iteration 628 s, steady 592-617 s; partial_channel k 4 5.50 GB, 231 s, 198-229 s.
+iteration 628 s, steady 592-617 s; partial_channel k 4 5.50 GB, 231 s, 198-229 s; recompute 5.54 GB,
+1211 s, 1201 s (machine shared with two other jobs).
 
 The first iteration includes the compile of every shape (graph mode). "step peak" is the
 highest RSS sampled during the iteration minus the RSS before it (activations; the compiled
