@@ -19,8 +19,9 @@ Heads: one simplified ASPP per level of the last layer (1x1; 3x3 atrous with rat
 clipped to the feature size - 1 for tiny crops; image pooling), concat, 1x1 to classes;
 bilinearly upsampled to the input and summed.
 
-Execution: this Cell runs in PyNative; each node is one call of the compile-once
-``search_cell.node_forward`` with the node's weights passed as tensors (see that module).
+Execution: this Cell runs in PyNative; each node is one call of ``search_cell.node_forward``
+with the node's weights passed as tensors; in graph mode its edges and its input/output steps
+are compile-once functions (see that module).
 ``memory_mode`` (none | recompute | partial_channel) selects that module's activation-memory
 option; partial_channel changes the maths and the weight shapes, recompute does not.
 """

@@ -25,10 +25,11 @@ activations and parameters live in device memory, with other kernels, fp16 under
 parameters`` as a first guess of device memory, and the framework part as host memory.
 """
 import argparse
+import functools
 import math
 import os
 
-from src.config import CONFIG_DIR, SCHEMA, SEARCH, TRAIN, parse_config, read_yaml
+from src.config import CONFIG_DIR, SCHEMA, SEARCH, TRAIN, load_config, parse_config, read_yaml
 from src.errors import UserError, run_main
 
 GB = 2 ** 30
@@ -85,15 +86,27 @@ def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     return counts
 
 
-def search_estimate(cfg, memory_mode=None, partial_k=None):
-    """{part: GB} and seconds per iteration (weight step + architecture step) of a search."""
+@functools.lru_cache(maxsize=None)
+def _supernet_parameters(num_classes, num_layers, filter_multiplier, block_multiplier,
+                         stem_channels, memory_mode, partial_channel_k):
+    """Trainable parameter count of that supernet (built once per network: crop and batch do
+    not change it)."""
     from src.nas.supernet import build_supernet
 
+    cfg = load_config(None, dict(num_classes=num_classes, num_layers=num_layers,
+                                 filter_multiplier=filter_multiplier,
+                                 block_multiplier=block_multiplier, stem_channels=stem_channels,
+                                 memory_mode=memory_mode, partial_channel_k=partial_channel_k,
+                                 mode="pynative"))
+    return sum(int(math.prod(p.shape)) for p in build_supernet(cfg).trainable_params())
+
+
+def search_estimate(cfg, memory_mode=None, partial_k=None):
+    """{part: GB} and seconds per iteration (weight step + architecture step) of a search."""
     memory_mode = memory_mode or cfg.memory_mode
-    net = build_supernet(cfg.replace(memory_mode=memory_mode,
-                                     partial_channel_k=partial_k or cfg.partial_channel_k,
-                                     mode="pynative"))
-    params = sum(int(math.prod(p.shape)) for p in net.trainable_params())
+    params = _supernet_parameters(cfg.num_classes, cfg.num_layers, cfg.filter_multiplier,
+                                  cfg.block_multiplier, cfg.stem_channels, memory_mode,
+                                  partial_k or cfg.partial_channel_k)
     counts = search_feature_counts(cfg, memory_mode, partial_k)
     if memory_mode == "recompute":
         # Each node keeps its inputs and output; one node at a time runs with its activations.
@@ -181,6 +194,7 @@ def main(argv=None):
         description=__doc__.split("\n")[0], add_help=False, allow_abbrev=False,
         epilog="Any other --KEY VALUE is a config key of the planned stage (see search.py --help / "
                "train.py --help).")
+    parser.add_argument("--config_path", help="the search or retrain YAML file (default config/search.yaml)")
     parser.add_argument("--stage", choices=(SEARCH, TRAIN), help="default: the config's (see above)")
     parser.add_argument("--memory_gb", type=float, help="also list the settings that fit this budget")
     parser.add_argument("-h", "--help", action="store_true")
@@ -191,16 +205,11 @@ def main(argv=None):
         return
     if args.memory_gb is not None and args.memory_gb <= 0:
         raise UserError("--memory_gb %s must be positive (the budget in GiB)" % args.memory_gb)
-    config_path = None
-    for index, item in enumerate(rest):
-        if item == "--config_path" and index + 1 < len(rest):
-            config_path = rest[index + 1]
-        elif item.startswith("--config_path="):
-            config_path = item.split("=", 1)[1]
-    default_config = os.path.join(CONFIG_DIR, "search.yaml" if args.stage == SEARCH else "autodeeplab_s.yaml")
-    stage = args.stage or config_stage(config_path or default_config)
-    cfg = parse_config(rest, default_config_path=os.path.join(
-        CONFIG_DIR, "search.yaml" if stage == SEARCH else "autodeeplab_s.yaml"), stage=stage)
+    stage = args.stage or config_stage(args.config_path or os.path.join(CONFIG_DIR, "search.yaml"))
+    default_config = os.path.join(CONFIG_DIR, "search.yaml" if stage == SEARCH else "autodeeplab_s.yaml")
+    if args.config_path:
+        rest = ["--config_path", args.config_path] + rest
+    cfg = parse_config(rest, default_config_path=default_config, stage=stage)
     import mindspore as ms
 
     ms.set_context(mode=ms.PYNATIVE_MODE, device_target="CPU")
