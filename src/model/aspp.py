@@ -3,6 +3,27 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 
 from src.layers.blocks import ConvNormAct
+from src.layers.resize import scale_dimension
+
+
+def aspp_input_size(network_path, height, width):
+    """(h, w) of the last cell's output for an input of height x width: the stem's two stride-2
+    convs (padding 1), then each cell's level change by DeepLab's size rule (as the cells do)."""
+    size = [height, width]
+    for _ in range(2):
+        size = [(d - 1) // 2 + 1 for d in size]
+    level = 0
+    for next_level in network_path:
+        size = [scale_dimension(d, 2.0 ** (level - next_level)) for d in size]
+        level = next_level
+    return tuple(size)
+
+
+def rates_without_data(rates, size):
+    """The rates whose off-centre 3x3 taps lie outside a ``size`` feature map in at least one
+    direction at every position (rate >= the smaller side): those taps only ever multiply the
+    zero padding, so training never moves their weights."""
+    return [rate for rate in rates if rate >= min(size)]
 
 
 class ASPP(nn.Cell):

@@ -34,15 +34,18 @@ from src.errors import UserError, run_main
 
 GB = 2 ** 30
 FLOAT_BYTES = 4
-# Fitted on this machine (2-core x86_64, MindSpore 2.10 CPU, graph mode), 2026-12-02: the search
-# constants on three measured searches (paper size none and partial_channel k 4, 2 layers crop
-# 321 none: benchmarks/search_step.py), the training ones on one (Auto-DeepLab-S, crop 321,
-# batch 2: benchmarks/train_step.py). benchmarks/plan_accuracy.py checks other configurations.
+# Fitted on this machine (2-core x86_64, MindSpore 2.10 CPU, graph mode): the search constants
+# on the searches marked "fitted" in benchmarks/plan_accuracy.py (benchmarks/search_step.py),
+# the training ones on one run (Auto-DeepLab-S, crop 321, batch 2: benchmarks/train_step.py).
+# That benchmark checks them on the other configurations.
 FRAMEWORK_GB = {SEARCH: 0.45, TRAIN: 0.9}
-SEARCH_FIXED_GB = 0.85           # compiled edge/node graphs and the allocator's pools
+SEARCH_POOLS_GB = 0.16           # the allocator's pools and the node input/output graphs
+SEARCH_GB_PER_EDGE_SHAPE = 0.064  # one compiled edge graph (level x moves) and its buffers
 TRAIN_GRAPH_GB = 0.5             # the train step's graph
-SEARCH_KEPT_PER_MIXED = 28.0     # floats kept per element of a mixed op's input
-SEARCH_KEPT_PER_STATE = 7.5      # floats kept per element of a node's states
+SEARCH_KEPT_PER_MIXED = 29.6     # floats kept per element of a mixed op's input
+SEARCH_KEPT_PER_STATE = 7.7      # floats kept per element of a node's states
+RECOMPUTE_KEPT_PER_PARAMETER = 4.8  # recompute: floats kept per supernet parameter
+RECOMPUTE_KEPT_NODES = 2.7       # recompute: the largest node's activations, this many times
 TRAIN_KEPT_PER_FEATURE = 2.55    # floats kept per element of a cell output
 SEARCH_SECONDS_PER_MIXED = 4.9e-6  # one iteration (weight + architecture step), per element
 SEARCH_SECONDS_PER_STATE = 1.7e-6
@@ -58,8 +61,9 @@ def _stem_sizes(crop):
 
 def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     """Element counts of the supernet's feature maps for one batch: ``mixed`` (inputs of the mixed
-    ops, C/k channels per move), ``state`` (node inputs, block states and outputs; the stem), the kept floats of the largest single node (for recompute)
-    and the distinct edge shapes (compiled graphs)."""
+    ops, C/k channels per move), ``state`` (node inputs, block states and outputs; the stem),
+    ``largest_node`` (the kept floats of the largest single node, for recompute) and
+    ``edge_shapes`` (the distinct (level, moves) of the nodes: one compiled edge graph each)."""
     from src.nas.decode import num_cell_edges
     from src.nas.supernet import incoming_levels, level_sizes, supernet_nodes
 
@@ -69,7 +73,7 @@ def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     half, quarter = _stem_sizes(cfg.crop_size)
     sizes = level_sizes((quarter, quarter), 4)
     counts = {"mixed": 0, "state": 3 * cfg.batch_size * cfg.stem_channels * half * half,
-              "largest_node": 0, "node_outputs": 0, "edge_shapes": set()}
+              "largest_node": 0, "edge_shapes": set()}
     for layer, level in supernet_nodes(cfg.num_layers, 4):
         runs = len(incoming_levels(layer, level, 4))
         channels = cfg.filter_multiplier * 2 ** level
@@ -81,7 +85,6 @@ def search_feature_counts(cfg, memory_mode=None, partial_k=None):
         counts["state"] += state
         counts["largest_node"] = max(counts["largest_node"], SEARCH_KEPT_PER_MIXED * mixed
                                      + SEARCH_KEPT_PER_STATE * state)
-        counts["node_outputs"] += (blocks + 2) * channels * pixels
         counts["edge_shapes"].add((level, runs))
     return counts
 
@@ -109,13 +112,15 @@ def search_estimate(cfg, memory_mode=None, partial_k=None):
                                   partial_k or cfg.partial_channel_k)
     counts = search_feature_counts(cfg, memory_mode, partial_k)
     if memory_mode == "recompute":
-        # Each node keeps its inputs and output; one node at a time runs with its activations.
-        kept = SEARCH_KEPT_PER_STATE * counts["node_outputs"] + counts["largest_node"]
+        # The nodes' weight copies and their gradients (per parameter), and the rerun of a node
+        # with its gradients and the allocator's fragments (in largest nodes' activations).
+        kept = RECOMPUTE_KEPT_PER_PARAMETER * params + RECOMPUTE_KEPT_NODES * counts["largest_node"]
     else:
         kept = SEARCH_KEPT_PER_MIXED * counts["mixed"] + SEARCH_KEPT_PER_STATE * counts["state"]
     parts = {"framework": FRAMEWORK_GB[SEARCH],
              "parameters": params * FLOAT_BYTES * 3 / GB,  # weight, gradient, SGD momentum
-             "graphs and pools": SEARCH_FIXED_GB,
+             "graphs and pools": SEARCH_POOLS_GB
+                                 + SEARCH_GB_PER_EDGE_SHAPE * len(counts["edge_shapes"]),
              "activations": kept * FLOAT_BYTES / GB}
     seconds = (SEARCH_SECONDS_PER_MIXED * counts["mixed"]
                + SEARCH_SECONDS_PER_STATE * counts["state"])

@@ -88,6 +88,22 @@ def weights_digest(net):
     return digest.hexdigest()
 
 
+def _warn_untrained_aspp_taps(cfg, network_path):
+    """A crop too small for the ASPP rates leaves taps that training never reaches but a full
+    image at evaluation does: say so before the run, not after a poor score."""
+    from src.model.aspp import aspp_input_size, rates_without_data
+
+    size = aspp_input_size(network_path, cfg.crop_size, cfg.crop_size)
+    unseen = rates_without_data(cfg.aspp_rates, size)
+    if unseen:
+        LOG.warning("aspp_rates %s at crop %d: the ASPP input is %dx%d, so the off-centre taps of "
+                    "rate(s) %s only see zero padding in training and keep their initial weights, "
+                    "while evaluation on full images uses them; use rates below %d for this crop "
+                    "(the rates scale with the features: DeepLab's 6/12/18 are for 33x33, a 513 crop "
+                    "at output stride 16)", list(cfg.aspp_rates), cfg.crop_size, size[0], size[1],
+                    unseen, min(size))
+
+
 def _train(cfg, rank_id, rank_size):
     from mindspore.train import Model
 
@@ -113,6 +129,7 @@ def _train(cfg, rank_id, rank_size):
     _claim_checkpoint_folder(cfg, checkpoint_dir, is_writer)
 
     net = build_model(cfg, use_sync_bn=use_sync_bn(cfg))
+    _warn_untrained_aspp_taps(cfg, net.architecture.network_path)
     meta = checkpoint_meta(cfg, net.architecture)
     per_epoch = steps_per_epoch(cfg, mindrecord, rank_id, rank_size)
     total_steps = cfg.epochs * per_epoch

@@ -38,14 +38,21 @@ def test_twelve_layers_have_ten_edge_shapes():
                                      (3, 1), (3, 2)}
 
 
-def test_recompute_and_partial_channel_need_less_activation_memory_than_none():
-    cfg = _search_cfg(num_layers=4, filter_multiplier=8, block_multiplier=2)
+def test_recompute_and_partial_channel_need_less_activation_memory_than_none_at_paper_size():
+    cfg = load_config(f"{CONFIG_DIR}/search.yaml")  # 12 layers, F 8, B 5, crop 321, batch 2
     none, _ = plan.search_estimate(cfg, "none")
     recompute, _ = plan.search_estimate(cfg, "recompute")
     partial, _ = plan.search_estimate(cfg, "partial_channel", 4)
     assert recompute["activations"] < none["activations"]
     assert partial["activations"] < none["activations"]
     assert partial["parameters"] < none["parameters"] == recompute["parameters"]
+
+
+def test_each_compiled_edge_shape_adds_to_the_graph_memory():
+    # 1 layer: 2 edge shapes; 12 layers: 10 (test above); the pools part is the same.
+    one = plan.search_estimate(_search_cfg(), "none")[0]["graphs and pools"]
+    twelve = plan.search_estimate(_search_cfg(num_layers=12), "none")[0]["graphs and pools"]
+    assert twelve - one == pytest.approx(8 * plan.SEARCH_GB_PER_EDGE_SHAPE)
 
 
 def test_the_stage_comes_from_the_config_file():
