@@ -11,7 +11,9 @@ That is config/demo.yaml's recipe on the paper's network, sized for about 30 min
 2-core CPU (about 1 s/step expected idle; measured only under load, see the README table).
 Reported: val mIoU and pixel accuracy in eval mode (BN running statistics), the same in "train-BN"
 mode (BN batch statistics of each image, dropout off) on the same images, and the gap between the
-two (a check of the BN running statistics); PASS when the eval-mode mIoU reaches --target.
+two (a check of the BN running statistics), the BN consistency per cell (how far each layer's
+eval-mode input variance is from its running variance: 0 when they agree) and the conv weights'
+growth; PASS when the eval-mode mIoU reaches --target.
 """
 import argparse
 import os
@@ -84,6 +86,40 @@ def weight_growth(net, variant):
     return {kind: (float(np.median(values)), len(values)) for kind, values in sorted(ratios.items())}
 
 
+def bn_consistency(net, cfg, num_images=4):
+    """Median over each cell's BN layers of log(variance of the BN input / running variance) in
+    eval mode on ``num_images`` val images: about 0 where the running statistics describe what
+    the layer sees, growing with depth where the eval-mode network amplifies what batch
+    statistics removed in training. Returns [(label, value)] for the stem, each cell, the head."""
+    import mindspore as ms
+    import mindspore.nn as nn
+
+    from src.data.dataset import create_eval_dataset
+    from src.data.mindrecord_writer import find_mindrecord
+
+    data = create_eval_dataset(find_mindrecord(cfg.data_path, "val"), batch_size=1,
+                               channel_order=cfg.channel_order, num_parallel_workers=1)
+    images = [row["image"] for row in data.create_dict_iterator(num_epochs=1, output_numpy=True)]
+    ratios, handles = {}, []
+    for name, cell in net.cells_and_names():
+        if isinstance(cell, nn.BatchNorm2d):
+            parts = name.split(".")
+            group = ("cell %s" % parts[2] if parts[:2] == ["encoder", "layers"] else
+                     "stem" if parts[:2] == ["encoder", "stem"] else "ASPP/decoder")
+
+            def record(bn, inputs, group=group):
+                x = inputs[0].asnumpy().astype(np.float64)
+                variance = x.var(axis=(0, 2, 3))
+                ratios.setdefault(group, []).append(
+                    float(np.median(np.log(variance / (bn.moving_variance.asnumpy() + bn.eps)))))
+            handles.append(cell.register_forward_pre_hook(record))
+    net.set_train(False)
+    net(ms.Tensor(np.concatenate(images[:num_images], 0)))
+    for handle in handles:
+        handle.remove()
+    return [(group, float(np.median(values))) for group, values in ratios.items()]
+
+
 def score(net, cfg, split):
     """(mIoU %, pixel accuracy %) of ``net`` single scale on ``split``."""
     from src.eval.evaluate import evaluate_forward
@@ -143,6 +179,7 @@ def main(argv=None):
     rows = {}
     for split in ("val", "train") if args.score_train else ("val",):
         rows[split, "eval"] = score(net, cfg, split)
+    consistency = bn_consistency(net, cfg)
     net = load_network(cfg, checkpoint)
     batch_statistics_mode(net)
     rows["val", "batch-BN"] = score(net, cfg, "val")
@@ -161,6 +198,8 @@ def main(argv=None):
     print("trained conv weight RMS / initial std (median per kind): " + "; ".join(
         "%s %.2f (%d convs)" % (kind, ratio, count)
         for kind, (ratio, count) in weight_growth(net, cfg.variant).items()))
+    print("BN consistency, eval mode on 4 val images, median log(input variance / running "
+          "variance) per group (0 = consistent): " + "; ".join("%s %+.2f" % item for item in consistency))
     gap = rows["val", "batch-BN"][0] - rows["val", "eval"][0]
     print("train-mode (batch statistics) minus eval-mode val mIoU: %+.2f points" % gap)
     miou = rows["val", "eval"][0]
