@@ -98,7 +98,7 @@ def bn_consistency(net, cfg, num_images=4):
     from src.data.mindrecord_writer import find_mindrecord
 
     data = create_eval_dataset(find_mindrecord(cfg.data_path, "val"), batch_size=1,
-                               channel_order=cfg.channel_order, num_parallel_workers=1)
+                               channel_order=cfg.channel_order, num_parallel_workers=1).take(num_images)
     images = [row["image"] for row in data.create_dict_iterator(num_epochs=1, output_numpy=True)]
     ratios, handles = {}, []
     for name, cell in net.cells_and_names():
@@ -114,7 +114,7 @@ def bn_consistency(net, cfg, num_images=4):
                     float(np.median(np.log(variance / (bn.moving_variance.asnumpy() + bn.eps)))))
             handles.append(cell.register_forward_pre_hook(record))
     net.set_train(False)
-    net(ms.Tensor(np.concatenate(images[:num_images], 0)))
+    net(ms.Tensor(np.concatenate(images, 0)))
     for handle in handles:
         handle.remove()
     return [(group, float(np.median(values))) for group, values in ratios.items()]

@@ -82,6 +82,12 @@ def same_padding(kernel_size, dilation=1):
     return dilation * (kernel_size - 1) // 2
 
 
+def downsampled_size(size):
+    """Output size of a 3x3 stride-2 conv with padding 1 (the stem's and the search's
+    downsampling) on a side of ``size``."""
+    return (size - 1) // 2 + 1
+
+
 class CpuDenseConv(nn.Cell):
     """Stride-1 'same' dense conv of (x, weight) by the SGEMM kernels of src/kernels/dense_conv.cc.
 

@@ -3,6 +3,7 @@ import mindspore.nn as nn
 import mindspore.ops as ops
 
 from src.layers.blocks import ConvNormAct
+from src.layers.conv import downsampled_size
 from src.layers.resize import scale_dimension
 
 
@@ -11,7 +12,7 @@ def aspp_input_size(network_path, height, width):
     convs (padding 1), then each cell's level change by DeepLab's size rule (as the cells do)."""
     size = [height, width]
     for _ in range(2):
-        size = [(d - 1) // 2 + 1 for d in size]
+        size = [downsampled_size(d) for d in size]
     level = 0
     for next_level in network_path:
         size = [scale_dimension(d, 2.0 ** (level - next_level)) for d in size]

@@ -34,7 +34,7 @@ from mindspore import Parameter, Tensor
 
 from src.errors import UserError
 from src.layers.blocks import ConvNormAct
-from src.layers.conv import Conv2d
+from src.layers.conv import Conv2d, downsampled_size
 from src.layers.norm import batch_norm, norm_settings
 from src.layers.operations import PRIMITIVES
 from src.layers.resize import resize_bilinear
@@ -52,7 +52,7 @@ def level_sizes(size, num_levels):
     3x3 stride-2 conv with padding 1 gives."""
     sizes = [tuple(int(d) for d in size)]
     for _ in range(num_levels - 1):
-        sizes.append(tuple((d - 1) // 2 + 1 for d in sizes[-1]))
+        sizes.append(tuple(downsampled_size(d) for d in sizes[-1]))
     return sizes
 
 

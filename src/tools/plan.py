@@ -53,24 +53,20 @@ TRAIN_SECONDS_PER_GFLOP = 0.0083  # forward + backward + update
 SEARCH_ONLY_KEYS = tuple(name for name, key in SCHEMA.items() if key.stages == (SEARCH,))
 
 
-def _stem_sizes(crop):
-    """Spatial size after the stem's two stride-2 convs (stride 2 and stride 4)."""
-    half = (crop - 1) // 2 + 1
-    return half, (half - 1) // 2 + 1
-
-
 def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     """Element counts of the supernet's feature maps for one batch: ``mixed`` (inputs of the mixed
     ops, C/k channels per move), ``state`` (node inputs, block states and outputs; the stem),
     ``largest_node`` (the kept floats of the largest single node, for recompute) and
     ``edge_shapes`` (the distinct (level, moves) of the nodes: one compiled edge graph each)."""
+    from src.layers.conv import downsampled_size
     from src.nas.decode import num_cell_edges
     from src.nas.supernet import incoming_levels, level_sizes, supernet_nodes
 
     memory_mode = memory_mode or cfg.memory_mode
     k = (partial_k or cfg.partial_channel_k) if memory_mode == "partial_channel" else 1
     edges, blocks = num_cell_edges(cfg.block_multiplier), cfg.block_multiplier
-    half, quarter = _stem_sizes(cfg.crop_size)
+    half = downsampled_size(cfg.crop_size)  # the stem's stride-2 and stride-4 outputs
+    quarter = downsampled_size(half)
     sizes = level_sizes((quarter, quarter), 4)
     counts = {"mixed": 0, "state": 3 * cfg.batch_size * cfg.stem_channels * half * half,
               "largest_node": 0, "edge_shapes": set()}
