@@ -6,7 +6,8 @@ For the dense conv shapes of Auto-DeepLab-S (its train step at batch 2, crop 321
 inference at 1024x2048), times MindSpore's Conv2D and the SGEMM kernel of
 src/kernels/dense_conv.cc (``CpuDenseConv``), forward and forward + both gradients, in graph mode
 (best of ``--repeats`` after a warm-up call). Prints GFLOP/s of each and which one ``Conv2d``
-picks (src/layers/conv.py: GEMM_MIN_CHANNELS and its neighbours). Verdict: PASS when, for the
+picks (src/layers/conv.py: GEMM_MIN_CHANNELS and its neighbours, and the start-up probe
+of `dense_conv_library`). Verdict: PASS when, for the
 summed time over all shapes, the picks are within 5% of always taking the faster formulation
 (single shapes are noisy on a shared machine).
 """
@@ -23,7 +24,7 @@ import mindspore as ms  # noqa: E402
 from mindspore import ops  # noqa: E402
 
 from src.kernels import cpu_kernel_library  # noqa: E402
-from src.layers.conv import Conv2d, CpuDenseConv, same_padding  # noqa: E402
+from src.layers.conv import Conv2d, CpuDenseConv, MindSporeDenseConv  # noqa: E402
 
 # (batch, in, out, kernel, dilation, height, width): stride-1 dense convs of S, biggest first.
 SHAPES = (
@@ -37,15 +38,6 @@ SHAPES = (
 )
 QUICK_SHAPES = SHAPES[:4]
 TOLERANCE = 1.05
-
-
-class MindSporeConv(ms.nn.Cell):
-    def __init__(self, kernel_size, dilation):
-        super().__init__()
-        self.padding, self.dilation = same_padding(kernel_size, dilation), dilation
-
-    def construct(self, x, weight):
-        return ops.conv2d(x, weight, pad_mode="pad", padding=self.padding, dilation=self.dilation)
 
 
 def best_seconds(fn, repeats):
@@ -87,7 +79,7 @@ def main(argv=None):
         target = ms.Tensor(rng.randn(batch, cout, height, width).astype(np.float32))
         cell = Conv2d(cin, cout, k, dilation=dilation)
         picks_kernel = cell.use_cpu_kernel and cell.gemm_pays_off(height, width)
-        times = {"mindspore": time_conv(MindSporeConv(k, dilation), x, weight, target, args.repeats),
+        times = {"mindspore": time_conv(MindSporeDenseConv(k, dilation), x, weight, target, args.repeats),
                  "kernel": time_conv(CpuDenseConv(library, dilation), x, weight, target, args.repeats)}
         flops = 2.0 * batch * cin * cout * k * k * height * width
         rates = "  ".join("%s fwd %.0f / train %.0f GFLOP/s" % (name, flops / t[0] / 1e9, 3 * flops / t[1] / 1e9)

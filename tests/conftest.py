@@ -5,7 +5,13 @@ module imports mindspore; pytest.ini puts the repository root on sys.path.
 """
 import src  # noqa: F401  (must precede every mindspore import)
 
+import os
+
 import pytest
+
+# Tests pin the dense convs' formulation (both are tested equal): "auto" would time the host and
+# could pick either (src/layers/conv.py, dense_conv_library; tested in tests/layers/test_conv.py).
+os.environ["AUTODEEPLAB_DENSE_CONV"] = "sgemm"
 
 DEMO_TRAIN, DEMO_VAL = 6, 3
 DEMO_HEIGHT, DEMO_WIDTH = 64, 128

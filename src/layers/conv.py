@@ -5,7 +5,11 @@ their layout) and two formulations with the same values and gradients (tested): 
 is faster, a C++ kernel of src/kernels (see README, CPU kernels); elsewhere, and inside
 ``src.kernels.portable_ops`` (export), MindSpore's own Conv2D, which every backend knows.
 """
+import functools
 import math
+import os
+import time
+import warnings
 
 import mindspore as ms
 import mindspore.nn as nn
@@ -14,6 +18,7 @@ import numpy as np
 from mindspore import Parameter
 from mindspore.common.initializer import Normal, Uniform, initializer
 
+from src.errors import UserError
 from src.kernels import cpu_kernel_library
 
 CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
@@ -23,6 +28,14 @@ CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
 GEMM_MIN_CHANNELS = 64
 GEMM_MIN_POINTWISE_CHANNELS = 128
 GEMM_MIN_PIXELS = 1024
+# Those thresholds hold where numpy's OpenBLAS runs at full speed; on some hosts it is 2-3x slower
+# than MindSpore's conv (README, Speed). So ``dense_conv_library`` times one 3x3 conv of
+# SGEMM_PROBE_SHAPE (batch, channels, height, width) both ways once per process and keeps the SGEMM
+# kernel unless it is more than SGEMM_MAX_SLOWDOWN times slower. AUTODEEPLAB_DENSE_CONV overrides.
+DENSE_CONV_VAR = "AUTODEEPLAB_DENSE_CONV"
+DENSE_CONV_CHOICES = ("auto", "sgemm", "mindspore")
+SGEMM_PROBE_SHAPE = (1, 128, 128, 128)
+SGEMM_MAX_SLOWDOWN = 1.5
 
 
 CONV_INIT_VARIANTS = ("paper", "modelzoo")
@@ -125,13 +138,72 @@ class CpuDenseConv(nn.Cell):
                 self.weight_grad(dout, x, weight, self.dilation))
 
 
+class MindSporeDenseConv(nn.Cell):
+    """Stride-1 'same' dense conv of (x, weight) by MindSpore's Conv2D: what ``CpuDenseConv`` is
+    timed against."""
+
+    def __init__(self, kernel_size, dilation):
+        super().__init__()
+        self.padding, self.dilation = same_padding(kernel_size, dilation), dilation
+
+    def construct(self, x, weight):
+        return ops.conv2d(x, weight, pad_mode="pad", padding=self.padding, dilation=self.dilation)
+
+
+def probe_dense_conv_seconds(library, repeats=3):
+    """(SGEMM kernel, MindSpore) best seconds of a 3x3 conv of SGEMM_PROBE_SHAPE, each a compiled
+    cell whatever the mode (an eagerly run custom op carries an overhead of about 0.1 s)."""
+    batch, channels, height, width = SGEMM_PROBE_SHAPE
+    rng = np.random.RandomState(0)
+    x = ms.Tensor(rng.randn(batch, channels, height, width).astype(np.float32))
+    weight = ms.Tensor(rng.randn(channels, channels, 3, 3).astype(np.float32))
+
+    def best_seconds(cell):
+        conv = ms.jit(cell.construct)
+        conv(x, weight).asnumpy()  # compile
+        times = []
+        for _ in range(repeats):
+            start = time.perf_counter()
+            conv(x, weight).asnumpy()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    return best_seconds(CpuDenseConv(library, 1)), best_seconds(MindSporeDenseConv(3, 1))
+
+
+def dense_conv_library():
+    """The dense_conv kernel library if the SGEMM formulation is to run on this host, else None."""
+    choice = os.environ.get(DENSE_CONV_VAR, "auto")
+    if choice not in DENSE_CONV_CHOICES:
+        raise UserError(f"{DENSE_CONV_VAR}={choice!r} is not one of {', '.join(DENSE_CONV_CHOICES)}; "
+                        "unset it to let each process choose")
+    library = cpu_kernel_library("dense_conv") if choice != "mindspore" else None
+    if library is None or choice == "sgemm" or sgemm_is_fast(library):
+        return library
+    return None
+
+
+@functools.cache
+def sgemm_is_fast(library):
+    """Whether the SGEMM kernel is at most SGEMM_MAX_SLOWDOWN x slower than MindSpore's conv here
+    (timed once per process; warns when it is not)."""
+    sgemm, mindspore = probe_dense_conv_seconds(library)
+    if sgemm <= SGEMM_MAX_SLOWDOWN * mindspore:
+        return True
+    warnings.warn(f"numpy's OpenBLAS ran a 3x3 conv {sgemm / mindspore:.1f}x slower than MindSpore on "
+                  "this host, so the dense convs use MindSpore's kernel (README, Speed; "
+                  f"{DENSE_CONV_VAR}=sgemm forces the SGEMM kernel)", stacklevel=2)
+    return False
+
+
 class Conv2d(nn.Cell):
     """Bias-free kxk conv with 'same'-style padding dilation*(k-1)/2; initial weights by
     ``conv_init_rule`` of ``variant``.
 
     On CPU at stride 1, for the channel counts and input sizes where that is faster (see
-    GEMM_MIN_CHANNELS), it runs ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2
-    (SPEC 9) and reach about half of the AVX-512 SGEMM rate."""
+    GEMM_MIN_CHANNELS) and where this host's SGEMM is not slow (``dense_conv_library``), it runs
+    ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2 (SPEC 9) and reach about half of the
+    AVX-512 SGEMM rate."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1,
                  variant="paper"):
@@ -144,7 +216,7 @@ class Conv2d(nn.Cell):
         self.conv = ops.Conv2D(out_channels, (kernel_size, kernel_size), pad_mode="pad",
                                pad=self.padding, stride=(stride, stride), dilation=(dilation, dilation))
         min_channels = GEMM_MIN_CHANNELS if kernel_size > 1 else GEMM_MIN_POINTWISE_CHANNELS
-        library = (cpu_kernel_library("dense_conv")
+        library = (dense_conv_library()
                    if stride == 1 and min(in_channels, out_channels) >= min_channels else None)
         self.use_cpu_kernel = library is not None
         if self.use_cpu_kernel:

@@ -7,6 +7,8 @@ from conftest import build_net, default_norm
 import mindspore.ops as ops
 
 from src.kernels import cpu_kernel_library, portable_ops
+from src.errors import UserError
+from src.layers import conv as conv_module
 from src.layers.conv import Conv2d, CpuDenseConv, DepthwiseConv, draw_conv_weight
 
 
@@ -48,6 +50,49 @@ def test_kernel_chosen_only_where_it_is_faster():
     assert not Conv2d(64, 64, 3, stride=2).use_cpu_kernel
     assert Conv2d(64, 64, 3, dilation=18).gemm_pays_off(32, 32)
     assert not Conv2d(64, 64, 3).gemm_pays_off(16, 16)  # too few pixels
+
+
+@pytest.fixture
+def fresh_probe():
+    """The per-process SGEMM verdict forgotten before and after the test."""
+    conv_module.sgemm_is_fast.cache_clear()
+    yield
+    conv_module.sgemm_is_fast.cache_clear()
+
+
+@pytest.mark.parametrize("sgemm_seconds, uses_kernel", [(1.4, True), (1.6, False)])
+def test_auto_keeps_the_sgemm_kernel_unless_it_is_clearly_slower(
+        sgemm_seconds, uses_kernel, monkeypatch, fresh_probe):
+    """auto: the kernel unless the probe finds it over SGEMM_MAX_SLOWDOWN (1.5) x slower than
+    MindSpore's conv; the slow case warns, and the probe runs once per process."""
+    probes = []
+    monkeypatch.setenv(conv_module.DENSE_CONV_VAR, "auto")
+    monkeypatch.setattr(conv_module, "probe_dense_conv_seconds",
+                        lambda library: probes.append(library) or (sgemm_seconds, 1.0))
+    if uses_kernel:
+        assert Conv2d(64, 64, 3).use_cpu_kernel
+    else:
+        with pytest.warns(UserWarning, match="slower than MindSpore"):
+            assert not Conv2d(64, 64, 3).use_cpu_kernel
+    assert Conv2d(128, 128, 3).use_cpu_kernel == uses_kernel and len(probes) == 1
+
+
+def test_dense_conv_choice_by_environment(monkeypatch, fresh_probe):
+    """sgemm and mindspore skip the probe; another value is a UserError naming the variable."""
+    monkeypatch.setattr(conv_module, "probe_dense_conv_seconds", lambda library: pytest.fail("probed"))
+    monkeypatch.setenv(conv_module.DENSE_CONV_VAR, "mindspore")
+    assert not Conv2d(64, 64, 3).use_cpu_kernel
+    monkeypatch.setenv(conv_module.DENSE_CONV_VAR, "sgemm")
+    assert Conv2d(64, 64, 3).use_cpu_kernel
+    monkeypatch.setenv(conv_module.DENSE_CONV_VAR, "fast")
+    with pytest.raises(UserError, match="AUTODEEPLAB_DENSE_CONV='fast' is not one of auto, sgemm, mindspore"):
+        Conv2d(64, 64, 3)
+
+
+def test_probe_times_both_formulations_in_either_mode(pynative_mode):
+    """The probe compiles both convs even in PyNative (eager custom ops cost about 0.1 s more)."""
+    seconds = conv_module.probe_dense_conv_seconds(cpu_kernel_library("dense_conv"), repeats=1)
+    assert len(seconds) == 2 and all(0 < s < 5 for s in seconds)
 
 
 def test_conv2d_runs_the_kernel_and_portable_ops_turn_it_off(monkeypatch):
