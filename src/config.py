@@ -167,6 +167,11 @@ SCHEMA = {
                    "(removes them)", {"stages": (TRAIN,)}),
         log_interval=("int", 10, "steps between progress lines", {"minimum": 1, "stages": (SEARCH, TRAIN)}),
         log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
+        bn_recalibration_images=("int", 0, "after the last step, re-estimate the BN running statistics on this "
+                                 "many full training images and rewrite the last checkpoint (0: off; "
+                                 "for small batches and crops, see README)", {"minimum": 0}),
+        bn_recalibration_batch=("int", 4, "images per forward pass of the BN re-estimation (batch statistics "
+                                "of each pass normalise the layers above)", {"minimum": 2}),
     ),
     **_keys(
         "eval", (EVAL, PREDICT),

@@ -114,6 +114,8 @@ BAD_VALUES = [
     ("pretrained_ckpt", "", "an empty path"),
     ("overwrite", "maybe", "expected true or false"),
     ("log_interval", "0", "must be >= 1"),
+    ("bn_recalibration_images", "-1", "must be >= 0"),
+    ("bn_recalibration_batch", "1", "must be >= 2"),
     ("log_samples", "sometimes", "expected true or false"),
     ("ckpt_path", "", "an empty path"),
     ("flip", "maybe", "expected true or false"),

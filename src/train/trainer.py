@@ -104,6 +104,29 @@ def _warn_untrained_aspp_taps(cfg, network_path):
                     unseen, min(size))
 
 
+def _recalibrate_last_checkpoint(cfg, net, train_network, mindrecord, state, meta, checkpoint_dir):
+    """Re-estimate the BN running statistics (src.train.bn_recalibration) on a copy of the network
+    without SyncBN (this rank alone), put them into ``net`` and rewrite the last checkpoint."""
+    import mindspore as ms
+
+    from src.model import build_model
+    from src.train.bn_recalibration import image_batches, recalibrate_batch_norm
+    from src.train.checkpoint import save_train_checkpoint
+
+    plain = build_model(cfg, use_sync_bn=False)
+    trained = {param.name: param for param in net.get_parameters()}
+    ms.load_param_into_net(plain, trained, strict_load=True)
+    recalibrate_batch_norm(plain, image_batches(mindrecord, cfg, cfg.bn_recalibration_images,
+                                                cfg.bn_recalibration_batch))
+    for param in plain.get_parameters():
+        if param.name.endswith(("moving_mean", "moving_variance")):
+            trained[param.name].set_data(param.data)
+    meta = dict(meta, epoch=state.epoch, steps_per_epoch=state.steps_per_epoch)
+    state.last_checkpoint = save_train_checkpoint(train_network, checkpoint_dir, state.step, meta,
+                                                  cfg.keep_checkpoint_max)
+    LOG.info("rewrote %s with the re-estimated BN statistics", state.last_checkpoint)
+
+
 def _train(cfg, rank_id, rank_size):
     from mindspore.train import Model
 
@@ -168,6 +191,8 @@ def _train(cfg, rank_id, rank_size):
                 write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
             dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
             model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
+        if cfg.bn_recalibration_images and is_writer:
+            _recalibrate_last_checkpoint(cfg, net, model.train_network, mindrecord, state, meta, checkpoint_dir)
     if progress_log:
         progress_log.plot()
     LOG.info("training finished at step %d; last checkpoint %s", state.step, state.last_checkpoint)
