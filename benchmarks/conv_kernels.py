@@ -6,10 +6,9 @@ For the dense conv shapes of Auto-DeepLab-S (its train step at batch 2, crop 321
 inference at 1024x2048), times MindSpore's Conv2D and the SGEMM kernel of
 src/kernels/dense_conv.cc (``CpuDenseConv``), forward and forward + both gradients, in graph mode
 (best of ``--repeats`` after a warm-up call). Prints GFLOP/s of each and which one ``Conv2d``
-picks (src/layers/conv.py: GEMM_MIN_CHANNELS and its neighbours, and the start-up probe
-of `dense_conv_library`). Verdict: PASS when, for the
-summed time over all shapes, the picks are within 5% of always taking the faster formulation
-(single shapes are noisy on a shared machine).
+picks (src/layers/conv.py: GEMM_MIN_CHANNELS and its neighbours, and the per-process timing of
+``dense_conv_library``). Verdict: PASS when, for the summed time over all shapes, the picks are
+within 5% of always taking the faster formulation (single shapes are noisy on a shared machine).
 """
 import argparse
 import os
@@ -21,7 +20,6 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import src  # noqa: F401,E402  (ISA cap before mindspore)
 import numpy as np  # noqa: E402
 import mindspore as ms  # noqa: E402
-from mindspore import ops  # noqa: E402
 
 from src.kernels import cpu_kernel_library  # noqa: E402
 from src.layers.conv import Conv2d, CpuDenseConv, MindSporeDenseConv  # noqa: E402

@@ -174,9 +174,8 @@ def main(argv=None):
         import logging
         logging.basicConfig(level=logging.INFO, format="%(message)s")
         from src.data.mindrecord_writer import find_mindrecord
-        from src.train.bn_recalibration import image_batches, recalibrate_batch_norm
-        recalibrate_batch_norm(net, image_batches(find_mindrecord(cfg.data_path, "train"), cfg,
-                                                  cfg.bn_recalibration_images, cfg.bn_recalibration_batch))
+        from src.train.bn_recalibration import recalibrate_as_configured
+        recalibrate_as_configured(net, cfg, find_mindrecord(cfg.data_path, "train"))
     params = sum(int(np.prod(p.shape)) for p in net.trainable_params())
     rows = {}
     for split in ("val", "train") if args.score_train else ("val",):

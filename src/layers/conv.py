@@ -178,9 +178,7 @@ def dense_conv_library():
         raise UserError(f"{DENSE_CONV_VAR}={choice!r} is not one of {', '.join(DENSE_CONV_CHOICES)}; "
                         "unset it to let each process choose")
     library = cpu_kernel_library("dense_conv") if choice != "mindspore" else None
-    if library is None or choice == "sgemm" or sgemm_is_fast(library):
-        return library
-    return None
+    return library if library is None or choice == "sgemm" or sgemm_is_fast(library) else None
 
 
 @functools.cache

@@ -81,6 +81,13 @@ def image_batches(mindrecord, cfg, images, batch):
         taken += len(row["image"])
 
 
+def recalibrate_as_configured(net, cfg, mindrecord):
+    """``recalibrate_batch_norm`` on the first ``cfg.bn_recalibration_images`` images of
+    ``mindrecord`` in batches of ``cfg.bn_recalibration_batch``."""
+    return recalibrate_batch_norm(net, image_batches(mindrecord, cfg, cfg.bn_recalibration_images,
+                                                     cfg.bn_recalibration_batch))
+
+
 def recalibrate_batch_norm(net, batches):
     """Replace every BN layer's running statistics of ``net`` by ``population_statistics``; log
     how far they moved (median and largest |log(new variance / old variance)| over the layers)."""

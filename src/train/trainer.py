@@ -110,14 +110,13 @@ def _recalibrate_last_checkpoint(cfg, net, train_network, mindrecord, state, met
     import mindspore as ms
 
     from src.model import build_model
-    from src.train.bn_recalibration import image_batches, recalibrate_batch_norm
+    from src.train.bn_recalibration import recalibrate_as_configured
     from src.train.checkpoint import save_train_checkpoint
 
     plain = build_model(cfg, use_sync_bn=False)
     trained = {param.name: param for param in net.get_parameters()}
     ms.load_param_into_net(plain, trained, strict_load=True)
-    recalibrate_batch_norm(plain, image_batches(mindrecord, cfg, cfg.bn_recalibration_images,
-                                                cfg.bn_recalibration_batch))
+    recalibrate_as_configured(plain, cfg, mindrecord)
     for param in plain.get_parameters():
         if param.name.endswith(("moving_mean", "moving_variance")):
             trained[param.name].set_data(param.data)
