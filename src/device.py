@@ -13,8 +13,42 @@ def apply_cpu_isa_cap():
     return os.environ.setdefault(CPU_ISA_VAR, CPU_ISA_CAP)
 
 
+AUTO = "auto"
+PREFERENCE = ("Ascend", "GPU")  # what ``auto`` picks when usable, in this order; else CPU
+
+
+def backend_usable(target):
+    """Whether this MindSpore install can run on ``target`` (its plugin for it loaded at import).
+
+    The same check as ``mindspore.device_context.<target>.is_available()``, without the two
+    warnings that function prints for every backend that is missing.
+    """
+    try:
+        from mindspore._c_expression import MSContext
+        return bool(MSContext.get_instance().is_pkg_support_device(target))
+    except (ImportError, AttributeError):  # a MindSpore without the private call: the public one
+        import mindspore as ms
+        return bool(getattr(ms.device_context, target.lower()).is_available())
+
+
+def choose_device(requested):
+    """(backend, reason): ``requested`` itself, or for ``auto`` Ascend, else GPU, else CPU."""
+    if requested != AUTO:
+        return requested, "device_target %s" % requested
+    for target in PREFERENCE:
+        if backend_usable(target):
+            return target, "device_target auto: this MindSpore can use %s" % target
+    return "CPU", "device_target auto: this MindSpore install has no usable Ascend or GPU backend"
+
+
+def device_of(cfg):
+    """The backend a run of ``cfg`` uses (``auto`` resolved): what CPU/GPU/Ascend choices key on."""
+    return choose_device(cfg.device_target)[0]
+
+
 def init_device(cfg):
-    """Select backend and mode; start the collective group when distributed.
+    """Select backend and mode, print which backend (the stage's first line); start the collective
+    group when distributed.
 
     Returns (rank_id, rank_size). ``communication.init()`` raises without a launcher (msrun or a
     rank table), so it is only called for ``distribute: true`` runs.
@@ -23,12 +57,14 @@ def init_device(cfg):
 
     from src.errors import UserError
 
+    target, reason = choose_device(cfg.device_target)
+    print("device: %s (%s)" % (target, reason), flush=True)
     try:
-        ms.set_device(cfg.device_target, _device_id(cfg))
+        ms.set_device(target, _device_id(cfg))
     except RuntimeError as exc:
         raise UserError("device_target %s is not available in this MindSpore install (%s); pass --device_target "
                         "with a backend it supports, or install the MindSpore package for %s"
-                        % (cfg.device_target, _first_line(exc), cfg.device_target)) from None
+                        % (target, _first_line(exc), target)) from None
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == "graph" else ms.PYNATIVE_MODE)
     ms.set_seed(cfg.seed)
     if not cfg.distribute:
@@ -64,4 +100,4 @@ def _device_id(cfg):
 
 def use_sync_bn(cfg):
     """SyncBatchNorm exists only on Ascend; elsewhere each device normalises its own batch."""
-    return cfg.distribute and cfg.device_target == "Ascend"
+    return cfg.distribute and device_of(cfg) == "Ascend"

@@ -55,7 +55,7 @@ def test_command_line_overrides_file_and_converts_types():
 # One bad value per rule of every key: (key, value as typed on the command line, message part).
 BAD_VALUES = [
     ("config_path", "", "an empty path"),
-    ("device_target", "TPU", "must be one of CPU, GPU, Ascend"),
+    ("device_target", "TPU", "must be one of auto, Ascend, GPU, CPU"),
     ("device_id", "-1", "must be >= 0"),
     ("mode", "fast", "must be one of graph, pynative"),
     ("seed", "-1", "must be >= 0"),

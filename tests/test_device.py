@@ -40,3 +40,82 @@ def test_user_choice_of_isa_is_kept():
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True,
                          cwd=REPO).stdout.strip()
     assert out == "SSE41"
+
+
+# --- device_target auto: the detection is stubbed for each case ---------------------------------
+
+import glob  # noqa: E402
+
+import pytest  # noqa: E402
+
+from src import device  # noqa: E402
+from src.config import CONFIG_DIR, SCHEMA, load_config, read_yaml  # noqa: E402
+
+
+def _usable(monkeypatch, *targets):
+    """Pretend this MindSpore can use exactly ``targets`` (and CPU)."""
+    monkeypatch.setattr(device, "backend_usable", lambda target: target in targets + ("CPU",))
+
+
+@pytest.mark.parametrize("usable, chosen", [(("Ascend", "GPU"), "Ascend"), (("Ascend",), "Ascend"),
+                                            (("GPU",), "GPU"), ((), "CPU")])
+def test_auto_prefers_ascend_then_gpu_then_cpu(monkeypatch, usable, chosen):
+    _usable(monkeypatch, *usable)
+    target, reason = device.choose_device("auto")
+    assert target == chosen and "auto" in reason
+
+
+@pytest.mark.parametrize("requested", ["CPU", "GPU", "Ascend"])
+def test_a_named_device_is_taken_as_named(monkeypatch, requested):
+    _usable(monkeypatch, "Ascend", "GPU")
+    assert device.choose_device(requested) == (requested, "device_target %s" % requested)
+
+
+def test_auto_is_the_default_and_no_shipped_config_pins_a_device():
+    assert SCHEMA["device_target"].default == "auto"
+    for path in glob.glob(os.path.join(CONFIG_DIR, "*.yaml")):
+        assert read_yaml(path).get("device_target", "auto") == "auto", path
+
+
+def test_this_install_is_probed_for_real():
+    """The unstubbed probe answers (CPU is in every MindSpore package)."""
+    assert device.backend_usable("CPU") is True
+
+
+@pytest.mark.parametrize("usable, manager", [((), None), (("GPU",), "DynamicLossScaleManager"),
+                                             (("Ascend",), "DynamicLossScaleManager")])
+def test_per_device_choices_follow_the_auto_choice(monkeypatch, usable, manager):
+    """Loss scaling and SyncBatchNorm key on the device auto chose, not on the word 'auto'."""
+    from src.train.precision import loss_scale_manager
+
+    _usable(monkeypatch, *usable)
+    cfg = load_config(None, {"device_target": "auto"})
+    assert type(loss_scale_manager(cfg)).__name__ == (manager or "NoneType")
+    assert device.use_sync_bn(cfg.replace(distribute=True)) == ("Ascend" in usable)
+
+
+def test_export_refuses_air_unless_auto_chose_ascend(monkeypatch):
+    from src.deploy.export import check_format
+    from src.errors import UserError
+
+    _usable(monkeypatch)
+    with pytest.raises(UserError, match="AIR export needs an Ascend device"):
+        check_format("AIR", device.device_of(load_config(None, {})))
+    _usable(monkeypatch, "Ascend")
+    check_format("AIR", device.device_of(load_config(None, {})))
+
+
+@pytest.mark.parametrize("script, args", [
+    ("train.py", ["--data_path", "{tmp}"]),
+    ("eval.py", ["--data_path", "{tmp}", "--ckpt_path", "{tmp}/missing.ckpt"]),
+    ("export.py", ["--ckpt_path", "{tmp}/missing.ckpt"]),
+    ("search.py", ["--config_path", "config/demo_search.yaml", "--data_path", "{tmp}"]),
+])
+def test_every_stage_names_the_device_on_its_first_line(tmp_path, script, args):
+    """On this CPU-only machine each stage says first that auto chose the CPU (then fails on the
+    missing input, which is enough: the device line comes before any input is read)."""
+    args = [a.format(tmp=tmp_path) for a in args] + ["--output_path", str(tmp_path / "out")]
+    result = subprocess.run([sys.executable, script] + args, cwd=REPO, env=dict(os.environ, PYTHONPATH=REPO),
+                            capture_output=True, text=True, timeout=300)
+    lines = result.stdout.splitlines()
+    assert lines and lines[0].startswith("device: CPU (device_target auto"), (result.stdout, result.stderr[-800:])
