@@ -201,6 +201,9 @@ SCHEMA = {
                      {"choices": ("none", "recompute", "partial_channel")}),
         partial_channel_k=("int", 4, "partial_channel: 1/k of the channels go through the mixed op",
                            {"minimum": 1}),
+        path_decode=("str", "rescaled", "score of a network-path move: rescaled = p * k / 3 for a node with k "
+                     "moves (no level favoured by uninformative betas); paper = p (favours levels 0 and 3)",
+                     {"choices": ("rescaled", "paper")}),
     ),
 }
 

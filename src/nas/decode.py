@@ -50,48 +50,77 @@ def normalize_betas(betas):
     return _softmax(betas, move_mask(betas.shape[0], betas.shape[1]))
 
 
-def decode_path(betas):
-    """Maximum-probability network path (list of L levels) by Viterbi over the normalised betas.
+# How a move is scored in the path decode (the architecture file records the name used).
+PATH_DECODES = {
+    "rescaled": "network path: Viterbi over log(p * k / 3), p = beta softmax over the k moves its "
+                "node has, so betas that carry no information score every path alike (SPEC 6; the "
+                "PyTorch port's rescale, its PR #74)",
+    "paper": "network path: Viterbi over log p, p = beta softmax over the moves its node has "
+             "(paper-literal; near-zero betas favour the boundary levels by log(3/2) per layer)",
+}
+DEFAULT_PATH_DECODE = "rescaled"
+
+
+def move_log_scores(betas, path_decode=DEFAULT_PATH_DECODE):
+    """(L, levels, 3) log score of every move under ``path_decode`` (-inf where no move exists).
+
+    "rescaled" multiplies p by k/3 (k = moves of the source node): near-zero betas give every move
+    1/3, so no level gains from having fewer moves.
+    """
+    if path_decode not in PATH_DECODES:
+        raise ValueError(f"path_decode must be one of {', '.join(PATH_DECODES)}, got {path_decode!r}")
+    probs = normalize_betas(betas)
+    if path_decode == "rescaled":
+        probs = probs * move_mask(*probs.shape[:2]).sum(axis=2, keepdims=True) / NUM_MOVES
+    with np.errstate(divide="ignore"):
+        return np.log(probs)
+
+
+def best_paths(betas, path_decode=DEFAULT_PATH_DECODE, count=1):
+    """The ``count`` highest-scoring paths, best first, as [(levels, score)] (list Viterbi).
 
     Starts at the stem (level 0); each layer moves by at most one level; levels stay in range.
-    Works in log space; ties resolve to the lowest source level.
+    Ties resolve to the lower level: at every node and at the end, candidates are ranked by score,
+    then by level (stable sort over candidates listed in ascending level).
     """
-    probs = normalize_betas(betas)
-    num_layers, num_levels, _ = probs.shape
-    with np.errstate(divide="ignore"):
-        log_probs = np.log(probs)
-    score = np.full(num_levels, -np.inf)
-    score[0] = 0.0
-    back = np.zeros((num_layers, num_levels), dtype=np.int64)
+    scores = move_log_scores(betas, path_decode)
+    num_layers, num_levels, _ = scores.shape
+    # kept[level] = up to ``count`` (score, levels so far), best first
+    kept = [[(0.0, [])]] + [[] for _ in range(num_levels - 1)]
     for layer in range(num_layers):
-        new_score = np.full(num_levels, -np.inf)
+        grown = []
         for target in range(num_levels):
-            for source in range(max(0, target - 1), min(num_levels, target + 2)):
-                candidate = score[source] + log_probs[layer, source, target - source + 1]
-                if candidate > new_score[target]:
-                    new_score[target] = candidate
-                    back[layer, target] = source
-        score = new_score
-    level = int(np.argmax(score))
-    path = [level]
-    for layer in range(num_layers - 1, 0, -1):
-        level = int(back[layer, level])
-        path.append(level)
-    return path[::-1]
+            candidates = [(score + scores[layer, source, target - source + 1], path + [target])
+                          for source in range(max(0, target - 1), min(num_levels, target + 2))
+                          for score, path in kept[source]]
+            candidates = [item for item in candidates if np.isfinite(item[0])]
+            grown.append(sorted(candidates, key=lambda item: -item[0])[:count])
+        kept = grown
+    ranked = sorted((item for level in kept for item in level), key=lambda item: -item[0])
+    return [(path, float(score)) for score, path in ranked[:count]]
+
+
+def decode_path(betas, path_decode=DEFAULT_PATH_DECODE):
+    """The maximum-score network path (list of L levels); see ``best_paths``."""
+    return best_paths(betas, path_decode)[0][0]
+
+
+def path_score(betas, path, path_decode=DEFAULT_PATH_DECODE):
+    """Sum of the move log scores of ``path`` (-inf for an invalid path)."""
+    scores = move_log_scores(betas, path_decode)
+    total, source = 0.0, 0
+    for layer, target in enumerate(path):
+        move = target - source + 1
+        if not 0 <= move < NUM_MOVES:
+            return -np.inf
+        total += scores[layer, source, move]
+        source = target
+    return total
 
 
 def path_log_probability(betas, path):
     """Log probability of ``path`` under the normalised betas (-inf for an invalid path)."""
-    probs = normalize_betas(betas)
-    total = 0.0
-    source = 0
-    for layer, target in enumerate(path):
-        move = target - source + 1
-        if not 0 <= move < NUM_MOVES or probs[layer, source, move] == 0:
-            return -np.inf
-        total += np.log(probs[layer, source, move])
-        source = target
-    return total
+    return path_score(betas, path, "paper")
 
 
 def edge_block_ranges(num_blocks):

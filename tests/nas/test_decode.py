@@ -1,8 +1,12 @@
 """Decode of beta (network path) and alpha (cell genotype): src/nas/decode.py."""
+from fractions import Fraction
+
 import numpy as np
 import pytest
 
-from src.nas.decode import decode_cell, decode_path, normalize_betas, path_log_probability
+from src.config import SCHEMA
+from src.nas.decode import (PATH_DECODES, best_paths, decode_cell, decode_path, move_log_scores,
+                            normalize_betas, path_log_probability, path_score)
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
               "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -19,36 +23,121 @@ def all_valid_paths(num_layers, num_levels=4):
     return paths
 
 
-def exhaustive_best(betas):
-    """Best path by scoring every valid path (vectorised)."""
-    probs = normalize_betas(betas)
+def exhaustive_scores(betas, path_decode):
+    """(paths, scores) of every valid path (vectorised)."""
+    scores = move_log_scores(betas, path_decode)
     paths = all_valid_paths(len(betas))
     sources = np.concatenate([np.zeros((len(paths), 1), dtype=int), paths[:, :-1]], axis=1)
     layers = np.arange(len(betas))[None, :]
-    scores = np.log(probs[layers, sources, paths - sources + 1]).sum(axis=1)
-    return paths[int(np.argmax(scores))].tolist(), np.sort(scores)
+    return paths, scores[layers, sources, paths - sources + 1].sum(axis=1)
+
+
+def trellis_counts(num_layers, num_levels=4):
+    """(forward, backward) integer path counts per (layer, level): paths from the stem reaching the
+    node, and continuations from the node to the last layer."""
+    forward = [[1, 1] + [0] * (num_levels - 2)]
+    for _ in range(num_layers - 1):
+        forward.append([sum(forward[-1][s] for s in (t - 1, t, t + 1) if 0 <= s < num_levels)
+                        for t in range(num_levels)])
+    backward = [[1] * num_levels]
+    for _ in range(num_layers - 1):
+        backward.insert(0, [sum(backward[0][t] for t in (s - 1, s, s + 1) if 0 <= t < num_levels)
+                            for s in range(num_levels)])
+    return forward, backward
+
+
+def uniform_path_mean_level(num_layers):
+    """Exact mean level (over layers) of a path drawn uniformly from all valid paths."""
+    forward, backward = trellis_counts(num_layers)
+    total = sum(forward[-1])
+    weighted = sum(level * forward[layer][level] * backward[layer][level]
+                   for layer in range(num_layers) for level in range(4))
+    return Fraction(weighted, total * num_layers)
+
+
+def mean_decoded_level(num_layers, path_decode, draws=600):
+    """Mean level of the paths decoded from betas uniform in +-0.05 (seeded)."""
+    rng = np.random.default_rng(num_layers)
+    return float(np.mean([decode_path(rng.uniform(-0.05, 0.05, (num_layers, 4, 3)), path_decode)
+                          for _ in range(draws)]))
 
 
 def test_valid_path_count_matches_trellis():
-    # Counting paths by dynamic programming gives the same number as the enumeration.
-    counts = np.array([1, 0, 0, 0])
-    for layer in range(12):
-        counts = np.array([sum(counts[s] for s in (t - 1, t, t + 1) if 0 <= s < 4)
-                           for t in range(4)])
-    assert len(all_valid_paths(12)) == counts.sum()
+    forward, backward = trellis_counts(12)
+    assert len(all_valid_paths(12)) == sum(forward[-1]) == backward[0][0] + backward[0][1]
+    paths = all_valid_paths(5)
+    assert uniform_path_mean_level(5) == Fraction(int(paths.sum()), paths.size)
 
 
+@pytest.mark.parametrize("path_decode", list(PATH_DECODES))
 @pytest.mark.parametrize("scale", [1e-3, 1.0, 10.0])
-def test_decode_path_equals_exhaustive_search(scale):
+def test_best_paths_equal_exhaustive_search(scale, path_decode):
     rng = np.random.default_rng(int(scale * 1000))
     for trial in range(60):
         num_layers = 12 if trial < 10 else int(rng.integers(1, 9))
         betas = scale * rng.standard_normal((num_layers, 4, 3))
-        best, scores = exhaustive_best(betas)
-        if len(scores) > 1 and scores[-1] - scores[-2] < 1e-12:
+        paths, scores = exhaustive_scores(betas, path_decode)
+        order = np.argsort(-scores, kind="stable")
+        found = best_paths(betas, path_decode, count=2)
+        assert [score for _, score in found] == pytest.approx(scores[order[:2]].tolist())
+        if len(scores) > 1 and scores[order[0]] - scores[order[1]] < 1e-12:
             continue  # tie: either answer is right
-        assert decode_path(betas) == best
-        assert path_log_probability(betas, best) == pytest.approx(scores[-1])
+        assert decode_path(betas, path_decode) == paths[order[0]].tolist() == found[0][0]
+        assert path_score(betas, found[0][0], path_decode) == pytest.approx(scores[order[0]])
+        assert path_log_probability(betas, found[0][0]) == path_score(betas, found[0][0], "paper")
+
+
+@pytest.mark.parametrize("num_layers", [4, 12])
+def test_uninformative_betas_decode_like_uniform_paths(num_layers):
+    """SPEC 6: near-zero betas must not favour a level. 600 draws in +-0.05; the mean decoded
+    level is within 10% of a uniformly drawn valid path's (4 layers 0.985, 12 layers 1.306)."""
+    expected = float(uniform_path_mean_level(num_layers))
+    assert mean_decoded_level(num_layers, "rescaled") == pytest.approx(expected, rel=0.10)
+
+
+@pytest.mark.parametrize("num_layers", [4, 12])
+def test_paper_decode_has_a_prior_towards_level_0(num_layers):
+    """The paper-literal decode fails the test above: its normalisation gives a boundary move 1/2
+    against 1/3, so uninformative betas decode near level 0 (issue 31: 0.13 and 0.04)."""
+    expected = float(uniform_path_mean_level(num_layers))
+    assert mean_decoded_level(num_layers, "paper") < 0.2 * expected
+
+
+def test_rescaled_scores_every_path_alike_for_equal_betas():
+    """Equal betas: every move scores exactly 1/3, so all valid paths tie."""
+    paths, scores = exhaustive_scores(np.zeros((6, 4, 3)), "rescaled")
+    assert np.all(scores == scores[0])
+    assert len(paths) > 1
+
+
+@pytest.mark.parametrize("num_layers", [1, 4, 12])
+def test_rescaled_ties_resolve_to_the_lower_level(num_layers):
+    """Equal betas: every path ties exactly, so the documented rule alone picks all level 0 (both
+    the end level and every back-pointer are ties)."""
+    assert decode_path(np.zeros((num_layers, 4, 3)), "rescaled") == [0] * num_layers
+
+
+@pytest.mark.parametrize("num_layers", [4, 12])
+def test_paper_ties_resolve_to_the_lower_level(num_layers):
+    """Exact ties under the paper score: layer 0 goes to level 0 or 1 (1/2 each), both reach level 1
+    with probability 1.0 at layer 1, stay there, and the last layer moves to 0 or stays (1/2 each).
+    The lower level wins both the back-pointer tie and the end tie."""
+    betas = np.zeros((num_layers, 4, 3))
+    betas[1, 0] = [0.0, -50.0, 50.0]
+    betas[1:, 1] = [-50.0, 50.0, -50.0]
+    betas[-1, 1] = [50.0, 50.0, -50.0]
+    assert decode_path(betas, "paper") == [0] + [1] * (num_layers - 2) + [0]
+
+
+def test_path_decode_choices_match_the_config_key():
+    """The config key's choices (src/config.py may not import src.nas) are the decodes here."""
+    key = SCHEMA["path_decode"]
+    assert tuple(key.choices) == tuple(PATH_DECODES) and key.default == "rescaled"
+
+
+def test_unknown_path_decode_is_refused():
+    with pytest.raises(ValueError, match="path_decode"):
+        decode_path(np.zeros((2, 4, 3)), "viterbi")
 
 
 def test_decode_path_follows_a_planted_path():
@@ -58,7 +147,8 @@ def test_decode_path_follows_a_planted_path():
     for layer, target in enumerate(path):
         betas[layer, source, target - source + 1] = 5.0
         source = target
-    assert decode_path(betas) == path
+    for path_decode in PATH_DECODES:
+        assert decode_path(betas, path_decode) == path
 
 
 def test_decode_path_stays_in_the_trellis():
