@@ -30,8 +30,9 @@ def predict(cfg, args):
     """Predict ``args.input`` with ``args.model``; in ModelArts mode both come from data_url and
     checkpoint_url (their local copies are cfg.data_path and cfg.ckpt_path)."""
     from src.deploy.outputs import check_submission_names, write_submission_zip
-    from src.deploy.predictor import Predictor
+    from src.deploy.predictor import Predictor, backend_kind
     from src.device import init_device
+    from src.model.loading import with_checkpoint_network
 
     model = cfg.ckpt_path if cfg.enable_modelarts and cfg.checkpoint_url else args.model
     inputs = cfg.data_path if cfg.enable_modelarts and cfg.data_url else args.input
@@ -43,6 +44,8 @@ def predict(cfg, args):
             zip_path = os.path.join(cfg.output_path, os.path.basename(zip_path))
         check_output_location(zip_path, kind="file", what="--cityscapes_submission")
     init_device(cfg)
+    if backend_kind(model) == "checkpoint":
+        cfg = with_checkpoint_network(cfg, model, "--model")
     predictor = Predictor(model, cfg)
     if zip_path is None:
         written = predictor.predict_paths(inputs, cfg.output_path)

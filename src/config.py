@@ -92,7 +92,8 @@ SCHEMA = {
     ),
     **_keys(
         "model", NETWORK_STAGES,
-        arch_path=("path", None, "architecture file (decode.py output); default: the paper's Auto-DeepLab"),
+        arch_path=("path", None, "architecture file (decode.py output), or a train.py checkpoint (the architecture "
+                   "it records); default: the checkpoint's when one is read, else the paper's Auto-DeepLab"),
         variant=("str", "paper", "paper: paper/TF ops; modelzoo: loads MindSpore ModelZoo checkpoints",
                  {"choices": ("paper", "modelzoo")}),
         num_classes=("int", 19, "number of training classes",
@@ -239,20 +240,37 @@ _FALSE = {"false", "0", "no", "off"}
 
 
 class Config:
-    """Validated configuration with attribute access (``cfg.batch_size``)."""
+    """Validated configuration with attribute access (``cfg.batch_size``).
 
-    def __init__(self, values):
+    ``given``: the keys the user set (command line, a --config_path file, ``replace``), as opposed
+    to defaults; a checkpoint's recorded network fills in only keys not given
+    (``src.model.loading.with_checkpoint_network``).
+    """
+
+    def __init__(self, values, given=()):
         self.__dict__.update(values)
+        self.given = frozenset(given)
 
     def to_dict(self):
-        return dict(self.__dict__)
+        return {name: self.__dict__[name] for name in SCHEMA}
 
     def replace(self, **changes):
         """A validated copy with some values changed (for programmatic use and tests)."""
-        return Config(validate({**self.__dict__, **changes}, source="replace()"))
+        return Config(validate({**self.to_dict(), **changes}, source="replace()"), self.given | set(changes))
+
+    def adopt(self, values, source):
+        """A validated copy taking ``values`` (e.g. a checkpoint's record) for the keys not given;
+        defaults derived from an adopted key follow it (``DERIVED_DEFAULTS``)."""
+        taken = {name: value for name, value in values.items() if name not in self.given}
+        raw = {**self.to_dict(), **taken}
+        for name in taken:
+            for derived in DERIVED_DEFAULTS.get(name, ()):
+                if derived not in self.given:
+                    del raw[derived]
+        return Config(validate(raw, source=source), self.given)
 
     def __repr__(self):
-        return "Config(%s)" % ", ".join("%s=%r" % kv for kv in sorted(self.__dict__.items()))
+        return "Config(%s)" % ", ".join("%s=%r" % kv for kv in sorted(self.to_dict().items()))
 
 
 def _convert(name, key, value):
@@ -314,6 +332,10 @@ def _range_problem(key, value):
         if key.maximum is not None and (v > key.maximum or (key.exclusive_maximum and v == key.maximum)):
             return "must be %s %s" % ("<" if key.exclusive_maximum else "<=", key.maximum)
     return None
+
+
+# Keys whose default depends on another key's value (set in ``validate`` when the raw values lack them).
+DERIVED_DEFAULTS = {"variant": ("channel_order",)}
 
 
 def validate(raw, source):
@@ -394,11 +416,13 @@ def pipeline_keys(stage):
     return {name for name, key in SCHEMA.items() if set(key.stages) & set(pipeline)}
 
 
-def load_config(config_path=None, overrides=None, stage=None):
+def load_config(config_path=None, overrides=None, stage=None, file_given=True):
     """Load a YAML file (optional) and apply overrides (a dict); returns a validated Config.
 
     With ``stage``: an override the stage does not read is an error, and a file key no stage of
-    the stage's pipeline reads is a warning on stderr (see the module docstring).
+    the stage's pipeline reads is a warning on stderr (see the module docstring). The overrides,
+    and with ``file_given`` the file's keys, are the Config's ``given`` keys (a stage's default
+    file is not the user's choice).
     """
     raw = read_yaml(config_path) if config_path else {}
     overrides = dict(overrides or {})
@@ -413,10 +437,11 @@ def load_config(config_path=None, overrides=None, stage=None):
         if unused:
             print("warning: %s sets %s, which %s does not read; it has no effect"
                   % (config_path, ", ".join(unused), stage), file=sys.stderr)
+    given = set(overrides) | (set(raw) if file_given else set())
     raw = {**raw, **overrides}
     if config_path:
         raw["config_path"] = config_path
-    return Config(validate(raw, source=config_path or "overrides"))
+    return Config(validate(raw, source=config_path or "overrides"), given)
 
 
 def _argument_parser(stage, description, default_config_path, epilog=None):
@@ -457,5 +482,6 @@ def parse_config(argv=None, default_config_path=None, description=None, epilog=N
     if rest:
         parser.error("unrecognized arguments: %s" % " ".join(rest))
     cli = vars(cli)
+    file_given = "config_path" in cli
     config_path = cli.pop("config_path", default_config_path)
-    return load_config(config_path, cli, stage=stage)
+    return load_config(config_path, cli, stage=stage, file_given=file_given)

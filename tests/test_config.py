@@ -58,6 +58,7 @@ BAD_VALUES = [
     ("device_target", "TPU", "must be one of auto, Ascend, GPU, CPU"),
     ("device_id", "-1", "must be >= 0"),
     ("mode", "fast", "must be one of graph, pynative"),
+    ("path_decode", "viterbi", "must be one of rescaled, paper"),
     ("seed", "-1", "must be >= 0"),
     ("distribute", "maybe", "expected true or false"),
     ("enable_modelarts", "2", "expected true or false"),

@@ -99,10 +99,11 @@ def export_network(net, path, file_format, height, width, output="argmax"):
 def run_export(cfg):
     """export.py: cfg.ckpt_path at cfg.height x cfg.width with cfg.output; returns the file written."""
     from src.device import device_of, init_device
-    from src.model.loading import load_network
+    from src.model.loading import load_network, with_checkpoint_network
 
     check_format(cfg.file_format, device_of(cfg))
     init_device(cfg)
+    cfg = with_checkpoint_network(cfg)
     net = load_network(cfg)
     path = export_network(net, export_file_name(cfg.output_path, cfg.height, cfg.width, cfg.output, cfg.file_format),
                           cfg.file_format, cfg.height, cfg.width, cfg.output)

@@ -46,9 +46,10 @@ def evaluate_forward(forward, cfg, split="val", progress=True):
 def run_eval(cfg, progress=True):
     """eval.py: load the checkpoint, score it, print the table, save ``eval_results.json``."""
     from src.device import init_device
-    from src.model.loading import load_network, numpy_forward
+    from src.model.loading import load_network, numpy_forward, with_checkpoint_network
 
     init_device(cfg)
+    cfg = with_checkpoint_network(cfg)
     net = load_network(cfg)
     scores = evaluate_forward(numpy_forward(net), cfg, progress=progress)
     scores["checkpoint"] = os.path.abspath(cfg.ckpt_path)

@@ -4,6 +4,7 @@ import mindspore.nn as nn
 from mindspore import Parameter, Tensor
 
 from src.architecture import Architecture, load_architecture
+from src.errors import UserError
 from src.layers.norm import norm_settings
 from src.layers.operations import check_variant
 from src.layers.resize import BilinearResize
@@ -59,12 +60,26 @@ class AutoDeepLab(nn.Cell):
         return self.resize(logits, (x.shape[2], x.shape[3]))
 
 
+def _architecture_of(arch_path):
+    """The architecture of ``arch_path``: an architecture file, or the one a train.py checkpoint
+    records (so a checkpoint alone names its network; ``src.model.loading``)."""
+    if arch_path is None or not str(arch_path).endswith(".ckpt"):
+        return load_architecture(arch_path)
+    from src.checkpoint import read_checkpoint
+
+    stored = read_checkpoint(arch_path, "--arch_path").meta.get("architecture")
+    if stored is None:
+        raise UserError("--arch_path %s records no architecture (not written by train.py); pass the "
+                        "architecture.json it was trained with" % arch_path)
+    return Architecture.from_dict(stored, source=arch_path)
+
+
 def build_model(cfg, use_sync_bn=False, architecture=None):
     """AutoDeepLab from a config with the model keys of ``src.config``: ``architecture`` (an
-    Architecture), else the file ``arch_path`` (None = the paper's architecture). Cells and blocks
+    Architecture), else ``arch_path``, a file or a checkpoint (None = the paper's architecture). Cells and blocks
     per cell come from the architecture, not from ``num_layers`` / ``block_multiplier`` (those
     shape the search supernet only)."""
-    return AutoDeepLab(architecture or load_architecture(cfg.arch_path),
+    return AutoDeepLab(architecture or _architecture_of(cfg.arch_path),
                        num_classes=cfg.num_classes,
                        filter_multiplier=cfg.filter_multiplier,
                        variant=cfg.variant,

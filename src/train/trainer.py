@@ -14,6 +14,7 @@ import yaml
 from src.device import init_device, use_sync_bn
 from src.errors import UserError, interruption_note
 from src.fileio import atomic_write, check_output_location, folder_lock, remove_stale_temporaries
+from src.model.loading import with_checkpoint_network
 from src.modelarts import prepare_inputs, upload_outputs
 
 LOG = logging.getLogger("autodeeplab.train")
@@ -37,6 +38,7 @@ def train(cfg):
     rank_id, rank_size = init_device(cfg)
     _setup_logging(rank_id, rank_size)
     cfg = prepare_inputs(cfg, rank_id)
+    cfg = with_checkpoint_network(cfg, cfg.resume, "--resume")  # the network of the run it continues
     output = check_output_location(cfg.output_path, "folder", "--output_path")
     os.makedirs(output, exist_ok=True)
     try:
