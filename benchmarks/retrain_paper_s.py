@@ -9,8 +9,8 @@ scripts/run_demo.sh), crop 193, random scale 1-2, batch 4, 170 epochs = 2040 ste
 (the paper's 0.05 for batch 16, scaled linearly to batch 4) with a 20-step warmup from 1e-4 then
 poly 0.9, OHEM, then the BN statistics re-estimated on the 48 full training images
 (bn_recalibration_images); every other key as in autodeeplab_s.yaml. About an hour on a 2-core
-CPU: the 12-cell network needs about 2000 steps to reach the target (the README table has the
-measured runs, shorter schedules included).
+CPU: the 12-cell network needs about 2000 steps to reach the target (the measured runs,
+shorter schedules included: docs/retrain_network.md, Auto-DeepLab-S on the demo data).
 
 Reported: val mIoU and pixel accuracy in eval mode (BN running statistics), the same in "train-BN"
 mode (BN batch statistics of each image, dropout off) on the same images, and the gap between the

@@ -13,8 +13,8 @@
    budget for all; seed 0) and evaluates it on the val split at one scale without flip.
 5. Prints the table (mean and sample standard deviation of val mIoU per group) and which wins.
 
-A benchmark (tens of minutes on a 2-core CPU), not a test. The README's Search section holds the
-table of a run.
+A benchmark (tens of minutes on a 2-core CPU), not a test. The table of a run is in
+docs/search.md, Search quality.
 """
 import argparse
 import json

@@ -8,8 +8,9 @@
 --grads one (the search's way, src.nas.search_trainer): both steps differentiate w.r.t. every
 parameter and apply their part. --grads split: the weight step w.r.t. the weights only, the
 architecture step w.r.t. alpha/beta only: cheaper, but in graph mode its architecture gradients
-are wrong (0) from the second iteration on (MindSpore's jit grad cache, README Search); it is kept
-to measure what the fix costs. Each line prints the architecture gradient norms. Measured
+are wrong (0) from the second iteration on (MindSpore's jit grad cache:
+docs/search.md, One gradient configuration); it is kept to measure what the fix costs. Each line
+prints the architecture gradient norms. Measured
 2026-12-01 (machine loaded, load average 14 on 2 cores, so the times say little), 2 layers, F 4,
 B 2, crop 33, stem 8, --grads split: |grad alpha| 1.3e-2 and |grad beta| 3.7e-3 in iteration 0,
 exactly 0 in iterations 1-3.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Everything the tests need, installed into the active Python environment (the README's command 2):
+# Everything the tests need, installed into the active Python environment (README, Quick start):
 #  1. pip install -r requirements-test.txt (it includes requirements.txt: one resolution, pins kept);
 #  2. the Debian packages of the C++ app tests (libopencv-dev cmake g++): installed when root,
 #     otherwise named for you to install;

@@ -5,7 +5,7 @@ Every key is declared once in ``SCHEMA``: type, default, allowed values, help te
 file (``base: other.yaml``); ``--key value`` overrides the file; the result is validated and every
 bad value is reported at once, each with its fix.
 
-Keys a stage does not read (the rule, also in the README): on the command line an error (the
+Keys a stage does not read (the rule, also in README, Configuration): on the command line an error (the
 option would have no effect); in a YAML file a one-line warning when no stage of the file's
 pipeline reads the key (a retrain file serves train, eval, export, predict, preprocess and
 postprocess, so eval quietly skips the training keys of autodeeplab_s.yaml, but a search file
@@ -171,7 +171,8 @@ SCHEMA = {
         log_samples=("bool", False, "write the file names each rank reads to samples_rank<R>.txt (data sharding check)"),
         bn_recalibration_images=("int", 0, "after the last step, re-estimate the BN running statistics on this "
                                  "many full training images and rewrite the last checkpoint (0: off; "
-                                 "for small batches and crops, see README)", {"minimum": 0}),
+                                 "for small batches and crops, see "
+                                 "docs/retrain_network.md, BN re-estimation)", {"minimum": 0}),
         bn_recalibration_batch=("int", 4, "images per forward pass of the BN re-estimation (batch statistics "
                                 "of each pass normalise the layers above)", {"minimum": 2}),
     ),

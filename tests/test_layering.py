@@ -1,4 +1,4 @@
-"""Layering of src/: each package imports only what the README's layering table allows, and no two
+"""Layering of src/ (docs/CONTRIBUTING.md, Layering): each package imports only what its table allows, and no two
 packages import each other. Imports are read from the source with ast (nothing is imported), lazy
 imports inside functions included."""
 import ast
@@ -52,8 +52,8 @@ def package_edges():
 
 
 def layering_table():
-    """{unit: allowed imports} from the README's "### Layering" table."""
-    with open(os.path.join(REPO, "README.md"), encoding="utf-8") as f:
+    """{unit: allowed imports} from the table of docs/CONTRIBUTING.md, Layering."""
+    with open(os.path.join(REPO, "docs", "CONTRIBUTING.md"), encoding="utf-8") as f:
         text = f.read()
     section = text.split("### Layering", 1)[1].split("\n#", 1)[0]
     table = {}
@@ -87,7 +87,7 @@ def test_the_cycle_finder_finds_cycles():
 
 def test_the_table_names_every_unit_of_src():
     units = {unit_of(module) for _, module in source_modules()}
-    assert units - set(layering_table()) == set(), "add a line for it to the README's layering table"
+    assert units - set(layering_table()) == set(), "add a line for it to docs/CONTRIBUTING.md, Layering"
 
 
 def test_the_table_has_no_cycle():
@@ -101,7 +101,7 @@ def test_no_import_cycle_between_packages():
 def test_each_package_imports_only_what_the_table_allows():
     table = layering_table()
     forbidden = {(a, b) for a, b in package_edges() - KNOWN_VIOLATIONS if b not in table.get(a, set())}
-    assert forbidden == set(), "imports against the README's layering table"
+    assert forbidden == set(), "imports against docs/CONTRIBUTING.md, Layering"
 
 
 def test_every_known_violation_still_exists():

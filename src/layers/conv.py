@@ -2,7 +2,7 @@
 
 Each is a cell with one parameter ``weight`` (the name nn.Conv2d gives it, so checkpoints keep
 their layout) and two formulations with the same values and gradients (tested): on CPU, where it
-is faster, a C++ kernel of src/kernels (see README, CPU kernels); elsewhere, and inside
+is faster, a C++ kernel of src/kernels (see docs/cpu.md, Kernels); elsewhere, and inside
 ``src.kernels.portable_ops`` (export), MindSpore's own Conv2D, which every backend knows.
 """
 import functools
@@ -29,7 +29,7 @@ GEMM_MIN_CHANNELS = 64
 GEMM_MIN_POINTWISE_CHANNELS = 128
 GEMM_MIN_PIXELS = 1024
 # Those thresholds hold where numpy's OpenBLAS runs at full speed; on some hosts it is 2-3x slower
-# than MindSpore's conv (README, Speed). So ``dense_conv_library`` times one 3x3 conv of
+# than MindSpore's conv (docs/cpu.md, Host dependence). So ``dense_conv_library`` times one 3x3 conv of
 # SGEMM_PROBE_SHAPE (batch, channels, height, width) both ways once per process and keeps the SGEMM
 # kernel unless it is more than SGEMM_MAX_SLOWDOWN times slower. AUTODEEPLAB_DENSE_CONV overrides.
 DENSE_CONV_VAR = "AUTODEEPLAB_DENSE_CONV"
@@ -189,7 +189,7 @@ def sgemm_is_fast(library):
     if sgemm <= SGEMM_MAX_SLOWDOWN * mindspore:
         return True
     warnings.warn(f"numpy's OpenBLAS ran a 3x3 conv {sgemm / mindspore:.1f}x slower than MindSpore on "
-                  "this host, so the dense convs use MindSpore's kernel (README, Speed; "
+                  "this host, so the dense convs use MindSpore's kernel (docs/cpu.md, Host dependence; "
                   f"{DENSE_CONV_VAR}=sgemm forces the SGEMM kernel)", stacklevel=2)
     return False
 
@@ -242,7 +242,7 @@ class CpuDepthwiseConv(nn.Cell):
     src/kernels/depthwise_conv.cc.
 
     MindSpore 2.10 runs a CPU depthwise conv as one small GEMM per channel, at about 4 GFLOP/s;
-    these kernels are 3-8x faster (README, Measured figures). The input gradient of a stride-1
+    these kernels are 3-8x faster (docs/cpu.md, Kernels). The input gradient of a stride-1
     'same' depthwise conv is the same conv of the output gradient with the spatially flipped
     filters, so the forward kernel serves both passes; the weight gradient has its own. MindSpore
     registers a custom op's shape function once per kernel name, so both take every shape from

@@ -12,8 +12,9 @@ backward graph of an ``ms.jit`` function (the supernet's node function) by its i
 without which inputs need a gradient: the first gradient configuration it sees is reused for the
 other configurations from their second call on, so with two gradient functions (weights only,
 alpha/beta only) the architecture gradients were exactly 0 from the second architecture step on,
-or the weight gradients wrong when the architecture step came first (README, Search;
-tests/test_search_grad.py). The cost is the weight gradients computed in the architecture step.
+or the weight gradients wrong when the architecture step came first
+(docs/search.md, One gradient configuration; tests/nas/test_search_gradients.py). The cost is the
+weight gradients computed in the architecture step.
 
 After each epoch: mIoU of the supernet on half B (fixed crops), alpha/beta and the search health
 (``Architect.epoch_health``) appended to ``arch_history.npz``, the decoded ``architecture.json``,
@@ -125,8 +126,8 @@ class Architect:
             raise FrozenArchitectureError(
                 f"{self.steps} architecture steps this epoch all had exactly zero alpha and beta "
                 "gradients: the architecture is frozen and the search would decode its random "
-                "initialisation. The gradient of the loss does not reach alpha/beta (see README, "
-                "Search: one gradient configuration for the compiled node function)")
+                "initialisation. The gradient of the loss does not reach alpha/beta (see "
+                "docs/search.md, One gradient configuration)")
         return health
 
 

@@ -4,9 +4,9 @@ Why: the running statistics are averages of batch statistics of small, zoomed-in
 With few values per channel at the deep levels (a 129 crop at batch 4 gives stride-32 cells
 5x5x4 = 100), they describe neither what a layer sees on a full image nor the network whose
 upstream layers were normalised with batch statistics, and the eval-mode network drifts further
-from the trained one at every cell (README, Auto-DeepLab-S on the demo data). Here each layer's
-statistics are the population mean and variance of its inputs over ``images`` full training
-images, forwarded in batches of ``batch`` with batch statistics (so every layer sees inputs
+from the trained one at every cell (docs/retrain_network.md, Auto-DeepLab-S on the demo data).
+Here each layer's statistics are the population mean and variance of its inputs over ``images``
+full training images, forwarded in batches of ``batch`` with batch statistics (so every layer sees inputs
 normalised as its upstream layers will be), as in "precise BN" (Wu & Johnson, Rethinking "Batch"
 in BatchNorm, 2021). Runs on a network without SyncBN, in PyNative mode (forward hooks).
 """
