@@ -1,0 +1,214 @@
+"""Search health: did the data decide the architecture, or did the search's own dynamics? (numpy)
+
+Why not the logits alone: Adam moves every logit by about its lr per step whatever the gradient's
+sign consistency, so after n steps pure noise gives margins of order lr * sqrt(n) or more, and a
+large architecture lr makes them look confident. Evidence is the gradient itself: over n steps the
+mean per-step gradient of a decision (chosen op minus runner-up, decoded path minus runner-up
+path) against its per-step spread, a z statistic that does not depend on the lr. A decision is
+supported when z clears a Bonferroni bound over all decisions of the architecture; the
+architecture is "decided" when every decision is supported (``verdict``).
+
+What the trainer records (``GradientMoments``; docs/search_decisions.md):
+
+* per architecture step: the loss gradient of alpha (edges, ops) and of beta (L, 4, 3) on that
+  step's batch of half B, as computed (before weight decay and before Adam), added with
+  ``alpha_moments.add(grad)`` / ``beta_moments.add(grad)``: a step count and, per logit, the sum
+  and the sum of squares, since the first architecture step (not reset per epoch);
+* optionally, a null stream on some steps: the same gradients on the same batch with each
+  label map's pixels shuffled (labels that carry no information), into ``null_alpha`` /
+  ``null_beta`` moments. Its mean is subtracted from the real mean, so drift that does not
+  come from the labels (an untrained supernet favouring parameter-free ops, say) does not count
+  as the data deciding. Without it the reference is zero-mean noise;
+* per epoch, into arch_history.npz: each moments' ``count``, ``total``, ``total_sq`` (the
+  verdict can be recomputed from the file), and the figures of ``epoch_figures`` (alpha and
+  beta at the first architecture step are the reference of "since the start").
+
+No cross-products are recorded, so a decision's per-step spread is bounded by the sum of its
+logits' spreads (Minkowski): conservative, never optimistic.
+"""
+import dataclasses
+from statistics import NormalDist
+
+import numpy as np
+
+from src.nas.decode import (DEFAULT_PATH_DECODE, best_paths, decode_cell, edge_block_ranges,
+                            move_mask, normalize_betas)
+
+# Op kinds of the op table (src.layers.operations.OP_TABLE) with no trainable weight: zero,
+# identity, and pools (whose BN in search is non-affine).
+PARAMETER_FREE_KINDS = ("zero", "identity", "max_pool", "avg_pool")
+SIGNIFICANCE = 0.05  # family-wise, over all decisions of one architecture (Bonferroni)
+MIN_STEPS = 20  # fewer architecture steps: the per-step spread itself is not yet known
+DECIDED, NOT_DETERMINED = "decided", "not determined by the data"
+
+
+@dataclasses.dataclass
+class GradientMoments:
+    """Running count, sum and sum of squares of per-step gradients, per logit."""
+
+    count: int
+    total: np.ndarray
+    total_sq: np.ndarray
+
+    @classmethod
+    def zeros(cls, shape):
+        return cls(0, np.zeros(shape), np.zeros(shape))
+
+    def add(self, grad):
+        grad = np.asarray(grad, dtype=np.float64)
+        self.count += 1
+        self.total = self.total + grad
+        self.total_sq = self.total_sq + grad ** 2
+
+    def mean(self):
+        return self.total / max(self.count, 1)
+
+    def std(self):
+        """Per-step standard deviation (n - 1 in the denominator; 0 for fewer than 2 steps)."""
+        if self.count < 2:
+            return np.zeros_like(self.total)
+        spread = self.total_sq - self.total ** 2 / self.count
+        return np.sqrt(np.maximum(spread, 0.0) / (self.count - 1))
+
+
+def architecture_change(alphas0, alphas, betas0, betas):
+    """(largest |change| of alpha, of beta over existing moves) since the reference alpha0/beta0."""
+    alpha_change = float(np.abs(np.asarray(alphas) - alphas0).max())
+    betas = np.asarray(betas)
+    moved = np.abs(betas - betas0)[move_mask(*betas.shape[:2])]
+    return alpha_change, float(moved.max())
+
+
+def _kept_edges(alphas):
+    """[(edge index, chosen op column)] of the cell ``decode_cell`` keeps, and the op names."""
+    from src.layers.operations import PRIMITIVES
+    cell = decode_cell(alphas)
+    starts = [start for start, _ in edge_block_ranges(len(cell) // 2)]
+    return [(starts[row // 2] + state, PRIMITIVES.index(op)) for row, (state, op) in enumerate(cell)], PRIMITIVES
+
+
+def op_margins(alphas):
+    """Per kept edge: chosen op, runner-up (best other non-``none`` op), and the margin between them
+    in softmax probability (over all ops, as in the supernet) and in logit."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    kept, primitives = _kept_edges(alphas)
+    probs = np.exp(alphas - alphas.max(axis=1, keepdims=True))
+    probs /= probs.sum(axis=1, keepdims=True)
+    margins = []
+    for edge, op in kept:
+        others = [j for j in range(1, alphas.shape[1]) if j != op]
+        runner_up = max(others, key=lambda j: alphas[edge, j])
+        margins.append({"edge": edge, "op": primitives[op], "runner_up": primitives[runner_up],
+                        "prob_margin": float(probs[edge, op] - probs[edge, runner_up]),
+                        "logit_margin": float(alphas[edge, op] - alphas[edge, runner_up])})
+    return margins
+
+
+def path_margin(betas, path_decode=DEFAULT_PATH_DECODE):
+    """(decoded path, runner-up path, score difference): the Viterbi margin to the best path with
+    another level sequence (inf when there is only one valid path)."""
+    ranked = best_paths(betas, path_decode, count=2)
+    if len(ranked) < 2:
+        return ranked[0][0], None, float("inf")
+    (best, best_score), (runner_up, runner_score) = ranked
+    return best, runner_up, best_score - runner_score
+
+
+def parameter_free_ops(alphas):
+    """Number of kept edges whose op has no trainable weight (kinds ``PARAMETER_FREE_KINDS``)."""
+    from src.layers.operations import OP_TABLE
+    return sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in decode_cell(alphas))
+
+
+def _z(weights, moments, null):
+    """z of the descent along ``weights`` (a direction in logit space that favours the decision):
+    mean per-step vote -weights . grad, minus the null stream's, over its standard error."""
+    def effect_and_error(stats):
+        error = np.abs(weights).ravel() @ stats.std().ravel() / np.sqrt(max(stats.count, 1))
+        return -weights.ravel() @ stats.mean().ravel(), error
+    effect, error = effect_and_error(moments)
+    if null is not None:
+        null_effect, null_error = effect_and_error(null)
+        effect, error = effect - null_effect, np.hypot(error, null_error)
+    if error == 0:
+        return float(np.sign(effect) * np.inf) if effect else 0.0
+    return float(effect / error)
+
+
+def op_evidence(alphas, moments, null=None):
+    """Per kept edge: the smallest z of the chosen op against each other non-``none`` op."""
+    alphas = np.asarray(alphas, dtype=np.float64)
+    kept, _ = _kept_edges(alphas)
+    evidence = []
+    for edge, op in kept:
+        scores = []
+        for other in range(1, alphas.shape[1]):
+            if other != op:
+                weights = np.zeros_like(alphas)
+                weights[edge, op], weights[edge, other] = 1.0, -1.0
+                scores.append(_z(weights, moments, null))
+        evidence.append(min(scores))
+    return evidence
+
+
+def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE, null=None):
+    """z of the decoded path against the runner-up path: the direction is the gradient of their
+    score difference w.r.t. beta (move one-hot minus the node's move probabilities, per move)."""
+    best, runner_up, _ = path_margin(betas, path_decode)
+    if runner_up is None:
+        return float("inf")
+    probs = normalize_betas(betas)
+    weights = np.zeros_like(probs)
+    for path, sign in ((best, 1.0), (runner_up, -1.0)):
+        source = 0
+        for layer, target in enumerate(path):
+            weights[layer, source] -= sign * probs[layer, source]
+            weights[layer, source, target - source + 1] += sign
+            source = target
+    return _z(weights, moments, null)
+
+
+def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECODE):
+    """The per-epoch health figures (log and arch_history.npz): changes since the start, op
+    margins of the kept edges, the path margin, and the parameter-free ops among the kept edges."""
+    alpha_change, beta_change = architecture_change(alphas0, alphas, betas0, betas)
+    margins = op_margins(alphas)
+    _, _, margin = path_margin(betas, path_decode)
+    return {"alpha_change": alpha_change, "beta_change": beta_change,
+            "op_prob_margin": np.array([m["prob_margin"] for m in margins]),
+            "op_logit_margin": np.array([m["logit_margin"] for m in margins]),
+            "path_margin": margin, "parameter_free_ops": parameter_free_ops(alphas)}
+
+
+def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH_DECODE,
+            null_alpha=None, null_beta=None, significance=SIGNIFICANCE, min_steps=MIN_STEPS):
+    """Decided, or not determined by the data with what to do.
+
+    Decisions: the op on each kept edge (against every other non-``none`` op) and the network
+    path (against the runner-up path). Each needs z >= the one-sided Bonferroni bound at
+    ``significance`` over all decisions; the architecture is decided when all are supported
+    after at least ``min_steps`` architecture steps. Which edges a block keeps is not tested.
+    Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps.
+    """
+    op_z = op_evidence(alphas, alpha_moments, null_alpha)
+    path_z = path_evidence(betas, beta_moments, path_decode, null_beta)
+    bound = NormalDist().inv_cdf(1 - significance / (len(op_z) + 1))
+    steps = min(alpha_moments.count, beta_moments.count)
+    weakest = min(op_z + [path_z])
+    decided = steps >= min_steps and weakest >= bound
+    supported = sum(z >= bound for z in op_z)
+    if decided:
+        advice = "every op choice and the path are supported by the architecture gradients beyond noise"
+    else:
+        longer = (f"at the current signal-to-noise about {steps * (bound / weakest) ** 2:.0f} architecture "
+                  "steps would be needed" if weakest > 0 and steps >= min_steps else
+                  "the gradients do not (yet) favour the decoded choices")
+        advice = (f"{supported} of {len(op_z)} op choices and {'the' if path_z >= bound else 'not the'} "
+                  f"path are supported after {steps} architecture steps (z bound {bound:.2f}); "
+                  f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")
+    free = parameter_free_ops(alphas)
+    if free * 2 > len(op_z):
+        advice += (f"; {free} of {len(op_z)} kept ops are parameter-free: the skip-connect collapse "
+                   "(docs/search_decisions.md)")
+    return {"verdict": DECIDED if decided else NOT_DETERMINED, "decided": decided, "advice": advice,
+            "z_bound": bound, "op_z": op_z, "path_z": path_z, "steps": steps}

@@ -1,0 +1,177 @@
+"""Search health (src/nas/health.py) on synthetic architecture-gradient streams: noise pushed by a
+large Adam lr into confident-looking logits is not determined; a consistent signal is decided;
+drift present without the labels (the null stream) does not count."""
+import re
+
+import numpy as np
+import pytest
+
+from src.nas.decode import best_paths, decode_cell, decode_path, move_mask
+from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, op_margins,
+                            parameter_free_ops, path_margin, verdict)
+
+LAYERS, EDGES, OPS = 12, 20, 8
+GENOTYPE = [[0, "dil_conv_5x5"], [1, "sep_conv_3x3"], [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
+            [0, "sep_conv_3x3"], [3, "sep_conv_3x3"], [2, "sep_conv_5x5"], [4, "sep_conv_5x5"],
+            [3, "sep_conv_5x5"], [5, "dil_conv_5x5"]]
+PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
+              "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
+STARTS = [0, 2, 5, 9, 14]
+PATH = [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1]
+
+
+def planted_directions():
+    """Unit pushes (gradient descent raises them): the genotype's ops and the path's moves."""
+    alpha = np.zeros((EDGES, OPS))
+    for row, (state, op) in enumerate(GENOTYPE):
+        alpha[STARTS[row // 2] + state, PRIMITIVES.index(op)] = 1.0
+    beta = np.zeros((LAYERS, 4, 3))
+    source = 0
+    for layer, target in enumerate(PATH):
+        beta[layer, source, target - source + 1] = 1.0
+        source = target
+    return alpha, beta
+
+
+def adam_search(gradient, steps, lr, seed, null_gradient=None):
+    """Adam (betas 0.9/0.999) on alpha/beta from 1e-3 * N(0, 1), recording the gradient moments
+    as the trainer would; ``gradient(rng)`` -> (alpha grad, beta grad) of one step."""
+    rng = np.random.default_rng(seed)
+    params = [1e-3 * rng.standard_normal((EDGES, OPS)), 1e-3 * rng.standard_normal((LAYERS, 4, 3))]
+    moments = [GradientMoments.zeros(p.shape) for p in params]
+    nulls = [GradientMoments.zeros(p.shape) for p in params]
+    first, second = [np.zeros_like(p) for p in params], [np.zeros_like(p) for p in params]
+    for step in range(1, steps + 1):
+        grads = gradient(rng)
+        if null_gradient is not None:
+            for stats, grad in zip(nulls, null_gradient(rng)):
+                stats.add(grad)
+        for i, grad in enumerate(grads):
+            moments[i].add(grad)
+            first[i] = 0.9 * first[i] + 0.1 * grad
+            second[i] = 0.999 * second[i] + 0.001 * grad ** 2
+            params[i] = params[i] - lr * (first[i] / (1 - 0.9 ** step)) / (
+                np.sqrt(second[i] / (1 - 0.999 ** step)) + 1e-8)
+    return params, moments, nulls if null_gradient is not None else (None, None)
+
+
+def noise(rng):
+    return rng.standard_normal((EDGES, OPS)), rng.standard_normal((LAYERS, 4, 3))
+
+
+def signal(strength, alpha_push, beta_push):
+    return lambda rng: (-strength * alpha_push + rng.standard_normal((EDGES, OPS)),
+                        -strength * beta_push + rng.standard_normal((LAYERS, 4, 3)))
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_noise_with_a_large_lr_is_not_determined(seed):
+    """Adam at lr 0.1 turns zero-mean noise into confident-looking logits: op probability margins
+    and a path margin a fixed threshold would accept; the verdict must not."""
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(noise, steps=300, lr=0.1, seed=seed)
+    margins = op_margins(alphas)
+    assert np.median([m["prob_margin"] for m in margins]) > 0.1
+    assert min(architecture_change(np.zeros_like(alphas), alphas, np.zeros_like(betas), betas)) > 1.0
+    result = verdict(alphas, betas, alpha_stats, beta_stats)
+    assert result["verdict"] == NOT_DETERMINED and not result["decided"], result
+    assert "search longer" in result["advice"] and "paper's architecture" in result["advice"]
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_consistent_signal_is_decided(seed):
+    """A push of one per-step standard deviation towards a planted architecture, at the paper's
+    lr 3e-3 (logits move far less than under the noise above): decided, decoding to the plant."""
+    alpha_push, beta_push = planted_directions()
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=300, lr=3e-3, seed=seed)
+    assert decode_cell(alphas) == GENOTYPE and decode_path(betas) == PATH
+    result = verdict(alphas, betas, alpha_stats, beta_stats)
+    assert result["verdict"] == DECIDED, result
+    assert min(result["op_z"]) >= result["z_bound"] and result["path_z"] >= result["z_bound"]
+
+
+def test_a_short_search_is_not_determined_and_says_how_long_to_search():
+    """30 steps of a real push: not determined; the advice's step count (z grows as sqrt(steps))
+    then decides a fresh run."""
+    alpha_push, beta_push = planted_directions()
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=30, lr=3e-3, seed=0)
+    result = verdict(alphas, betas, alpha_stats, beta_stats)
+    assert result["verdict"] == NOT_DETERMINED
+    needed = int(re.search(r"about (\d+) architecture steps would be needed", result["advice"]).group(1))
+    assert 30 < needed < 1000
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=needed, lr=3e-3, seed=1)
+    assert verdict(alphas, betas, alpha_stats, beta_stats)["verdict"] == DECIDED
+
+
+def test_drift_without_the_labels_does_not_count():
+    """The same consistent push in the real and in the null (shuffled-label) stream is drift of the
+    search itself: decided against zero-mean noise, not determined against the null stream."""
+    alpha_push, beta_push = planted_directions()
+    drift = signal(0.5, alpha_push, beta_push)
+    (alphas, betas), (alpha_stats, beta_stats), (null_alpha, null_beta) = adam_search(
+        drift, steps=300, lr=3e-3, seed=0, null_gradient=drift)
+    assert verdict(alphas, betas, alpha_stats, beta_stats)["verdict"] == DECIDED
+    result = verdict(alphas, betas, alpha_stats, beta_stats, null_alpha=null_alpha, null_beta=null_beta)
+    assert result["verdict"] == NOT_DETERMINED
+    # Labels that add to the drift are still seen.
+    (alphas, betas), (alpha_stats, beta_stats), (null_alpha, null_beta) = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=300, lr=3e-3, seed=0,
+        null_gradient=signal(0.3, alpha_push, beta_push))
+    result = verdict(alphas, betas, alpha_stats, beta_stats, null_alpha=null_alpha, null_beta=null_beta)
+    assert result["verdict"] == DECIDED, result
+
+
+def test_too_few_steps_are_never_decided():
+    alpha_push, beta_push = planted_directions()
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
+        signal(3.0, alpha_push, beta_push), steps=10, lr=3e-3, seed=0)
+    assert verdict(alphas, betas, alpha_stats, beta_stats)["verdict"] == NOT_DETERMINED
+
+
+def test_gradient_moments_match_numpy():
+    grads = np.random.default_rng(0).standard_normal((30, 4, 3))
+    stats = GradientMoments.zeros((4, 3))
+    for grad in grads:
+        stats.add(grad)
+    np.testing.assert_allclose(stats.mean(), grads.mean(axis=0))
+    np.testing.assert_allclose(stats.std(), grads.std(axis=0, ddof=1))
+
+
+def test_margins_and_parameter_free_count():
+    alphas = np.zeros((EDGES, OPS))
+    for row, (state, op) in enumerate(GENOTYPE):
+        alphas[STARTS[row // 2] + state, PRIMITIVES.index(op)] = 2.0
+    edge = STARTS[0]  # block 0, state 0: dil_conv_5x5; make skip_connect the runner-up
+    alphas[edge, PRIMITIVES.index("skip_connect")] = 0.5
+    alphas[edge, 0] = 9.0  # `none` is never the runner-up
+    first = op_margins(alphas)[0]
+    assert (first["edge"], first["op"], first["runner_up"]) == (0, "dil_conv_5x5", "skip_connect")
+    assert first["logit_margin"] == pytest.approx(1.5)
+    probs = np.exp(alphas[edge]) / np.exp(alphas[edge]).sum()
+    assert first["prob_margin"] == pytest.approx(probs[7] - probs[3])
+    assert parameter_free_ops(alphas) == 0
+    for row, op in ((0, "skip_connect"), (3, "max_pool_3x3"), (9, "avg_pool_3x3")):
+        state = GENOTYPE[row][0]
+        alphas[STARTS[row // 2] + state, PRIMITIVES.index(op)] = 5.0
+    assert parameter_free_ops(alphas) == 3
+
+
+def test_path_margin_is_the_gap_to_the_runner_up():
+    betas = np.zeros((1, 4, 3))
+    betas[0, 0, 2] = 1.0  # stem -> level 1 preferred by 1 logit
+    assert path_margin(betas, "rescaled") == ([1], [0], pytest.approx(1.0))
+    betas = np.random.default_rng(0).standard_normal((LAYERS, 4, 3))
+    (best, first), (second, runner) = best_paths(betas, "paper", count=2)
+    assert path_margin(betas, "paper") == (best, second, pytest.approx(first - runner))
+
+
+def test_architecture_change_ignores_moves_that_do_not_exist():
+    alphas0, betas0 = np.zeros((EDGES, OPS)), np.zeros((LAYERS, 4, 3))
+    alphas, betas = alphas0.copy(), betas0.copy()
+    alphas[3, 2] = -0.4
+    betas[0, 3, 1] = 7.0  # level 3 does not exist at the stem
+    betas[5, 2, 0] = 0.25
+    assert not move_mask(LAYERS)[0, 3, 1]
+    assert architecture_change(alphas0, alphas, betas0, betas) == (pytest.approx(0.4), pytest.approx(0.25))
