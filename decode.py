@@ -1,4 +1,4 @@
-"""Decode a search checkpoint into an architecture (SPEC 6).
+"""Decode a search checkpoint into an architecture (README, Decode).
 
     python decode.py --ckpt_path search_epoch40.ckpt --output_path DIR
     (ModelArts: --enable_modelarts true --data_url OBS --checkpoint_url OBS_CKPT --train_url OBS_OUTPUT)

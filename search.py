@@ -1,4 +1,4 @@
-"""Auto-DeepLab architecture search (first-order DARTS on the supernet, SPEC 5).
+"""Auto-DeepLab architecture search (first-order DARTS on the supernet; docs/search.md, Method).
 
     python search.py --data_path MINDRECORD_DIR --output_path DIR [--resume CKPT] [--KEY VALUE ...]
 

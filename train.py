@@ -1,4 +1,4 @@
-"""Retrain an Auto-DeepLab network on Cityscapes MindRecord data (SPEC 4).
+"""Retrain an Auto-DeepLab network on Cityscapes MindRecord data (README, Retrain).
 
     python train.py --config_path config/autodeeplab_s.yaml --data_path MINDRECORD_DIR \
         --output_path DIR [--arch_path ARCH_FILE] [--resume CKPT] [--KEY VALUE ...]

@@ -6,7 +6,8 @@
 Builds the train network exactly as train.py does (model, OHEM loss, Momentum with the BN-aware
 groups, mindspore.train.Model, fp32, no loss scaling on CPU) and feeds it random images and labels.
 The first step includes the graph compile and is reported separately. Peak memory is ru_maxrss.
-SPEC 9 measured 5.56 s/step and 59 s compile for this network on this machine (idle).
+Before the CPU kernels it measured 5.56 s/step and 59 s compile for this network (idle;
+host and date not recorded).
 """
 import argparse
 import os

@@ -124,6 +124,13 @@ def test_the_code_mentions_the_readme_only_by_section():
     assert problems == [], "\n".join(problems)
 
 
+def test_the_code_cites_no_spec():
+    """The reference notes the project was first built against are not in the repository."""
+    problems = [f"{path}:{number}: {line.strip()!r}" for path in code_files()
+                for number, line in enumerate(read(path).splitlines(), 1) if re.search(r"\bSPEC\b", line)]
+    assert problems == [], "no SPEC is in the repository; point to README or docs/ instead:\n" + "\n".join(problems)
+
+
 def test_every_pointer_in_the_documentation_resolves():
     problems = [p for path in doc_files() for p in broken_pointers(read(path), path)]
     assert problems == [], "pointers to missing documentation:\n" + "\n".join(problems)

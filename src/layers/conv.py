@@ -200,8 +200,8 @@ class Conv2d(nn.Cell):
 
     On CPU at stride 1, for the channel counts and input sizes where that is faster (see
     GEMM_MIN_CHANNELS) and where this host's SGEMM is not slow (``dense_conv_library``), it runs
-    ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2 (SPEC 9) and reach about half of the
-    AVX-512 SGEMM rate."""
+    ``CpuDenseConv``: MindSpore's CPU convs are capped at AVX2 (docs/cpu.md, ISA cap) and reach about
+    half of the AVX-512 SGEMM rate."""
 
     def __init__(self, in_channels, out_channels, kernel_size, stride=1, dilation=1,
                  variant="paper"):

@@ -1,6 +1,6 @@
 """The candidate operations: one table shared by the search supernet and the retrain network.
 
-Search and retrain must run the same operations (SPEC 5), so both are built from ``OP_TABLE``
+Search and retrain must run the same operations, so both are built from ``OP_TABLE``
 (name -> kind, kernel, dilation): the retrain network's cells with ``make_op`` (or
 ``OPS[name]``), the search's functional mixed op (``src.nas.search_cell``) by kind, with the
 kernel and dilation of the table. ``PRIMITIVES`` (the table's names in order) is also the column
@@ -12,7 +12,7 @@ Kinds (composition at stride 1; ``make_op`` also builds the stride-2 forms):
 - sep_conv: (ReLU, depthwise kxk, pointwise 1x1, BN) x 2;
 - dil_conv: ReLU, dense kxk conv with the table's dilation, BN (modelzoo variant: below).
 
-Variants (SPEC 3):
+Variants:
 - ``paper``: sep_conv_kxk = (ReLU, depthwise kxk, pointwise 1x1, BN) x 2;
   dil_conv_kxk = ReLU, dense kxk conv with dilation 2, BN; preprocess = ReLU, 1x1 conv, BN.
 - ``modelzoo`` (the MindSpore ModelZoo port with its default ``use_ABN=True``): sep_conv as

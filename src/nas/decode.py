@@ -1,6 +1,6 @@
 """Turn searched alpha/beta logits into a discrete architecture (pure numpy).
 
-Conventions (SPEC sections 5 and 6):
+Conventions (README, Decode):
 
 * ``betas`` has shape (L, 4, 3): ``betas[l][s][k]`` is the logit of the move from level ``s`` at
   layer ``l-1`` (the stem, at level 0, for ``l == 0``) to level ``s-1+k`` at layer ``l``
@@ -53,7 +53,7 @@ def normalize_betas(betas):
 # How a move is scored in the path decode (the architecture file records the name used).
 PATH_DECODES = {
     "rescaled": "network path: Viterbi over log(p * k / 3), p = beta softmax over the k moves its "
-                "node has, so betas that carry no information score every path alike (SPEC 6; the "
+                "node has, so betas that carry no information score every path alike (the "
                 "PyTorch port's rescale, its PR #74)",
     "paper": "network path: Viterbi over log p, p = beta softmax over the moves its node has "
              "(paper-literal; near-zero betas favour the boundary levels by log(3/2) per layer)",

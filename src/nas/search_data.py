@@ -4,7 +4,7 @@ The data module's pipeline has no way to restrict to record indices, so each hal
 ``SubsetSampler`` in a per-epoch order drawn from (seed, half, epoch) and augmented with the data
 module's own ``RandomScaleFlipCrop`` (keyed by (epoch, position), so a resumed epoch sees the same
 batches) and normalised as every stage is (``src.data.normalisation``, RGB). Search uses
-half-resolution images: min_scale = max_scale = 0.5 (SPEC 5).
+half-resolution images: min_scale = max_scale = 0.5 (docs/search.md, Method).
 """
 import mindspore.dataset as ds
 import numpy as np

@@ -1,4 +1,4 @@
-"""First-order DARTS bi-level search of the Auto-DeepLab supernet (SPEC 5).
+"""First-order DARTS bi-level search of the Auto-DeepLab supernet (docs/search.md, Method).
 
 Every iteration: a weight step on a batch of half A (SGD, momentum 0.9, cosine lr 0.025 -> 0.001,
 weight decay 3e-4), then, from ``arch_start_epoch`` on, an architecture step on a batch of half B

@@ -1,4 +1,4 @@
-"""Segmentation losses: OHEM cross-entropy (SPEC 4) and plain cross-entropy, both ignoring a label.
+"""Segmentation losses: OHEM cross-entropy (README, Retrain) and plain cross-entropy, both ignoring a label.
 
 Both are graph-mode cells with static shapes: the data-dependent choice of OHEM (all hard pixels
 or the n_min hardest) is computed both ways and selected with ``ops.select``.
@@ -11,7 +11,7 @@ import mindspore.ops as ops
 
 
 def ohem_min_kept(batch_size, crop_size):
-    """n_min of SPEC 4: per-device batch * crop^2 / 16 pixels are always kept."""
+    """n_min (README, Retrain): per-device batch * crop^2 / 16 pixels are always kept."""
     return max(1, batch_size * crop_size * crop_size // 16)
 
 
@@ -48,7 +48,7 @@ class CrossEntropyLoss(nn.Cell):
 
 
 class OhemCrossEntropyLoss(nn.Cell):
-    """OHEM cross-entropy (SPEC 4).
+    """OHEM cross-entropy (README, Retrain).
 
     Hard pixels are those whose true-class probability is below ``thresh`` (loss > -ln thresh).
     If at least ``min_kept`` pixels are hard, the loss is the mean over all hard pixels;

@@ -1,5 +1,5 @@
-"""Learning-rate schedules: SPEC 4's geometric warmup then poly decay (retraining) and SPEC 5's
-cosine annealing (the search's weights), one value per iteration.
+"""Learning-rate schedules: geometric warmup then poly decay (retraining: README, Retrain) and
+cosine annealing (the search's weights: docs/search.md, Method), one value per iteration.
 
 The optimizer indexes a precomputed per-step array with its ``global_step`` (saved in every
 checkpoint), so a resumed run continues the schedule exactly where it stopped.

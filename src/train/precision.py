@@ -1,4 +1,4 @@
-"""Loss scaling per device target (SPEC 4/9): DynamicLossScaleManager does not run on CPU."""
+"""Loss scaling per device target (docs/devices.md): DynamicLossScaleManager does not run on CPU."""
 from mindspore.amp import DynamicLossScaleManager, FixedLossScaleManager
 
 from src.device import device_of

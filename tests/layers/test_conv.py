@@ -138,7 +138,8 @@ def test_inference_conv_bn_act_fused_in_the_kernel_equals_three_ops(act, kernel_
     assert calls == []
 
 
-# Initial weights (SPEC 3). paper = TF's variance_scaling_initializer(factor=1/3, mode='FAN_IN',
+# Initial weights (docs/retrain_network.md, Initialisation and activation).
+# paper = TF's variance_scaling_initializer(factor=1/3, mode='FAN_IN',
 # uniform=True): U(-a, a) with a = sqrt(3 * factor / fan_in), TF's fan_in of a kernel [k, k, in, out]
 # being k*k*in (a depthwise kernel [k, k, C, 1]: k*k*C). modelzoo = He normal N(0, 2 / fan_in) with
 # MindSpore's fan_in (in/groups)*k*k. Conv kinds as the network has them: (weight shape, groups,

@@ -14,14 +14,15 @@ from src.model.encoder import low_level_cell_index
 from src.layers.resize import resize_bilinear, scale_dimension
 from src.architecture import AUTODEEPLAB, Architecture
 
-# Paper Table 2 (10.15M / 21.62M / 44.42M), counted exactly by an independent build (SPEC 3).
+# Paper Table 2 (10.15M / 21.62M / 44.42M), counted exactly by an independent build
+# (docs/retrain_network.md, Size).
 PAPER_SIZES = {20: 10_147_408, 32: 21_622_432, 48: 44_424_672}
 
 
 def modelzoo_size(F):
-    """The modelzoo dil_conv is the paper's plus one bias-free C x C 1x1 conv (same single BN,
-    SPEC 3): 3 dil_conv edges per cell of the default genotype, C = F * 2**level per cell."""
-    path = [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1]  # SPEC 3; genotype rows [0,dil5], [1,dil3], [5,dil5]
+    """The modelzoo dil_conv is the paper's plus one bias-free C x C 1x1 conv (same single BN):
+    3 dil_conv edges per cell of the default genotype, C = F * 2**level per cell."""
+    path = [0, 0, 0, 1, 2, 1, 2, 2, 3, 3, 2, 1]  # the paper's path; genotype rows [0,dil5], [1,dil3], [5,dil5]
     return PAPER_SIZES[F] + 3 * sum((F * 2 ** level) ** 2 for level in path)
 
 

@@ -89,7 +89,7 @@ def test_best_paths_equal_exhaustive_search(scale, path_decode):
 
 @pytest.mark.parametrize("num_layers", [4, 12])
 def test_uninformative_betas_decode_like_uniform_paths(num_layers):
-    """SPEC 6: near-zero betas must not favour a level. 600 draws in +-0.05; the mean decoded
+    """README, Decode: near-zero betas must not favour a level. 600 draws in +-0.05; the mean decoded
     level is within 10% of a uniformly drawn valid path's (4 layers 0.985, 12 layers 1.306)."""
     expected = float(uniform_path_mean_level(num_layers))
     assert mean_decoded_level(num_layers, "rescaled") == pytest.approx(expected, rel=0.10)

@@ -1,4 +1,4 @@
-"""OHEM and plain cross-entropy (SPEC 4) against NumPy references, run in graph mode."""
+"""OHEM and plain cross-entropy (README, Retrain) against NumPy references, run in graph mode."""
 import math
 
 import numpy as np

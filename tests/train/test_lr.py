@@ -1,4 +1,4 @@
-"""Learning-rate schedule (SPEC 4): geometric warmup then poly, per iteration."""
+"""Learning-rate schedule (README, Retrain): geometric warmup then poly, per iteration."""
 import math
 
 import pytest
