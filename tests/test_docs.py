@@ -5,7 +5,7 @@ comment, docstring or message; <Section> is the exact text of a heading of that 
 the first of ``) ] ; : , " ' `` ``, ". " or the end of the line, so a pointer sits on one line.
 Every pointer in the code, in README.md, CHANGELOG.md and docs/*.md must name an existing file and
 heading; in the code, any other mention of the README ("see the README") is an error too, because
-it names no section. Local Markdown links of the documentation must name existing files. The
+it names no section (another project's README, "its README" or "the port's README", is not ours). Local Markdown links of the documentation must name existing files. The
 README stays a manual: at most 16 KB, and its Quick start holds the two commands .ci/run runs.
 """
 import os
@@ -89,6 +89,8 @@ def loose_readme_mentions(text, where):
     problems = []
     for number, line in enumerate(text.splitlines(), 1):
         for match in README_MENTION.finditer(line):
+            if re.search(r"(\bits|'s) $", line[:match.start()]):
+                continue  # another project's README ("the port's README", "its README")
             if not line.startswith(", ", match.end()):
                 problems.append(f"{where}:{number}: {line.strip()!r} names no section: write 'README, <Section>'")
     return problems
@@ -104,6 +106,7 @@ def test_the_finder_reports_planted_broken_pointers():
                         "planted:2: docs/no_such_page.md does not exist",
                         "planted:3: docs/cpu.md has no heading 'No such heading'"]
     assert [p.split(":")[1] for p in loose_readme_mentions(planted, "planted")] == ["3"]
+    assert loose_readme_mentions("flags of the port (its README); the port's README says so", "x") == []
 
 
 def test_a_section_ends_where_the_pointer_ends():
