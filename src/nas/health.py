@@ -10,8 +10,9 @@ architecture is "decided" when every decision is supported (``verdict``).
 
 What the trainer records (``GradientMoments``; docs/search_decisions.md):
 
-* per architecture step: the loss gradient of alpha (edges, ops) and of beta (L, 4, 3) on that
-  step's batch of half B, as computed (before weight decay and before Adam), added with
+* per architecture step: the data loss's gradient of alpha (edges, ops) and of beta (L, 4, 3) on
+  that step's batch of half B, before weight decay, any regulariser and Adam (a deterministic
+  term has no spread and would count as evidence), added with
   ``alpha_moments.add(grad)`` / ``beta_moments.add(grad)``: a step count and, per logit, the sum
   and the sum of squares, since the first architecture step (not reset per epoch);
 * optionally, a null stream on some steps: the same gradients on the same batch with each
@@ -20,8 +21,8 @@ What the trainer records (``GradientMoments``; docs/search_decisions.md):
   come from the labels (an untrained supernet favouring parameter-free ops, say) does not count
   as the data deciding. Without it the reference is zero-mean noise;
 * per epoch, into arch_history.npz: each moments' ``count``, ``total``, ``total_sq`` (the
-  verdict can be recomputed from the file), and the figures of ``epoch_figures`` (alpha and
-  beta at the first architecture step are the reference of "since the start").
+  verdict can be recomputed from the file), and the figures of ``epoch_figures`` (the alpha and
+  beta the architecture steps started from are the reference of "since the start").
 
 No cross-products are recorded, so a decision's per-step spread is bounded by the sum of its
 logits' spreads (Minkowski): conservative, never optimistic.
@@ -31,8 +32,7 @@ from statistics import NormalDist
 
 import numpy as np
 
-from src.nas.decode import (DEFAULT_PATH_DECODE, best_paths, decode_cell, edge_block_ranges,
-                            move_mask, normalize_betas)
+from src.nas.decode import DEFAULT_PATH_DECODE, best_paths, decode_cell, edge_block_ranges, move_mask
 
 # Op kinds of the op table (src.layers.operations.OP_TABLE) with no trainable weight: zero,
 # identity, and pools (whose BN in search is non-affine).
@@ -152,19 +152,15 @@ def op_evidence(alphas, moments, null=None):
 
 
 def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE, null=None):
-    """z of the decoded path against the runner-up path: the direction is the gradient of their
-    score difference w.r.t. beta (move one-hot minus the node's move probabilities, per move)."""
+    """z of the decoded path against the runner-up path, along the move logits: +1 on the decoded
+    path's moves, -1 on the runner-up's (shared moves cancel), as for the op choices."""
     best, runner_up, _ = path_margin(betas, path_decode)
     if runner_up is None:
         return float("inf")
-    probs = normalize_betas(betas)
-    weights = np.zeros_like(probs)
+    weights = np.zeros(np.shape(betas))
     for path, sign in ((best, 1.0), (runner_up, -1.0)):
-        source = 0
-        for layer, target in enumerate(path):
-            weights[layer, source] -= sign * probs[layer, source]
+        for layer, (source, target) in enumerate(zip([0] + path[:-1], path)):
             weights[layer, source, target - source + 1] += sign
-            source = target
     return _z(weights, moments, null)
 
 

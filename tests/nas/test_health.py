@@ -175,3 +175,13 @@ def test_architecture_change_ignores_moves_that_do_not_exist():
     betas[5, 2, 0] = 0.25
     assert not move_mask(LAYERS)[0, 3, 1]
     assert architecture_change(alphas0, alphas, betas0, betas) == (pytest.approx(0.4), pytest.approx(0.25))
+
+
+def test_a_real_push_at_a_large_lr_is_decided():
+    """The other side of the noise test: at the same lr 0.1 (logits beyond 10, softmax saturated)
+    a real push is decided, since the evidence does not depend on the lr or the logits' size."""
+    alpha_push, beta_push = planted_directions()
+    (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=300, lr=0.1, seed=0)
+    assert decode_path(betas) == PATH and np.abs(betas).max() > 10
+    assert verdict(alphas, betas, alpha_stats, beta_stats)["verdict"] == DECIDED
