@@ -196,9 +196,13 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
     if decided:
         advice = "every op choice and the path are supported by the architecture gradients beyond noise"
     else:
-        longer = (f"at the current signal-to-noise about {steps * (bound / weakest) ** 2:.0f} architecture "
-                  "steps would be needed" if weakest > 0 and steps >= min_steps else
-                  "the gradients do not (yet) favour the decoded choices")
+        if steps < min_steps:
+            longer = f"fewer than {min_steps} architecture steps say nothing yet"
+        elif weakest > 0:  # z grows as the square root of the steps
+            longer = f"at the current signal-to-noise about {steps * (bound / weakest) ** 2:.0f} architecture steps"
+            longer += " would be needed"
+        else:
+            longer = "the gradients do not favour every decoded choice"
         advice = (f"{supported} of {len(op_z)} op choices and {'the' if path_z >= bound else 'not the'} "
                   f"path are supported after {steps} architecture steps (z bound {bound:.2f}); "
                   f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")

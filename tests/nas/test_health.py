@@ -127,7 +127,9 @@ def test_too_few_steps_are_never_decided():
     alpha_push, beta_push = planted_directions()
     (alphas, betas), (alpha_stats, beta_stats), _ = adam_search(
         signal(3.0, alpha_push, beta_push), steps=10, lr=3e-3, seed=0)
-    assert verdict(alphas, betas, alpha_stats, beta_stats)["verdict"] == NOT_DETERMINED
+    result = verdict(alphas, betas, alpha_stats, beta_stats)
+    assert result["path_z"] > result["z_bound"]  # a strong push, but 10 steps do not estimate its spread
+    assert result["verdict"] == NOT_DETERMINED and "fewer than 20 architecture steps" in result["advice"]
 
 
 def test_gradient_moments_match_numpy():
