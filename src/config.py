@@ -81,7 +81,7 @@ SCHEMA = {
         distribute=("bool", False, "data-parallel run (set by the msrun / rank-table scripts)"),
         enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing",
                           {"stages": DEVICE_STAGES}),
-        data_url=("path", None, "ModelArts: OBS path of the input data", {"stages": DEVICE_STAGES}),
+        data_url=("path", None, "ModelArts: OBS path of the input data", {"stages": (SEARCH, TRAIN, EVAL, PREDICT)}),
         train_url=("path", None, "ModelArts: OBS path for the outputs", {"stages": DEVICE_STAGES}),
         checkpoint_url=("path", None, "ModelArts: OBS path of a checkpoint (or model) to resume, evaluate, "
                         "export or predict with", {"stages": DEVICE_STAGES}),
@@ -116,6 +116,8 @@ SCHEMA = {
                      {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True, "stages": (SEARCH, TRAIN)}),
         bn_eps=("float", 1e-5, "BatchNorm epsilon",
                 {"minimum": 0.0, "exclusive_minimum": True, "stages": NETWORK_STAGES + (SEARCH,)}),
+        affine=("bool", True, "trainable BatchNorm scale/shift in the cells' sep/dil convs (false: frozen, as the "
+                "ModelZoo port's affine False; variant modelzoo only)"),
         drop_path_keep_prob=("float", 1.0, "scheduled drop path keep probability (1.0 = off)",
                              {"minimum": 0.0, "maximum": 1.0, "exclusive_minimum": True, "stages": (TRAIN,)}),
     ),
@@ -225,9 +227,8 @@ CROSS_KEY_RULES = (
     CrossKeyRule("warmup_below_peak", ("warmup_iters", "warmup_start_lr", "base_lr"),
                  lambda v: v["warmup_iters"] > 0 and v["warmup_start_lr"] > v["base_lr"] and (
                      "warmup_start_lr (%s) must not exceed base_lr (%s)" % (v["warmup_start_lr"], v["base_lr"]))),
-    CrossKeyRule("modelarts_needs_data_url", ("enable_modelarts", "data_url"),
-                 lambda v: v["enable_modelarts"] and not v["data_url"] and
-                 "enable_modelarts is true but data_url is not set"),
+    CrossKeyRule("affine_needs_modelzoo", ("affine", "variant"), lambda v: not v["affine"] and v["variant"] != "modelzoo"
+                 and "affine false (the ModelZoo port's frozen BatchNorm scale/shift) needs --variant modelzoo"),
     # A window smaller than the coarsest output stride holds less than one pixel of the deepest
     # feature map (level 3, stride 32): every feature there would come from padding.
     CrossKeyRule("sliding_window_crop", ("sliding_window", "crop_size"),
@@ -334,6 +335,10 @@ def _range_problem(key, value):
             return "must be %s %s" % ("<" if key.exclusive_maximum else "<=", key.maximum)
     return None
 
+
+# The OBS input each stage cannot run without in ModelArts mode (enable_modelarts true); export
+# reads no data, so it asks for the checkpoint (and train_url for its output) only.
+MODELARTS_INPUTS = {SEARCH: "data_url", TRAIN: "data_url", EVAL: "data_url", PREDICT: "data_url", EXPORT: "checkpoint_url"}
 
 # Keys whose default depends on another key's value (set in ``validate`` when the raw values lack them).
 DERIVED_DEFAULTS = {"variant": ("channel_order",)}
@@ -442,7 +447,97 @@ def load_config(config_path=None, overrides=None, stage=None, file_given=True):
     raw = {**raw, **overrides}
     if config_path:
         raw["config_path"] = config_path
-    return Config(validate(raw, source=config_path or "overrides"), given)
+    cfg = Config(validate(raw, source=config_path or "overrides"), given)
+    url = MODELARTS_INPUTS.get(stage)
+    if url and cfg.enable_modelarts and not getattr(cfg, url):
+        raise UserError("enable_modelarts is true but %s is not set; %s reads its input from there: pass --%s"
+                        % (url, stage, url))
+    return cfg
+
+
+# The MindSpore ModelZoo port's options (research/cv/Auto-DeepLab) that are spelled otherwise here:
+# the key that takes the value (a note says so), or None and the line saying what replaced it.
+# ``ckpt_name`` is the checkpoint key of the stage (``_port_checkpoint_key``).
+PORT_KEYS = {"modelArts_mode": "enable_modelarts", "modelArts": "enable_modelarts", "workers": "num_parallel_workers",
+             "out_path": "output_path", "eval_flip": "flip", "ckpt_url": "checkpoint_url", "net_arch": "arch_path",
+             "cell_arch": "arch_path", "ckpt_name": None}
+PORT_REPLACED = {
+    "save_epochs": "checkpoints are saved every --save_checkpoint_steps steps (0: once per epoch)",
+    "start_epoch": "--resume CKPT continues at the checkpoint's own step and learning rate",
+    "initial-fm": "the widths are --filter_multiplier, --stem_channels and --decoder_channels",
+    "infer_flip": "export writes one forward pass; flip is eval.py's --flip",
+    "input_format": "exports take NCHW float32 (docs/migration.md)",
+    "filter_weight": "exports keep every layer; --output argmax|softmax chooses the head",
+    "img_url": "predict.py reads images from --data_url in ModelArts mode",
+}
+# Port options with no key here: value -> None (accepted: the note says why it changes nothing)
+# or the key/value it becomes; any other value is refused with the note.
+PORT_SETTINGS = {
+    "parallel": ({"true": None, "false": None}, "SyncBatchNorm is used when distribute is true on Ascend"),
+    "use_ABN": ({"true": ("variant", "modelzoo")}, "the port's ABN network is --variant modelzoo; its network "
+                "without ABN is not built here (--variant paper is the paper's)"),
+    "ms_infer": ({"false": None, "true": None}, "eval.py always infers with MindSpore"),
+    "split": ({"val": None}, "eval.py scores the val split; build_mindrecord.py takes --split"),
+}
+
+
+def _port_checkpoint_key(stage, argv):
+    """Where the port's --ckpt_name goes: ModelArts' checkpoint_url, else the stage's checkpoint."""
+    modelarts = any(item.split("=", 1)[-1].strip().lower() in _TRUE for item in argv
+                    if item.lstrip("-").split("=")[0] in ("modelArts_mode", "modelArts", "enable_modelarts"))
+    return "checkpoint_url" if modelarts else "resume" if stage in (TRAIN, SEARCH) else "ckpt_path"
+
+
+def _option_values(argv):
+    """[(name, value or None for a bare option, the option as typed)] of ``--name[=value]`` items;
+    other items are kept as (None, item, item)."""
+    items, index = [], 0
+    while index < len(argv):
+        item = argv[index]
+        index += 1
+        if not item.startswith("--") or item == "--":
+            items.append((None, item, item))
+            continue
+        name, _, value = item[2:].partition("=")
+        if not _ and index < len(argv) and not argv[index].startswith("--"):
+            value, _ = argv[index], "="
+            index += 1
+        items.append((name, value if _ else None, item))
+    return items
+
+
+def translate_port_options(argv, stage):
+    """``argv`` with the ModelZoo port's spellings as this project's keys (one note per option on
+    stderr) and bare boolean options (``--flip``) as ``--flip true``; UserError for a port option
+    that was replaced."""
+    out, notes = [], []
+    for name, value, typed in _option_values(list(argv)):
+        if name is None:
+            out.append(value)
+            continue
+        if name in PORT_REPLACED:
+            raise UserError("--%s is the ModelZoo port's option; here %s (docs/migration.md)" % (name, PORT_REPLACED[name]))
+        if name in PORT_SETTINGS:
+            accepted, note = PORT_SETTINGS[name]
+            choice = str(value if value is not None else "true").strip().lower()
+            if choice not in accepted:
+                raise UserError("--%s %s (ModelZoo port): %s" % (name, value, note))
+            if accepted[choice]:
+                notes.append("--%s %s (ModelZoo port) is --%s %s here" % ((name, value) + accepted[choice]))
+                out += ["--" + accepted[choice][0], accepted[choice][1]]
+            else:
+                notes.append("--%s %s (ModelZoo port) has no key here: %s" % (name, value, note))
+            continue
+        if name in PORT_KEYS:
+            key = PORT_KEYS[name] or _port_checkpoint_key(stage, argv)
+            notes.append("--%s is the ModelZoo port's spelling of --%s" % (name, key))
+            name = key
+        if value is None and name in SCHEMA and SCHEMA[name].kind == "bool":
+            value = "true"  # a bare boolean option switches it on
+        out += ["--" + name] + ([value] if value is not None else [])
+    for note in notes:
+        print("note: " + note, file=sys.stderr)
+    return out
 
 
 def _argument_parser(stage, description, default_config_path, epilog=None):
@@ -474,6 +569,7 @@ def parse_config(argv=None, default_config_path=None, description=None, epilog=N
     ``stage``, --help lists only that stage's keys and a key of another stage is refused.
     """
     parser = _argument_parser(stage, description, default_config_path, epilog)
+    argv = translate_port_options(sys.argv[1:] if argv is None else argv, stage)
     cli, rest = parser.parse_known_args(argv)
     options = [item[2:].split("=", 1)[0] for item in rest if item.startswith("--")]
     other_stage = [name for name in options if name in SCHEMA]

@@ -59,6 +59,7 @@ BAD_VALUES = [
     ("device_id", "-1", "must be >= 0"),
     ("mode", "fast", "must be one of graph, pynative"),
     ("path_decode", "viterbi", "must be one of rescaled, paper"),
+    ("affine", "maybe", "expected true or false"),
     ("seed", "-1", "must be >= 0"),
     ("distribute", "maybe", "expected true or false"),
     ("enable_modelarts", "2", "expected true or false"),
@@ -169,7 +170,8 @@ BAD_COMBINATIONS = [
     ("scale_range", {"min_scale": 2.0, "max_scale": 1.0}, "min_scale (2.0) must not exceed max_scale (1.0)"),
     ("warmup_below_peak", {"warmup_iters": 10, "warmup_start_lr": 0.1, "base_lr": 0.05},
      "warmup_start_lr (0.1) must not exceed base_lr (0.05)"),
-    ("modelarts_needs_data_url", {"enable_modelarts": True}, "enable_modelarts is true but data_url is not set"),
+    ("affine_needs_modelzoo", {"affine": False}, "affine false (the ModelZoo port's frozen BatchNorm scale/shift) "
+     "needs --variant modelzoo"),
     ("sliding_window_crop", {"sliding_window": True, "crop_size": 31},
      "sliding_window needs crop_size >= 32 (the network's coarsest output stride), got 31"),
 ]
@@ -189,7 +191,7 @@ def test_every_cross_key_rule_is_in_the_table_and_the_edges_pass():
 
 
 def test_sliding_window_minimum_is_the_stride_of_the_deepest_level():
-    """Levels 0..NUM_LEVELS-1 have output stride 4 * 2**level (SPEC 3)."""
+    """Levels 0..NUM_LEVELS-1 have output stride 4 * 2**level (README, Architecture file)."""
     from src.architecture import NUM_LEVELS
 
     assert config.MAX_OUTPUT_STRIDE == 4 * 2 ** (NUM_LEVELS - 1) == 32

@@ -79,7 +79,7 @@ def build_model(cfg, use_sync_bn=False, architecture=None):
     Architecture), else ``arch_path``, a file or a checkpoint (None = the paper's architecture). Cells and blocks
     per cell come from the architecture, not from ``num_layers`` / ``block_multiplier`` (those
     shape the search supernet only)."""
-    return AutoDeepLab(architecture or _architecture_of(cfg.arch_path),
+    net = AutoDeepLab(architecture or _architecture_of(cfg.arch_path),
                        num_classes=cfg.num_classes,
                        filter_multiplier=cfg.filter_multiplier,
                        variant=cfg.variant,
@@ -88,3 +88,20 @@ def build_model(cfg, use_sync_bn=False, architecture=None):
                        decoder_channels=cfg.decoder_channels,
                        norm=norm_settings(cfg, use_sync_bn),
                        drop_path_keep_prob=cfg.drop_path_keep_prob)
+    if not cfg.affine:
+        freeze_op_batch_norms(net)
+    return net
+
+
+def freeze_op_batch_norms(net):
+    """Freeze the BatchNorm scale/shift inside the cells' ops (sep/dil convs), as the ModelZoo port's
+    ``affine=False`` builds them (MindSpore's BatchNorm2d(affine=False): same parameters, not
+    trainable), so its checkpoints still load; returns the number of values frozen."""
+    frozen = 0
+    for cell in net.encoder.layers:
+        for edge in cell.edges:
+            for param in edge.op.get_parameters():
+                if param.name.endswith((".gamma", ".beta")):
+                    param.requires_grad = False
+                    frozen += param.size
+    return frozen

@@ -17,7 +17,7 @@ from src.checkpoint import MODELZOO, Checkpoint, read_checkpoint
 from src.errors import UserError
 
 MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates", "stem_channels",
-                     "decoder_channels")
+                     "decoder_channels", "affine")
 # Entries of a training checkpoint that are optimizer / loss-scale state, not network weights.
 TRAIN_STATE_NAMES = ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
                      "last_overflow_iterator_step", "epoch_num", "step_num")
