@@ -7,6 +7,7 @@ ModelArts: --enable_modelarts true --data_url OBS_CITYSCAPES_ROOT --train_url OB
 import argparse
 
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
+from src.config import boolean
 from src.data.mindrecord_writer import build_mindrecord
 from src.errors import UserError, interruption_note, run_main
 from src.fileio import check_output_location
@@ -14,13 +15,14 @@ from src.modelarts import add_arguments, argparse_job
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--data_path", help="Cityscapes root holding leftImg8bit/ and gtFine/ (required)")
     parser.add_argument("--output_path", help="directory for cityscapes_<split>.mindrecord* (required)")
     parser.add_argument("--split", required=True, choices=["train", "val"])
     parser.add_argument("--num_shards", type=int, default=1, help="MindRecord shard files (default 1)")
     parser.add_argument("--num_workers", type=int, default=2, help="decode/encode processes (default 2)")
-    parser.add_argument("--overwrite", action="store_true", help="replace an existing MindRecord of this split")
+    parser.add_argument("--overwrite", type=boolean, nargs="?", const=True, default=False, metavar="BOOL",
+                        help="replace an existing MindRecord of this split (a bare --overwrite is true)")
     add_arguments(parser)
     return parser.parse_args(argv)
 

@@ -14,7 +14,7 @@ from src.modelarts import add_arguments, argparse_job
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[1],
+    parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt_path", help="search checkpoint written by search.py (required)")
     parser.add_argument("--output_path", help="folder for the architecture files (required)")

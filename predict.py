@@ -1,8 +1,8 @@
 r"""Segment images with a checkpoint, a MINDIR or an ONNX model; write labelId, colour and overlay PNGs.
 
-    python predict.py --model MODEL.ckpt|.mindir|.onnx --input IMAGE_OR_DIR --output_path DIR \
+    python predict.py --ckpt_path MODEL.ckpt|.mindir|.onnx --input IMAGE_OR_DIR --output_path DIR \
         [--config_path config/autodeeplab_s.yaml] [--KEY VALUE ...]
-    python predict.py --model MODEL --input CITYSCAPES/leftImg8bit/test --output_path DIR \
+    python predict.py --ckpt_path MODEL --input CITYSCAPES/leftImg8bit/test --output_path DIR \
         --cityscapes_submission DIR/submission.zip
 
 Writes DIR/labelIds/<name>.png (Cityscapes ids), DIR/color/<name>.png and DIR/overlay/<name>.png, where
@@ -20,24 +20,23 @@ from src.fileio import check_output_location
 from src.stage import run_stage
 
 EPILOG = """predict options:
-  --model FILE          model: .ckpt checkpoint, .mindir or .onnx export (required)
   --input PATH          an image file or a folder of images, subfolders included (required)
   --cityscapes_submission ZIP
                         write only labelIds PNGs and zip them for the Cityscapes benchmark server"""
 
 
 def predict(cfg, args):
-    """Predict ``args.input`` with ``args.model``; in ModelArts mode both come from data_url and
+    """Predict ``args.input`` with ``cfg.ckpt_path``; in ModelArts mode both come from data_url and
     checkpoint_url (their local copies are cfg.data_path and cfg.ckpt_path)."""
     from src.deploy.outputs import check_submission_names, write_submission_zip
     from src.deploy.predictor import Predictor, backend_kind
     from src.device import init_device
     from src.model.loading import with_checkpoint_network
 
-    model = cfg.ckpt_path if cfg.enable_modelarts and cfg.checkpoint_url else args.model
+    model = cfg.ckpt_path
     inputs = cfg.data_path if cfg.enable_modelarts and cfg.data_url else args.input
     if not model or not inputs:
-        raise UserError("pass --model (a .ckpt, .mindir or .onnx file) and --input (an image or a folder)")
+        raise UserError("pass --ckpt_path (a .ckpt, .mindir or .onnx file) and --input (an image or a folder)")
     zip_path = args.cityscapes_submission
     if zip_path is not None:
         if cfg.enable_modelarts:
@@ -58,7 +57,6 @@ def predict(cfg, args):
 
 def main(argv=None):
     extra = argparse.ArgumentParser(add_help=False, allow_abbrev=False)
-    extra.add_argument("--model")
     extra.add_argument("--input")
     extra.add_argument("--cityscapes_submission")
     return run_stage("predict", predict, argv, description=__doc__, epilog=EPILOG, extra=extra)

@@ -13,8 +13,7 @@ def main(argv=None):
     from src.nas.search_trainer import search
 
     return run_stage("search", search, argv, default_config="search.yaml",
-                     description="Search alpha (cell) and beta (network path) of Auto-DeepLab; "
-                                 "--resume CKPT continues a search exactly.", checkpoint_key="resume")
+                     description=__doc__, checkpoint_key="resume")
 
 
 if __name__ == "__main__":

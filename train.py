@@ -12,8 +12,7 @@ def main(argv=None):
     from src.train.trainer import train
 
     return run_stage("train", train, argv,
-                     description="Retrain Auto-DeepLab (weights, optimizer state and step are checkpointed; "
-                                 "--resume CKPT continues a run exactly).", checkpoint_key="resume")
+                     description=__doc__, checkpoint_key="resume")
 
 
 if __name__ == "__main__":

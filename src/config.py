@@ -77,16 +77,20 @@ SCHEMA = {
                        {"choices": ("auto", "Ascend", "GPU", "CPU")}),
         device_id=("int", 0, "device index on this host (single-device runs)", {"minimum": 0}),
         mode=("str", "graph", "MindSpore execution mode", {"choices": ("graph", "pynative")}),
-        seed=("int", 0, "random seed of weights init, data order and augmentation", {"minimum": 0}),
-        distribute=("bool", False, "data-parallel run (set by the msrun / rank-table scripts)"),
+        seed=("int", 0, "random seed of weights init, data order and augmentation",
+              {"minimum": 0, "stages": (SEARCH, TRAIN)}),
+        distribute=("bool", False, "data-parallel run (set by the msrun / rank-table scripts)", {"stages": (TRAIN,)}),
         enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing",
                           {"stages": DEVICE_STAGES}),
         data_url=("path", None, "ModelArts: OBS path of the input data", {"stages": (SEARCH, TRAIN, EVAL, PREDICT)}),
         train_url=("path", None, "ModelArts: OBS path for the outputs", {"stages": DEVICE_STAGES}),
         checkpoint_url=("path", None, "ModelArts: OBS path of a checkpoint (or model) to resume, evaluate, "
                         "export or predict with", {"stages": DEVICE_STAGES}),
-        data_path=("path", None, "input folder (MindRecord folder for training/evaluation)",
-                   {"stages": (SEARCH, TRAIN, EVAL, PREDICT, PREPROCESS, POSTPROCESS)}),
+        data_path=("path", None, "folder of the MindRecord files (build_mindrecord.py output)",
+                   {"stages": (SEARCH, TRAIN, EVAL, PREPROCESS, POSTPROCESS),
+                    "stage_help": {PREPROCESS: "a Cityscapes root (its val split) or a folder of images",
+                                   POSTPROCESS: "the Cityscapes root (scored) or the folder of images given to "
+                                                "preprocess.py"}}),
         output_path=("path", "output", "folder for checkpoints, logs and results",
                      {"stages": tuple(s for s in STAGES if s != MODEL_STATS)}),
     ),
@@ -180,7 +184,10 @@ SCHEMA = {
     ),
     **_keys(
         "eval", (EVAL, PREDICT),
-        ckpt_path=("path", None, "checkpoint to evaluate/export", {"stages": (EVAL, EXPORT)}),
+        ckpt_path=("path", None, "checkpoint to evaluate/export (the network it records is used unless given)",
+                   {"stages": (EVAL, EXPORT, PREDICT),
+                    "stage_help": {PREDICT: "model: a .ckpt checkpoint, a .mindir or an .onnx export (also "
+                                            "spelled model)"}}),
         flip=("bool", False, "average with the horizontally flipped prediction"),
         scales=("floats", [1.0], "inference scales whose probabilities are averaged",
                 {"minimum": 0.0, "exclusive_minimum": True}),
@@ -239,6 +246,14 @@ CROSS_KEY_RULES = (
 
 _TRUE = {"true", "1", "yes", "on"}
 _FALSE = {"false", "0", "no", "off"}
+
+
+def boolean(text):
+    """argparse type of the boolean options of the argparse entry points: true/false, yes/no, 1/0, on/off."""
+    value = str(text).strip().lower()
+    if value not in _TRUE | _FALSE:
+        raise ValueError(text)
+    return value in _TRUE
 
 
 class Config:
@@ -481,6 +496,10 @@ PORT_SETTINGS = {
 }
 
 
+# Earlier spellings of this project's keys, per stage: still taken, without a note.
+OLD_SPELLINGS = {PREDICT: {"model": "ckpt_path"}}
+
+
 def _port_checkpoint_key(stage, argv):
     """Where the port's --ckpt_name goes: ModelArts' checkpoint_url, else the stage's checkpoint."""
     modelarts = any(item.split("=", 1)[-1].strip().lower() in _TRUE for item in argv
@@ -528,6 +547,7 @@ def translate_port_options(argv, stage):
             else:
                 notes.append("--%s %s (ModelZoo port) has no key here: %s" % (name, value, note))
             continue
+        name = OLD_SPELLINGS.get(stage, {}).get(name, name)
         if name in PORT_KEYS:
             key = PORT_KEYS[name] or _port_checkpoint_key(stage, argv)
             notes.append("--%s is the ModelZoo port's spelling of --%s" % (name, key))

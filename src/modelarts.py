@@ -168,7 +168,8 @@ def add_arguments(parser):
     from src.config import SCHEMA
 
     for name in ARGUMENTS:
-        parser.add_argument("--" + name, metavar=SCHEMA[name].kind.upper(), help=SCHEMA[name].help)
+        bare = {"nargs": "?", "const": "true"} if SCHEMA[name].kind == "bool" else {}  # --enable_modelarts alone
+        parser.add_argument("--" + name, metavar=SCHEMA[name].kind.upper(), help=SCHEMA[name].help, **bare)
 
 
 def argparse_job(args):
