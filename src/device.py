@@ -8,6 +8,19 @@ CPU_ISA_VAR = "ONEDNN_MAX_CPU_ISA"
 CPU_ISA_CAP = "AVX2"
 
 
+# MindSpore's C++ and Python log level (0 debug .. 3 error); its default, 2, prints warnings that
+# are about MindSpore's internals (e.g. 30 multi-line "IbTryExpandCNode ... abstract does not
+# match" during the demo's search). Read when mindspore is imported.
+LOG_LEVEL_VAR = "GLOG_v"
+QUIET_LOG_LEVEL = "3"
+
+
+def quiet_mindspore_logs():
+    """Show only MindSpore's errors unless the user set GLOG_v (GLOG_v=2 brings its warnings back);
+    returns the level in force. The project's own lines are not MindSpore's log, so they stay."""
+    return os.environ.setdefault(LOG_LEVEL_VAR, QUIET_LOG_LEVEL)
+
+
 def apply_cpu_isa_cap():
     """Set ONEDNN_MAX_CPU_ISA=AVX2 unless the user chose a value; returns the value in force."""
     return os.environ.setdefault(CPU_ISA_VAR, CPU_ISA_CAP)
