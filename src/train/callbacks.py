@@ -89,6 +89,7 @@ class ProgressLogger(Callback):
         self.progress_log = progress_log
         self.last_time = None
         self.epoch_losses, self.epoch_start = [], None
+        self.first_step_end, self.steps_timed = None, 0  # the ETA's clock starts after the first (compiling) step
 
     def on_train_epoch_begin(self, run_context):
         self.epoch_start = self.last_time = time.time()
@@ -101,9 +102,20 @@ class ProgressLogger(Callback):
         lr = state.lr(state.step - 1)
         self.epoch_losses.append(loss)
         self.progress_log.append(state.step, state.epoch, loss, lr, step_time, state.global_batch / step_time)
+        if self.first_step_end is None:
+            self.first_step_end = now
+        else:
+            self.steps_timed += 1
         if state.step % self.log_interval == 0 or state.step == state.total_steps:
-            LOG.info("step %d/%d epoch %d loss %.4f lr %.3e step %.3fs %.2f samples/s", state.step,
-                     state.total_steps, state.epoch, loss, lr, step_time, state.global_batch / step_time)
+            LOG.info("step %d/%d epoch %d loss %.4f lr %.3e step %.3fs %.2f samples/s eta %s", state.step,
+                     state.total_steps, state.epoch, loss, lr, step_time, state.global_batch / step_time,
+                     self.eta(now))
+
+    def eta(self, now):
+        """Time left at the mean step time since the first step of this process (which compiles)."""
+        per_step = (now - self.first_step_end) / self.steps_timed if self.steps_timed else now - self.epoch_start
+        seconds = int(round((self.state.total_steps - self.state.step) * per_step))
+        return "%dh%02dm%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
     def on_train_epoch_end(self, run_context):
         if not self.epoch_losses:
