@@ -10,6 +10,10 @@ option would have no effect); in a YAML file a one-line warning when no stage of
 pipeline reads the key (a retrain file serves train, eval, export, predict, preprocess and
 postprocess, so eval quietly skips the training keys of autodeeplab_s.yaml, but a search file
 setting a key search never reads is reported). An unknown key is always an error.
+
+On the command line a bare boolean option means true (``--flip``), and the MindSpore ModelZoo
+port's spellings are taken with a note naming the key here, or refused with what replaced them
+(``translate_port_options``).
 """
 import argparse
 import math
@@ -470,9 +474,9 @@ def load_config(config_path=None, overrides=None, stage=None, file_given=True):
     return cfg
 
 
-# The MindSpore ModelZoo port's options (research/cv/Auto-DeepLab) that are spelled otherwise here:
-# the key that takes the value (a note says so), or None and the line saying what replaced it.
-# ``ckpt_name`` is the checkpoint key of the stage (``_port_checkpoint_key``).
+# The MindSpore ModelZoo port's options (research/cv/Auto-DeepLab) that are spelled otherwise here
+# (docs/migration.md): PORT_KEYS, the key that takes the value (a note says so; None for ckpt_name:
+# the stage's checkpoint key, ``_port_checkpoint_key``); PORT_REPLACED, refused with what replaced it.
 PORT_KEYS = {"modelArts_mode": "enable_modelarts", "modelArts": "enable_modelarts", "workers": "num_parallel_workers",
              "out_path": "output_path", "eval_flip": "flip", "ckpt_url": "checkpoint_url", "net_arch": "arch_path",
              "cell_arch": "arch_path", "ckpt_name": None}
@@ -502,26 +506,27 @@ OLD_SPELLINGS = {PREDICT: {"model": "ckpt_path"}}
 
 def _port_checkpoint_key(stage, argv):
     """Where the port's --ckpt_name goes: ModelArts' checkpoint_url, else the stage's checkpoint."""
-    modelarts = any(item.split("=", 1)[-1].strip().lower() in _TRUE for item in argv
-                    if item.lstrip("-").split("=")[0] in ("modelArts_mode", "modelArts", "enable_modelarts"))
+    modelarts = any(str(value if value is not None else "true").strip().lower() in _TRUE
+                    for name, value in _option_values(argv)
+                    if name in ("modelArts_mode", "modelArts", "enable_modelarts"))
     return "checkpoint_url" if modelarts else "resume" if stage in (TRAIN, SEARCH) else "ckpt_path"
 
 
 def _option_values(argv):
-    """[(name, value or None for a bare option, the option as typed)] of ``--name[=value]`` items;
-    other items are kept as (None, item, item)."""
+    """[(name, value or None for a bare option)] of ``--name[=value]`` / ``--name value`` items;
+    other items are kept as (None, item)."""
     items, index = [], 0
     while index < len(argv):
         item = argv[index]
         index += 1
         if not item.startswith("--") or item == "--":
-            items.append((None, item, item))
+            items.append((None, item))
             continue
-        name, _, value = item[2:].partition("=")
-        if not _ and index < len(argv) and not argv[index].startswith("--"):
-            value, _ = argv[index], "="
+        name, equals, value = item[2:].partition("=")
+        if not equals and index < len(argv) and not argv[index].startswith("--"):
+            value, equals = argv[index], "="
             index += 1
-        items.append((name, value if _ else None, item))
+        items.append((name, value if equals else None))
     return items
 
 
@@ -530,7 +535,7 @@ def translate_port_options(argv, stage):
     stderr) and bare boolean options (``--flip``) as ``--flip true``; UserError for a port option
     that was replaced."""
     out, notes = [], []
-    for name, value, typed in _option_values(list(argv)):
+    for name, value in _option_values(list(argv)):
         if name is None:
             out.append(value)
             continue
@@ -538,7 +543,8 @@ def translate_port_options(argv, stage):
             raise UserError("--%s is the ModelZoo port's option; here %s (docs/migration.md)" % (name, PORT_REPLACED[name]))
         if name in PORT_SETTINGS:
             accepted, note = PORT_SETTINGS[name]
-            choice = str(value if value is not None else "true").strip().lower()
+            value = "true" if value is None else value
+            choice = value.strip().lower()
             if choice not in accepted:
                 raise UserError("--%s %s (ModelZoo port): %s" % (name, value, note))
             if accepted[choice]:

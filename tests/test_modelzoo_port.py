@@ -43,6 +43,9 @@ def test_port_spellings_become_project_keys_with_a_note(capsys):
     modelarts = parse_config(["--modelArts_mode=True", "--data_url", "obs://b/d", "--ckpt_name", "obs://b/c.ckpt"],
                              S_CONFIG, stage="eval")
     assert modelarts.checkpoint_url == "obs://b/c.ckpt" and modelarts.ckpt_path is None
+    spaced = parse_config(["--modelArts_mode", "True", "--data_url", "obs://b/d", "--ckpt_name", "obs://b/c.ckpt"],
+                          S_CONFIG, stage="eval")
+    assert spaced.checkpoint_url == "obs://b/c.ckpt"
 
 
 @pytest.mark.parametrize("args, stage, message", [
