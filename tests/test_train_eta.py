@@ -1,5 +1,6 @@
-"""Training progress lines carry an ETA from the mean step time after the first (compiling) step;
-the clock is stubbed, so nothing here depends on how fast this machine is."""
+"""Training progress: an ETA in the progress lines from the mean step time after the first (compiling)
+step (the clock is stubbed, so nothing depends on this machine's speed), and the learning rate in
+the curve picture."""
 import logging
 from types import SimpleNamespace
 
@@ -32,3 +33,19 @@ def test_eta_uses_the_steps_after_the_compiling_one(tmp_path, monkeypatch, caplo
             logger.on_train_step_end(_Context())
     assert caplog.records[-1].getMessage().endswith("eta 0h33m20s")  # 1000 steps x 2 s
     assert caplog.records[0].getMessage().endswith("eta 27h50m00s")  # 1002 x 100 s: only the first step known
+
+
+def test_the_curve_picture_shows_the_learning_rate_also_after_a_resume(tmp_path):
+    import matplotlib.pyplot as plt
+
+    log = ProgressLog(str(tmp_path), 0)
+    for step, lr in ((1, 0.01), (2, 0.02), (3, 0.03)):
+        log.append(step, 1, 1.0 / step, lr, 0.1, 20.0)
+    resumed = ProgressLog(str(tmp_path), 2)  # a resume at step 2 keeps rows 1 and 2
+    resumed.append(3, 1, 0.4, 0.025, 0.1, 20.0)
+    fig = resumed.figure()
+    lines = {line.get_label(): list(line.get_ydata()) for axis in fig.axes for line in axis.get_lines()}
+    plt.close(fig)
+    assert lines["learning rate"] == [0.01, 0.02, 0.025]
+    resumed.plot()
+    assert (tmp_path / "loss_curve.png").stat().st_size > 1000

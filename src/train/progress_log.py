@@ -1,4 +1,4 @@
-"""The training log in the output folder: one CSV row per step and a loss-curve PNG.
+"""The training log in the output folder: one CSV row per step and a PNG of the loss and lr curves.
 
 A resumed run keeps the rows up to its starting step and drops the ones a killed run wrote
 after its last checkpoint, so the CSV always describes one consistent run.
@@ -16,12 +16,12 @@ PNG_NAME = "loss_curve.png"
 
 
 class ProgressLog:
-    """Appends rows to ``<directory>/train_log.csv``; ``plot`` redraws ``loss_curve.png``."""
+    """Appends rows to ``<directory>/train_log.csv``; ``plot`` redraws ``loss_curve.png`` (loss and lr)."""
 
     def __init__(self, directory, start_step):
         self.csv_path = os.path.join(directory, CSV_NAME)
         self.png_path = os.path.join(directory, PNG_NAME)
-        self.steps, self.losses = [], []
+        self.steps, self.losses, self.lrs = [], [], []
         kept = [row for row in self._read() if int(row["step"]) <= start_step]
         with atomic_write(self.csv_path, newline="") as f:
             writer = csv.DictWriter(f, COLUMNS)
@@ -30,6 +30,7 @@ class ProgressLog:
         for row in kept:
             self.steps.append(int(row["step"]))
             self.losses.append(float(row["loss"]))
+            self.lrs.append(float(row["lr"]))
 
     def _read(self):
         if not os.path.isfile(self.csv_path):
@@ -40,14 +41,26 @@ class ProgressLog:
     def append(self, step, epoch, loss, lr, step_time, samples_per_s):
         self.steps.append(step)
         self.losses.append(loss)
+        self.lrs.append(lr)
         with open(self.csv_path, "a", newline="") as f:
             csv.writer(f).writerow([step, epoch, "%.6f" % loss, "%.6e" % lr, "%.4f" % step_time,
                                     "%.3f" % samples_per_s])
 
     def plot(self):
-        """Write the loss curve (per step and a moving average) to loss_curve.png, atomically."""
+        """Write the loss (per step and a moving average) and lr curves to loss_curve.png, atomically."""
         if not self.steps:
             return
+        import matplotlib.pyplot as plt
+
+        fig = self.figure()
+        try:
+            with atomic_path(self.png_path, keep_suffix=True) as temporary:
+                fig.savefig(temporary, dpi=100, bbox_inches="tight")
+        finally:
+            plt.close(fig)
+
+    def figure(self):
+        """The matplotlib figure of ``plot``: loss on the left axis, learning rate on the right."""
         import matplotlib
 
         matplotlib.use("Agg")
@@ -64,9 +77,9 @@ class ProgressLog:
         ax.set_xlabel("step")
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)
-        ax.legend()
-        try:
-            with atomic_path(self.png_path, keep_suffix=True) as temporary:
-                fig.savefig(temporary, dpi=100, bbox_inches="tight")
-        finally:
-            plt.close(fig)
+        lr_axis = ax.twinx()
+        lr_axis.plot(self.steps, self.lrs, lw=1.0, color="tab:green", label="learning rate")
+        lr_axis.set_ylabel("learning rate")
+        lines = ax.get_lines() + lr_axis.get_lines()
+        ax.legend(lines, [line.get_label() for line in lines])
+        return fig
