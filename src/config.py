@@ -83,6 +83,9 @@ SCHEMA = {
         mode=("str", "graph", "MindSpore execution mode", {"choices": ("graph", "pynative")}),
         seed=("int", 0, "random seed of weights init, data order and augmentation",
               {"minimum": 0, "stages": (SEARCH, TRAIN)}),
+        deterministic=("bool", False, "GPU/Ascend: MindSpore's deterministic kernels (mindspore.set_deterministic; "
+                       "slower); CPU runs repeat bitwise either way (docs/cpu.md, Reproducibility)",
+                       {"stages": (SEARCH, TRAIN)}),
         distribute=("bool", False, "data-parallel run (set by the msrun / rank-table scripts)", {"stages": (TRAIN,)}),
         enable_modelarts=("bool", False, "copy data_url in and output_path out with ModelArts' moxing",
                           {"stages": DEVICE_STAGES}),

@@ -80,6 +80,8 @@ def init_device(cfg):
                         % (target, _first_line(exc), target)) from None
     ms.set_context(mode=ms.GRAPH_MODE if cfg.mode == "graph" else ms.PYNATIVE_MODE)
     ms.set_seed(cfg.seed)
+    if cfg.deterministic:
+        ms.set_deterministic(True)
     if not cfg.distribute:
         return 0, 1
     from mindspore.communication import get_group_size, get_rank, init

@@ -139,3 +139,20 @@ def test_mindspore_warnings_are_hidden_unless_glog_v_asks(level, shown):
                             capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stderr[-2000:]
     assert ("[WARNING]" in result.stderr) == shown, result.stderr[-2000:]
+
+
+@pytest.mark.parametrize("deterministic", [False, True])
+def test_deterministic_key_sets_mindspore_deterministic(monkeypatch, deterministic):
+    """deterministic: true turns on MindSpore's deterministic kernels (GPU/Ascend); false leaves
+    MindSpore's default alone."""
+    import mindspore as ms
+
+    from src.config import load_config
+
+    calls = []
+    monkeypatch.setattr(ms, "set_device", lambda *args: None)
+    monkeypatch.setattr(ms, "set_context", lambda **kwargs: None)
+    monkeypatch.setattr(ms, "set_seed", lambda seed: None)
+    monkeypatch.setattr(ms, "set_deterministic", lambda value: calls.append(value))
+    device.init_device(load_config(None, {"deterministic": deterministic, "device_target": "CPU"}))
+    assert calls == ([True] if deterministic else [])

@@ -1,8 +1,8 @@
 // Stride-1 "same" dense convolution (any k x k, any dilation) on NCHW float32 tensors, as MindSpore
 // AOT custom ops whose multiply-adds run in OpenBLAS's SGEMM (the library bundled with numpy).
 //
-// Under the ONEDNN_MAX_CPU_ISA=AVX2 cap that MindSpore 2.10 needs on CPU (SPEC 9), its convolutions
-// peak at about half of the AVX-512 SGEMM rate. Here a k x k conv is k*k GEMMs over one zero-padded
+// Under the ONEDNN_MAX_CPU_ISA=AVX2 cap that MindSpore 2.10 needs on CPU (docs/cpu.md, ISA cap),
+// its convolutions peak at about half of the AVX-512 SGEMM rate. Here a k x k conv is k*k GEMMs over one zero-padded
 // copy of the input: with the output computed on the padded width Wp, tap (i, j) reads the padded
 // input as a (C_in x H*Wp) matrix starting at offset (i*Wp + j) * dilation, so no im2col buffer is
 // needed; the Wp - W extra columns of each output row are dropped afterwards. The input gradient is
@@ -10,6 +10,12 @@
 // per tap of dy (zero on the extra columns) with the same shifted views. Taps that only ever read
 // padding are skipped. When the padding is large against the map (ASPP's rates 12 and 18 at stride
 // 8 of a 321 crop), each tap's GEMM instead covers only the output pixels where it reads the input.
+//
+// Repeatable results: OpenBLAS's threaded SGEMM gave run-to-run differences (its result for a call
+// depends on how many of its threads that call gets, which depends on what else runs). So OpenBLAS
+// runs single-threaded (set when this library loads) and the kernels split their GEMMs themselves
+// over the worker pool, into blocks fixed by the shapes alone: every output value is summed in the
+// same order whichever thread computes it, whatever the timing and the number of cores.
 #include <algorithm>
 #include <cstdint>
 #include <memory>
@@ -17,6 +23,7 @@
 
 #include "worker_pool.h"
 
+extern "C" void openblas_set_num_threads64_(int threads);
 extern "C" void cblas_sgemm64_(int order, int trans_a, int trans_b, int64_t m, int64_t n, int64_t k, float alpha,
                                const float *a, int64_t lda, const float *b, int64_t ldb, float beta, float *c,
                                int64_t ldc);
@@ -24,24 +31,80 @@ extern "C" void cblas_sgemm64_(int order, int trans_a, int trans_b, int64_t m, i
 namespace {
 
 constexpr int kRowMajor = 101, kNoTrans = 111, kTrans = 112;
-// About this many output pixels per block of tap GEMMs (fastest of 2048-16384 here, 2 MB L2 per core).
+// At most about this many output pixels per block of tap GEMMs (fastest of 2048-16384 here, 2 MB L2
+// per core).
 constexpr int64_t kChunkPixels = 4096;
+// The work of one GEMM or conv is split into at most kTasks blocks (enough for 8 cores): of at least
+// kMinColumns output columns or, where the output is small, of at least kMinDepth summed products.
+// Constants, not the core count: the split, and so every result, is the same on every host.
+constexpr int64_t kTasks = 8, kMinColumns = 512, kMinDepth = 2048;
 
+__attribute__((constructor)) void single_threaded_openblas() { openblas_set_num_threads64_(1); }
+
+// C (m x n) = A B + beta C, single-threaded (op(A) is m x k, op(B) k x n, row-major).
 void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda, const float *b,
           int64_t ldb, float beta, float *c, int64_t ldc) {
   cblas_sgemm64_(kRowMajor, trans_a ? kTrans : kNoTrans, trans_b ? kTrans : kNoTrans, m, n, k, 1.0f, a, lda, b, ldb,
                  beta, c, ldc);
 }
 
+// A split of `length` into `parts` blocks of `size` (the last one shorter): at most `max_parts`
+// blocks, none shorter than `min_size` unless the whole is.
+struct Split {
+  int64_t size, parts;
+  Split(int64_t length, int64_t min_size, int64_t max_parts) {
+    const int64_t wanted = std::max<int64_t>(1, std::min(max_parts, length / min_size));
+    size = (length + wanted - 1) / wanted;
+    parts = (length + size - 1) / size;
+  }
+  int64_t begin(int64_t part) const { return part * size; }
+  int64_t length(int64_t part, int64_t total) const { return std::min(size, total - part * size); }
+};
+
 // A growable scratch buffer per thread that is not zeroed on growth.
 float *scratch(int slot, int64_t size) {
-  thread_local std::unique_ptr<float[]> buffers[3];
-  thread_local int64_t capacity[3] = {0, 0, 0};
+  thread_local std::unique_ptr<float[]> buffers[4];
+  thread_local int64_t capacity[4] = {0, 0, 0, 0};
   if (capacity[slot] < size) {
     buffers[slot].reset(new float[size]);
     capacity[slot] = size;
   }
   return buffers[slot].get();
+}
+
+// out[i] = (beta ? out[i] : 0) + partials[0][i] + ... + partials[parts - 1][i], i < size, in that order.
+void add_partials(const float *partials, int64_t parts, int64_t size, float beta, float *out) {
+  const Split blocks(size, kMinColumns, kTasks);
+  parallel_for(blocks.parts, [=](int64_t block) {
+    for (int64_t i = blocks.begin(block), end = i + blocks.length(block, size); i < end; ++i) {
+      float sum = beta != 0.0f ? out[i] : 0.0f;
+      for (int64_t part = 0; part < parts; ++part) sum += partials[part * size + i];
+      out[i] = sum;
+    }
+  });
+}
+
+// C (m x n, row stride n) = op(A) op(B) + beta C on the worker pool: blocks of C's columns, or where
+// C has too few columns, blocks of the summed dimension whose products add_partials sums in order.
+void parallel_gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, const float *a, int64_t lda,
+                   const float *b, int64_t ldb, float beta, float *c) {
+  const Split columns(n, kMinColumns, kTasks);
+  const Split depth(k, kMinDepth, columns.parts > 1 ? 1 : kTasks);
+  if (depth.parts == 1) {
+    parallel_for(columns.parts, [=](int64_t part) {
+      const int64_t first = columns.begin(part);
+      gemm(trans_a, trans_b, m, columns.length(part, n), k, a, lda, trans_b ? b + first * ldb : b + first, ldb, beta,
+           c + first, n);
+    });
+    return;
+  }
+  float *partials = scratch(3, depth.parts * m * n);
+  parallel_for(depth.parts, [=](int64_t part) {
+    const int64_t first = depth.begin(part);
+    gemm(trans_a, trans_b, m, n, depth.length(part, k), trans_a ? a + first * lda : a + first, lda,
+         trans_b ? b + first : b + first * ldb, ldb, 0.0f, partials + part * m * n, n);
+  });
+  add_partials(partials, depth.parts, m * n, beta, c);
 }
 
 // The output range [begin, end) of one axis of length `size` where a tap shifted by `shift` reads
@@ -59,8 +122,12 @@ struct Geometry {
       : height(h), width(w), kernel(k), dilation(d), pad(d * (k - 1) / 2), padded_height(h + d * (k - 1)),
         padded_width(w + d * (k - 1)) {}
 
-  // Output rows per block of GEMMs: the block's output and input stay in cache across the taps.
-  int64_t chunk_rows() const { return std::max<int64_t>(1, kChunkPixels / padded_width); }
+  // Blocks of the H x Wp output pixels (row-major, padded width), one task each: at most about
+  // kChunkPixels, so that a block's output and input stay in cache across the taps.
+  Split pixel_blocks() const {
+    const int64_t pixels = height * padded_width;
+    return Split(pixels, kMinColumns, std::max(kTasks, (pixels + kChunkPixels - 1) / kChunkPixels));
+  }
   int64_t plane() const { return padded_height * padded_width; }
   // Floats of a padded copy of `channels` planes, with room for the last tap's overhang.
   int64_t padded_size(int64_t channels) const { return channels * plane() + 2 * pad; }
@@ -182,7 +249,8 @@ void for_each_column_group(const float *x, int64_t in_channels, int64_t out_chan
 }
 
 // same_conv for one image when pads_too_much: per column tap, the input columns it reads (slice)
-// and its output columns (partial); per row tap, one GEMM over the rows where it reads the input.
+// and its output columns (partial); per row tap, one GEMM over the rows where it reads the input,
+// run over fixed blocks of the partial plane's pixels.
 void valid_region_conv(const float *x, int64_t in_channels, const float *packed, bool adjoint, int64_t lda,
                        float *y, int64_t out_channels, const Geometry &g) {
   const int64_t taps = g.kernel * g.kernel, pairs = in_channels * out_channels;
@@ -190,11 +258,18 @@ void valid_region_conv(const float *x, int64_t in_channels, const float *packed,
   for_each_column_group(x, in_channels, out_channels, g, [&](const std::vector<ValidTap> &group, int64_t width,
                                                               int64_t plane, const float *slice, float *partial) {
     const Span columns = group[0].columns;
-    std::fill(partial, partial + out_channels * plane, 0.0f);
-    for (const ValidTap &t : group)
-      gemm(adjoint, false, out_channels, t.rows.length() * width, in_channels,
-           packed + (adjoint ? taps - 1 - t.tap : t.tap) * pairs, lda, slice + (t.rows.begin + t.row_shift) * width,
-           plane, 1.0f, partial + t.rows.begin * width, plane);
+    const Split blocks(plane, kMinColumns, kTasks);
+    parallel_for(blocks.parts, [&](int64_t block) {
+      const int64_t begin = blocks.begin(block), end = begin + blocks.length(block, plane);
+      for (int64_t c = 0; c < out_channels; ++c) std::fill(partial + c * plane + begin, partial + c * plane + end, 0.0f);
+      for (const ValidTap &t : group) {
+        const int64_t first = std::max(begin, t.rows.begin * width), last = std::min(end, t.rows.end * width);
+        if (first < last)
+          gemm(adjoint, false, out_channels, last - first, in_channels,
+               packed + (adjoint ? taps - 1 - t.tap : t.tap) * pairs, lda, slice + first + t.row_shift * width, plane,
+               1.0f, partial + first, plane);
+      }
+    });
     parallel_for(out_channels, [=](int64_t c) {
       for (int64_t h = 0; h < g.height; ++h) {
         const float *from = partial + c * plane + h * width;
@@ -222,7 +297,7 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
     const float *x = in + n * in_channels * pixels;
     float *y = out + n * out_channels * pixels;
     if (g.kernel == 1) {
-      gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y, pixels);
+      parallel_gemm(adjoint, false, out_channels, pixels, in_channels, packed, lda, x, pixels, 0.0f, y);
       epilogue.apply_to_planes(y, out_channels, pixels);
       continue;
     }
@@ -235,9 +310,9 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
     float *wide = scratch(1, out_channels * g.height * g.padded_width);
     pad_planes(x, padded, in_channels, g);
     const int64_t wide_pixels = g.height * g.padded_width;
-    for (int64_t row = 0; row < g.height; row += g.chunk_rows()) {
-      const int64_t start = row * g.padded_width;
-      const int64_t columns = std::min(g.chunk_rows(), g.height - row) * g.padded_width;
+    const Split blocks = g.pixel_blocks();
+    parallel_for(blocks.parts, [=](int64_t block) {
+      const int64_t start = blocks.begin(block), columns = blocks.length(block, wide_pixels);
       float beta = 0.0f;
       for (int64_t t = 0; t < taps; ++t) {
         if (!g.reads_input(t)) continue;
@@ -246,7 +321,7 @@ void same_conv(const float *in, int64_t in_channels, const float *w, bool adjoin
              beta, wide + start, wide_pixels);
         beta = 1.0f;
       }
-    }
+    });
     parallel_for(out_channels, [=](int64_t c) {
       for (int64_t h = 0; h < g.height; ++h)
         epilogue.apply(wide + (c * g.height + h) * g.padded_width, y + (c * g.height + h) * g.width, g.width, c);
@@ -262,9 +337,11 @@ void valid_region_weight_grad(const float *dy, int64_t out_channels, const float
   for_each_column_group(x, in_channels, out_channels, g, [&](const std::vector<ValidTap> &group, int64_t width,
                                                               int64_t plane, const float *inputs, float *grads) {
     slice_columns(dy, grads, out_channels, group[0].columns.begin, width, g);
-    for (const ValidTap &t : group)
+    parallel_for(static_cast<int64_t>(group.size()), [&](int64_t i) {
+      const ValidTap &t = group[i];
       gemm(false, true, out_channels, in_channels, t.rows.length() * width, grads + t.rows.begin * width, plane,
            inputs + (t.rows.begin + t.row_shift) * width, plane, 1.0f, packed + t.tap * pairs, in_channels);
+    });
   });
 }
 
@@ -323,13 +400,18 @@ extern "C" int DenseConvWeightGrad(int, void **params, int *, int64_t **shapes, 
   const Geometry g(s.height, s.width, kernel, dilation);
   if (kernel == 1) {
     for (int64_t n = 0; n < s.batch; ++n)
-      gemm(false, true, s.channels, in_channels, pixels, dy + n * s.channels * pixels, pixels,
-           x + n * in_channels * pixels, pixels, n ? 1.0f : 0.0f, dw, in_channels);
+      parallel_gemm(false, true, s.channels, in_channels, pixels, dy + n * s.channels * pixels, pixels,
+                    x + n * in_channels * pixels, pixels, n ? 1.0f : 0.0f, dw);
     return 0;
   }
   const int64_t wide_pixels = s.height * g.padded_width, pairs = s.channels * in_channels;
   float *packed = scratch(2, taps * pairs);
   std::fill(packed, packed + taps * pairs, 0.0f);
+  std::vector<int64_t> valid;
+  for (int64_t t = 0; t < taps; ++t)
+    if (g.reads_input(t)) valid.push_back(t);
+  // One task per (tap, block of the summed pixels); each block's product is added in block order.
+  const Split depth(wide_pixels, kMinDepth, kTasks);
   for (int64_t n = 0; n < s.batch; ++n) {
     if (pads_too_much(g)) {
       valid_region_weight_grad(dy + n * s.channels * pixels, s.channels, x + n * in_channels * pixels, in_channels,
@@ -338,6 +420,7 @@ extern "C" int DenseConvWeightGrad(int, void **params, int *, int64_t **shapes, 
     }
     float *padded = scratch(0, g.padded_size(in_channels));
     float *wide = scratch(1, s.channels * wide_pixels);
+    float *partials = scratch(3, static_cast<int64_t>(valid.size()) * depth.parts * pairs);
     pad_planes(x + n * in_channels * pixels, padded, in_channels, g);
     const float *grad = dy + n * s.channels * pixels;
     parallel_for(s.channels, [=](int64_t c) {
@@ -347,15 +430,13 @@ extern "C" int DenseConvWeightGrad(int, void **params, int *, int64_t **shapes, 
         std::fill(row + s.width, row + g.padded_width, 0.0f);
       }
     });
-    for (int64_t row = 0; row < s.height; row += g.chunk_rows()) {
-      const int64_t start = row * g.padded_width;
-      const int64_t columns = std::min(g.chunk_rows(), s.height - row) * g.padded_width;
-      for (int64_t t = 0; t < taps; ++t) {
-        if (!g.reads_input(t)) continue;
-        gemm(false, true, s.channels, in_channels, columns, wide + start, wide_pixels, padded + g.offset(t) + start,
-             g.plane(), 1.0f, packed + t * pairs, in_channels);
-      }
-    }
+    parallel_for(static_cast<int64_t>(valid.size()) * depth.parts, [&](int64_t task) {
+      const int64_t t = valid[task / depth.parts], start = depth.begin(task % depth.parts);
+      gemm(false, true, s.channels, in_channels, depth.length(task % depth.parts, wide_pixels), wide + start,
+           wide_pixels, padded + g.offset(t) + start, g.plane(), 0.0f, partials + task * pairs, in_channels);
+    });
+    for (size_t i = 0; i < valid.size(); ++i)
+      add_partials(partials + i * depth.parts * pairs, depth.parts, pairs, 1.0f, packed + valid[i] * pairs);
   }
   unpack_taps(packed, dw, pairs, taps);
   return 0;

@@ -6,6 +6,7 @@ is faster, a C++ kernel of src/kernels (see docs/cpu.md, Kernels); elsewhere, an
 ``src.kernels.portable_ops`` (export), MindSpore's own Conv2D, which every backend knows.
 """
 import functools
+import json
 import math
 import os
 import time
@@ -19,6 +20,7 @@ from mindspore import Parameter
 from mindspore.common.initializer import Normal, Uniform, initializer
 
 from src.errors import UserError
+from src.fileio import atomic_write
 from src.kernels import cpu_kernel_library
 
 CPU_DEPTHWISE_KERNEL_SIZES = (3, 5)
@@ -30,12 +32,15 @@ GEMM_MIN_POINTWISE_CHANNELS = 128
 GEMM_MIN_PIXELS = 1024
 # Those thresholds hold where numpy's OpenBLAS runs at full speed; on some hosts it is 2-3x slower
 # than MindSpore's conv (docs/cpu.md, Host dependence). So ``dense_conv_library`` times one 3x3 conv of
-# SGEMM_PROBE_SHAPE (batch, channels, height, width) both ways once per process and keeps the SGEMM
-# kernel unless it is more than SGEMM_MAX_SLOWDOWN times slower. AUTODEEPLAB_DENSE_CONV overrides.
+# SGEMM_PROBE_SHAPE (batch, channels, height, width) both ways once per host and library build and
+# keeps the SGEMM kernel unless it is more than SGEMM_MAX_SLOWDOWN times slower. The timings are kept
+# beside the library (SGEMM_VERDICT_SUFFIX): a choice timed per process could flip between two runs
+# on a loaded host, and the two kernels round differently. AUTODEEPLAB_DENSE_CONV overrides.
 DENSE_CONV_VAR = "AUTODEEPLAB_DENSE_CONV"
 DENSE_CONV_CHOICES = ("auto", "sgemm", "mindspore")
 SGEMM_PROBE_SHAPE = (1, 128, 128, 128)
 SGEMM_MAX_SLOWDOWN = 1.5
+SGEMM_VERDICT_SUFFIX = ".probe.json"
 
 
 CONV_INIT_VARIANTS = ("paper", "modelzoo")
@@ -181,16 +186,41 @@ def dense_conv_library():
     return library if library is None or choice == "sgemm" or sgemm_is_fast(library) else None
 
 
+def sgemm_probe_path(library):
+    """Where the probe's timings of ``library`` are kept (beside it, in the private kernel cache)."""
+    return library + SGEMM_VERDICT_SUFFIX
+
+
+def probed_seconds(library):
+    """(SGEMM kernel, MindSpore) seconds of the probe: read from ``sgemm_probe_path`` or timed now
+    and kept there (an unwritable or unreadable file only means timing again next time)."""
+    path = sgemm_probe_path(library)
+    try:
+        with open(path, encoding="utf-8") as f:
+            kept = json.load(f)
+        return float(kept["sgemm_seconds"]), float(kept["mindspore_seconds"])
+    except (OSError, ValueError, KeyError, TypeError):
+        pass
+    sgemm, mindspore = probe_dense_conv_seconds(library)
+    try:
+        with atomic_write(path) as f:
+            json.dump({"sgemm_seconds": sgemm, "mindspore_seconds": mindspore, "shape": SGEMM_PROBE_SHAPE}, f)
+    except OSError:
+        pass
+    return sgemm, mindspore
+
+
 @functools.cache
 def sgemm_is_fast(library):
     """Whether the SGEMM kernel is at most SGEMM_MAX_SLOWDOWN x slower than MindSpore's conv here
-    (timed once per process; warns when it is not)."""
-    sgemm, mindspore = probe_dense_conv_seconds(library)
+    (timed once per host and library build; warns when it is not)."""
+    sgemm, mindspore = probed_seconds(library)
     if sgemm <= SGEMM_MAX_SLOWDOWN * mindspore:
         return True
     warnings.warn(f"numpy's OpenBLAS ran a 3x3 conv {sgemm / mindspore:.1f}x slower than MindSpore on "
                   "this host, so the dense convs use MindSpore's kernel (docs/cpu.md, Host dependence; "
-                  f"{DENSE_CONV_VAR}=sgemm forces the SGEMM kernel)", stacklevel=2)
+                  f"{DENSE_CONV_VAR}=sgemm forces the SGEMM kernel; delete {sgemm_probe_path(library)} "
+                  "to time again)", stacklevel=2)
     return False
 
 

@@ -22,8 +22,9 @@ class AutoDeepLab(nn.Cell):
     from ``architecture``, so any valid architecture file builds.
     ``norm``: the BatchNormSettings of every BN. Every setting is a config key (``src.config``,
     which holds the defaults): ``build_model`` builds the network of a config.
-    Scheduled drop path reads the non-trainable Parameter ``drop_path_progress``; the training
-    loop sets it with ``set_drop_path_progress(step, total_steps)``.
+    Scheduled drop path and dropout read the non-trainable Parameters ``drop_path_progress`` and
+    ``training_step`` (their random draws are a function of the step: ``src.layers.dropout``); the
+    training loop sets both with ``set_training_step(step, total_steps)``.
     """
 
     def __init__(self, architecture, *, num_classes, filter_multiplier, variant, aspp_rates,
@@ -46,17 +47,19 @@ class AutoDeepLab(nn.Cell):
         self.resize = BilinearResize()
         self.drop_path_progress = Parameter(Tensor(0.0, ms.float32), name="drop_path_progress",
                                             requires_grad=False)
+        self.training_step = Parameter(Tensor(0, ms.int32), name="training_step", requires_grad=False)
 
-    def set_drop_path_progress(self, step, total_steps):
-        """Training progress for scheduled drop path: min(step / total_steps, 1)."""
+    def set_training_step(self, step, total_steps):
+        """The step about to run, and the progress of scheduled drop path: min(step / total_steps, 1)."""
+        self.training_step.set_data(Tensor(int(step), ms.int32))
         self.drop_path_progress.set_data(
             Tensor(min(float(step) / max(float(total_steps), 1.0), 1.0), ms.float32))
 
     def construct(self, x):
-        high_level, low_level = self.encoder(x, self.drop_path_progress)
+        high_level, low_level = self.encoder(x, self.drop_path_progress, self.training_step)
         if self.relu_before_aspp is not None:
             high_level = self.relu_before_aspp(high_level)
-        logits = self.decoder(self.aspp(high_level), low_level)
+        logits = self.decoder(self.aspp(high_level), low_level, self.training_step)
         return self.resize(logits, (x.shape[2], x.shape[3]))
 
 

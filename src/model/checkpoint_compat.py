@@ -77,7 +77,7 @@ _RULES += [
     (r"decoder\.classifier\.weight", "decoder.last_conv.6.weight"),
 ]
 _COMPILED = [(re.compile(pattern), target) for pattern, target in _RULES]
-NO_COUNTERPART = ("drop_path_progress",)
+NO_COUNTERPART = ("drop_path_progress", "training_step")
 
 
 def modelzoo_name(name):

@@ -54,13 +54,13 @@ class Encoder(nn.Cell):
         self.low_level_channels = (out_channels[self.low_level_index]
                                    if self.low_level_index >= 0 else 2 * stem_channels)
 
-    def construct(self, x, progress):
+    def construct(self, x, progress, step):
         prev_prev = self.stem[1](self.stem[0](x))
         prev = self.stem[2](prev_prev)
         low_level = prev
         index = 0
         for cell in self.layers:
-            prev_prev, prev = prev, cell(prev_prev, prev, progress)
+            prev_prev, prev = prev, cell(prev_prev, prev, progress, step)
             if index == self.low_level_index:
                 low_level = prev
             index += 1

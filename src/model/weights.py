@@ -18,8 +18,9 @@ from src.errors import UserError
 
 MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates", "stem_channels",
                      "decoder_channels", "affine")
-# Entries of a training checkpoint that are optimizer / loss-scale state, not network weights.
-TRAIN_STATE_NAMES = ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
+# Entries of a training checkpoint that are optimizer / loss-scale / training-loop state, not network
+# weights (``training_step`` is set by the loop before every step; checkpoints older than it lack it).
+TRAIN_STATE_NAMES = ("training_step", "global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
                      "last_overflow_iterator_step", "epoch_num", "step_num")
 TRAIN_STATE_PREFIXES = ("moments.", "accum.", "moment1.", "moment2.")
 _LISTED = 5
@@ -73,7 +74,7 @@ def check_meta(ckpt_path, meta, expected):
 
 def check_parameters(ckpt_path, net, params, strict):
     """Raise UserError when names or shapes of ``net`` and the checkpoint's weights differ."""
-    mine = {p.name: tuple(p.shape) for p in net.get_parameters()}
+    mine = {p.name: tuple(p.shape) for p in net.get_parameters() if not is_train_state(p.name)}
     theirs = {name: tuple(p.shape) for name, p in params.items() if not is_train_state(name)}
     mismatched = ["%s %s (this network %s)" % (n, theirs[n], mine[n])
                   for n in sorted(mine) if n in theirs and theirs[n] != mine[n]]

@@ -16,6 +16,8 @@ import mindspore as ms
 import mindspore.nn as nn
 import numpy as np
 
+from src.layers.dropout import Dropout
+
 LOG = logging.getLogger("autodeeplab.train")
 
 
@@ -28,7 +30,7 @@ def batch_statistics_mode(net):
     progress = net.drop_path_progress.asnumpy().copy()
     net.set_train(True)
     for _, cell in net.cells_and_names():
-        if isinstance(cell, nn.Dropout):
+        if isinstance(cell, Dropout):
             cell.set_train(False)
     net.drop_path_progress.set_data(ms.Tensor(np.zeros_like(progress)))
 

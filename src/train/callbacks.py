@@ -56,7 +56,7 @@ class StepCounter(Callback):
 
     def on_train_step_begin(self, run_context):
         reclaim_signals()
-        self.net.set_drop_path_progress(self.state.step, self.state.total_steps)
+        self.net.set_training_step(self.state.step, self.state.total_steps)
 
     def on_train_step_end(self, run_context):
         reclaim_signals()

@@ -12,20 +12,23 @@ from src.layers import conv as conv_module
 from src.layers.conv import Conv2d, CpuDenseConv, DepthwiseConv, draw_conv_weight
 
 
-@pytest.mark.parametrize("kernel_size, dilation, in_channels, out_channels", [
-    (1, 1, 6, 5), (3, 1, 5, 7), (3, 2, 7, 4), (5, 2, 4, 6),
-    (3, 12, 5, 5),  # dilation beyond the map: only the centre tap reads the input
-    (3, 4, 6, 5), (5, 3, 4, 7),  # padding > width / 4: each tap over the pixels it reads
+@pytest.mark.parametrize("kernel_size, dilation, in_channels, out_channels, height, width", [
+    (1, 1, 6, 5, 9, 11), (3, 1, 5, 7, 9, 11), (3, 2, 7, 4, 9, 11), (5, 2, 4, 6, 9, 11),
+    (3, 12, 5, 5, 9, 11),  # dilation beyond the map: only the centre tap reads the input
+    (3, 4, 6, 5, 9, 11), (5, 3, 4, 7, 9, 11),  # padding > width / 4: each tap over the pixels it reads
+    # maps large enough that the kernel splits its GEMMs into blocks of pixels (forward, input
+    # gradient) and of summed pixels (weight gradient)
+    (1, 1, 6, 5, 66, 70), (3, 1, 5, 7, 66, 70), (3, 20, 6, 5, 66, 70),
 ])
-def test_cpu_dense_kernel_equals_conv2d(kernel_size, dilation, in_channels, out_channels,
+def test_cpu_dense_kernel_equals_conv2d(kernel_size, dilation, in_channels, out_channels, height, width,
                                         pynative_mode):
     """Output and both gradients equal MindSpore's conv, eager and compiled, odd sizes included."""
     kernel = CpuDenseConv(cpu_kernel_library("dense_conv"), dilation)
     rng = np.random.RandomState(kernel_size * dilation)
-    x = ms.Tensor(rng.randn(2, in_channels, 9, 11).astype(np.float32))
+    x = ms.Tensor(rng.randn(2, in_channels, height, width).astype(np.float32))
     weight = ms.Tensor(rng.randn(out_channels, in_channels, kernel_size, kernel_size)
                        .astype(np.float32))
-    target = ms.Tensor(rng.randn(2, out_channels, 9, 11).astype(np.float32))
+    target = ms.Tensor(rng.randn(2, out_channels, height, width).astype(np.float32))
     padding = dilation * (kernel_size - 1) // 2
 
     def reference(x, weight):
@@ -53,10 +56,12 @@ def test_kernel_chosen_only_where_it_is_faster():
 
 
 @pytest.fixture
-def fresh_probe():
-    """The per-process SGEMM verdict forgotten before and after the test."""
+def fresh_probe(tmp_path, monkeypatch):
+    """No SGEMM verdict yet: the per-process one forgotten before and after the test, the kept
+    timings in tmp_path."""
+    monkeypatch.setattr(conv_module, "sgemm_probe_path", lambda library: str(tmp_path / "probe.json"))
     conv_module.sgemm_is_fast.cache_clear()
-    yield
+    yield tmp_path / "probe.json"
     conv_module.sgemm_is_fast.cache_clear()
 
 
@@ -75,6 +80,22 @@ def test_auto_keeps_the_sgemm_kernel_unless_it_is_clearly_slower(
         with pytest.warns(UserWarning, match="slower than MindSpore"):
             assert not Conv2d(64, 64, 3).use_cpu_kernel
     assert Conv2d(128, 128, 3).use_cpu_kernel == uses_kernel and len(probes) == 1
+
+
+def test_auto_choice_is_kept_for_later_processes(monkeypatch, fresh_probe):
+    """The probe's timings are kept: a later process (the per-process verdict forgotten) makes the
+    same choice without timing, even when a new timing would now decide the other way; an
+    unreadable file is timed again."""
+    monkeypatch.setenv(conv_module.DENSE_CONV_VAR, "auto")
+    monkeypatch.setattr(conv_module, "probe_dense_conv_seconds", lambda library: (1.0, 1.0))
+    assert Conv2d(64, 64, 3).use_cpu_kernel
+    conv_module.sgemm_is_fast.cache_clear()
+    monkeypatch.setattr(conv_module, "probe_dense_conv_seconds", lambda library: (9.0, 1.0))
+    assert Conv2d(64, 64, 3).use_cpu_kernel
+    fresh_probe.write_text("{not json")
+    conv_module.sgemm_is_fast.cache_clear()
+    with pytest.warns(UserWarning, match="slower than MindSpore"):
+        assert not Conv2d(64, 64, 3).use_cpu_kernel
 
 
 def test_dense_conv_choice_by_environment(monkeypatch, fresh_probe):

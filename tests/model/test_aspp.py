@@ -22,7 +22,7 @@ def test_the_size_is_that_of_the_last_cell_output(height, width):
     net = build_net(Architecture(PATH, cell), filter_multiplier=4, stem_channels=4,
                     decoder_channels=8, num_classes=3)
     high_level, _ = net.encoder(Tensor(np.zeros((1, 3, height, width), np.float32)),
-                                net.drop_path_progress)
+                                net.drop_path_progress, net.training_step)
     assert aspp_input_size(PATH, height, width) == tuple(high_level.shape[2:])
 
 

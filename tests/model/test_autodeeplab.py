@@ -118,11 +118,12 @@ def test_resize_rules():
 class _DropPathNet(nn.Cell):
     def __init__(self, keep_prob, cell_index, num_cells):
         super().__init__()
-        self.drop = DropPath(keep_prob, cell_index, num_cells)
+        self.drop = DropPath(keep_prob, cell_index, num_cells, stream=1)
         self.progress = ms.Parameter(Tensor(0.0, ms.float32), requires_grad=False)
+        self.step = ms.Parameter(Tensor(0, ms.int32), requires_grad=False)
 
     def construct(self, x):
-        return self.drop(x, self.progress)
+        return self.drop(x, self.progress, self.step)
 
 
 @pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
@@ -151,13 +152,14 @@ def test_drop_path_off_at_keep_prob_one():
     np.testing.assert_array_equal(net(x).asnumpy(), 1.0)
 
 
-def test_network_drop_path_progress_is_fed_by_training():
+def test_network_training_step_and_progress_are_fed_by_training():
     net = build_net(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=0.5)
-    net.set_drop_path_progress(500, 1000)
+    net.set_training_step(500, 1000)
     assert float(net.drop_path_progress.asnumpy()) == pytest.approx(0.5)
-    net.set_drop_path_progress(5000, 1000)
+    assert int(net.training_step.asnumpy()) == 500
+    net.set_training_step(5000, 1000)
     assert float(net.drop_path_progress.asnumpy()) == 1.0
-    assert "drop_path_progress" not in [p.name for p in net.trainable_params()]
+    assert not {"drop_path_progress", "training_step"} & {p.name for p in net.trainable_params()}
     # In eval mode drop path is off: the output equals that of the same weights without drop path.
     plain = build_net(AUTODEEPLAB, num_classes=3, filter_multiplier=2, drop_path_keep_prob=1.0)
     ms.load_param_into_net(plain, net.parameters_dict(), strict_load=True)
@@ -210,11 +212,11 @@ def test_relu_before_aspp_only_in_the_paper_variant(variant):
     net.decoder.dropout1.set_train(False)
     net.decoder.dropout2.set_train(False)
     x = images(2, 33, 33)
-    high_level, low_level = net.encoder(x, net.drop_path_progress)
+    high_level, low_level = net.encoder(x, net.drop_path_progress, net.training_step)
     assert (high_level.asnumpy() < 0).any()
 
     def head(features):
-        return net.resize(net.decoder(net.aspp(features), low_level), (33, 33)).asnumpy()
+        return net.resize(net.decoder(net.aspp(features), low_level, net.training_step), (33, 33)).asnumpy()
 
     with_relu, without_relu = head(nn.ReLU()(high_level)), head(high_level)
     scale = np.abs(without_relu).max()
