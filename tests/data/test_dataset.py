@@ -182,3 +182,16 @@ def test_train_argument_errors(train_record, kwargs, message):
     args = {"batch_size": 1, "crop_size": 33, **kwargs}
     with pytest.raises(UserError, match=message):
         create_train_dataset(train_record, **args)
+
+
+def test_batches_do_not_depend_on_the_number_of_workers(train_record):
+    """Order and augmentation are functions of (seed, rank, sample position): 1 and 2 parallel
+    workers (MindSpore allows at most the core count) give the same images and labels (docs/cpu.md,
+    Reproducibility)."""
+    def run(workers):
+        data = create_train_dataset(train_record, batch_size=2, crop_size=33, seed=5, num_parallel_workers=workers)
+        return [np.concatenate([np.concatenate((b["image"].ravel(), b["label"].ravel())) for b in epoch])
+                for epoch in _batches(data, epochs=2)]
+
+    for a, b in zip(run(1), run(2)):
+        np.testing.assert_array_equal(a, b)
