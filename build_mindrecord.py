@@ -1,13 +1,19 @@
-"""Convert a Cityscapes split to MindRecord (labels mapped to trainIds).
+"""Convert a data set split to MindRecord (labels mapped to train ids, 255 = ignored).
 
-    python build_mindrecord.py --data_path CITYSCAPES_ROOT --output_path DIR --split train [--num_shards N]
+    python build_mindrecord.py [--dataset cityscapes|voc|ade20k|custom] --data_path ROOT --output_path DIR
+                               --split train [--num_shards N]
 
-ModelArts: --enable_modelarts true --data_url OBS_CITYSCAPES_ROOT --train_url OBS_OUTPUT instead of the paths.
+Layouts (docs/datasets.md): cityscapes: leftImg8bit/ and gtFine/; voc: VOCdevkit/VOC2012 (train uses
+SegmentationClassAug + train_aug.txt when present); ade20k: ADEChallengeData2016; custom: classes.txt,
+images/<split>/ and masks/<split>/*.png. One output folder holds one data set (its dataset.json).
+
+ModelArts: --enable_modelarts true --data_url OBS_DATA_ROOT --train_url OBS_OUTPUT instead of the paths.
 """
 import argparse
 
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
 from src.config import boolean
+from src.data.datasets import NAMES
 from src.data.mindrecord_writer import build_mindrecord
 from src.errors import UserError, interruption_note, run_main
 from src.fileio import check_output_location
@@ -16,8 +22,9 @@ from src.modelarts import add_arguments, argparse_job
 
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--data_path", help="Cityscapes root holding leftImg8bit/ and gtFine/ (required)")
-    parser.add_argument("--output_path", help="directory for cityscapes_<split>.mindrecord* (required)")
+    parser.add_argument("--dataset", default="cityscapes", choices=NAMES, help="data set layout (default cityscapes)")
+    parser.add_argument("--data_path", help="root of the data set in its layout (required)")
+    parser.add_argument("--output_path", help="directory for <dataset>_<split>.mindrecord* (required)")
     parser.add_argument("--split", required=True, choices=["train", "val"])
     parser.add_argument("--num_shards", type=int, default=1, help="MindRecord shard files (default 1)")
     parser.add_argument("--num_workers", type=int, default=2, help="decode/encode processes (default 2)")
@@ -33,9 +40,9 @@ def main(argv=None):
         data_path, output_path = (local.data, local.output) if local else (args.data_path, args.output_path)
         check_output_location(output_path, "folder", "--output_path")
         if not data_path or not output_path:
-            raise UserError("pass --data_path (the Cityscapes root) and --output_path")
+            raise UserError(f"pass --data_path (the {args.dataset} root) and --output_path")
         files = build_mindrecord(data_path, output_path, args.split, args.num_shards, args.num_workers,
-                                 args.overwrite)
+                                 args.overwrite, dataset=args.dataset)
     print("wrote " + ", ".join(files))
 
 

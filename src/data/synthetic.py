@@ -1,10 +1,15 @@
-"""Procedural street scenes in the Cityscapes layout: the embedded demo data set and test fixture.
+"""Procedural street scenes in each data set's layout: the embedded demo data set and test fixture.
 
 Each image is a perspective street (sky, buildings with windows, road with lane marks, sidewalks,
 terrain, trees, poles with signs and lights, cars, persons, walls/fences) with colour jitter,
 illumination and texture noise, plus void ids (ego vehicle, out of roi, static, ground) so that
 ignore handling is exercised. Class colours overlap on purpose: a network has to use shape and
 context, not colour alone. Everything derives from the seed, so a tree is reproducible.
+
+The same scenes can be written in the layout of PASCAL VOC, ADE20K SceneParsing or a custom folder
+(``--dataset``; ``write_layout``): the 19 street classes become mask values in that format's
+convention (VOC: class index in a palette PNG, 255 = void; ADE20K: index + 1, 0 = void; custom:
+class index, 255 = void, with a classes.txt), so conversion and training run on every format.
 
     python -m src.data.synthetic --output_path DIR --num_train 6 --num_val 3 --height 64 --width 128
 """
@@ -15,7 +20,10 @@ import cv2
 import numpy as np
 
 from src.data.cityscapes import IMAGE_DIR, IMAGE_SUFFIX, LABEL_DIR, LABEL_SUFFIX
-from src.data.labels import NAME_TO_LABEL
+from PIL import Image
+
+from src.data import datasets
+from src.data.labels import ID_TO_TRAIN_ID, NAME_TO_LABEL, TRAIN_CLASS_NAMES, TRAIN_ID_PALETTE
 from src.errors import UserError, run_main
 from src.fileio import atomic_folder, check_output_location, remove_stale_temporaries
 
@@ -321,8 +329,78 @@ def write_split(root, split, count, height, width, seed):
     return names
 
 
-def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False):
-    """Write a synthetic Cityscapes tree at `output_path` (built in a temporary dir, then renamed)."""
+def _write(path, array=None, mask=None, palette=None, text=None):
+    """Write an RGB image (JPEG or PNG by extension), an index mask PNG (palette PNG with `palette`),
+    or a text file."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    if text is not None:
+        with open(path, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        return
+    if mask is not None:
+        image = Image.fromarray(mask, "L")
+        if palette is not None:
+            image = image.convert("P")  # an L image's values are kept as the P indices
+            image.putpalette(palette.reshape(-1).tolist())
+        image.save(path)
+        return
+    params = [cv2.IMWRITE_JPEG_QUALITY, 95] if path.endswith(".jpg") else []
+    if not cv2.imwrite(path, array[..., ::-1], params):
+        raise UserError(f"could not write '{path}'")
+
+
+def _scenes(split, count, height, width, seed):
+    """(name, RGB image, train-id map) of the scenes of `split`."""
+    for index in range(count):
+        image, label_ids = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+        yield f"{split}_{index:05d}", image, ID_TO_TRAIN_ID[label_ids]
+
+
+def _write_voc(root, split, scenes):
+    voc = os.path.join(root, "VOCdevkit", "VOC2012")
+    palette = datasets.VOC_TABLE.palette()
+    palette[255] = (224, 224, 192)  # VOC's border colour
+    names = []
+    for name, image, train_ids in scenes:
+        _write(os.path.join(voc, "JPEGImages", name + ".jpg"), image)
+        _write(os.path.join(voc, "SegmentationClass", name + ".png"), mask=train_ids, palette=palette)
+        names.append(name)
+    _write(os.path.join(voc, "ImageSets", "Segmentation", split + ".txt"), text="".join(n + "\n" for n in names))
+
+
+def _write_ade20k(root, split, scenes):
+    ade = os.path.join(root, "ADEChallengeData2016")
+    folder = datasets.ADE20K_SPLITS[split]
+    for name, image, train_ids in scenes:
+        _write(os.path.join(ade, "images", folder, f"ADE_{name}.jpg"), image)
+        annotation = np.where(train_ids == datasets.IGNORE_LABEL, 0, train_ids.astype(np.int32) + 1).astype(np.uint8)
+        _write(os.path.join(ade, "annotations", folder, f"ADE_{name}.png"), mask=annotation)
+
+
+def custom_classes_text():
+    """classes.txt of the custom layout: the street class names, colours on every other line
+    (the rest take the default colours)."""
+    lines = [f"{name} {' '.join(map(str, colour))}" if index % 2 == 0 else name
+             for index, (name, colour) in enumerate(zip(TRAIN_CLASS_NAMES, TRAIN_ID_PALETTE))]
+    return "\n".join(lines) + "\n"
+
+
+def _write_custom(root, split, scenes):
+    _write(os.path.join(root, datasets.CLASSES_FILE), text=custom_classes_text())
+    for name, image, train_ids in scenes:
+        _write(os.path.join(root, "images", split, name + ".png"), image)
+        _write(os.path.join(root, "masks", split, name + ".png"), mask=train_ids)
+
+
+LAYOUT_WRITERS = {"voc": _write_voc, "ade20k": _write_ade20k, "custom": _write_custom}
+
+
+def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False, dataset="cityscapes"):
+    """Write a synthetic tree in `dataset`'s layout at `output_path` (built in a temporary dir, then renamed).
+
+    The data root to convert: `output_path` (VOC: its VOCdevkit/VOC2012, ADE20K: its ADEChallengeData2016,
+    which build_mindrecord.py also finds from `output_path`)."""
+    datasets.get_dataset(dataset)
     if height < 16 or width < 16:
         raise UserError(f"image size {height}x{width} is too small: use at least 16x16")
     if num_train < 0 or num_val < 0:
@@ -335,14 +413,18 @@ def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=F
     os.makedirs(parent, exist_ok=True)
     remove_stale_temporaries(parent, os.path.basename(os.path.abspath(output_path)))
     with atomic_folder(output_path, replace=True) as partial:
-        write_split(partial, "train", num_train, height, width, seed)
-        write_split(partial, "val", num_val, height, width, seed)
+        for split, count in (("train", num_train), ("val", num_val)):
+            if dataset == "cityscapes":
+                write_split(partial, split, count, height, width, seed)
+            else:
+                LAYOUT_WRITERS[dataset](partial, split, _scenes(split, count, height, width, seed))
     return output_path
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description="Write a synthetic Cityscapes-format street-scene data set.")
+    parser = argparse.ArgumentParser(description="Write a synthetic street-scene data set in a data set's layout.")
     parser.add_argument("--output_path", required=True)
+    parser.add_argument("--dataset", default="cityscapes", choices=datasets.NAMES, help="layout (default cityscapes)")
     parser.add_argument("--num_train", type=int, default=20)
     parser.add_argument("--num_val", type=int, default=10)
     parser.add_argument("--height", type=int, default=256)
@@ -350,7 +432,8 @@ def main(argv=None):
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_path")
     args = parser.parse_args(argv)
-    generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite)
+    generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite,
+             args.dataset)
     print(f"wrote {args.num_train} train + {args.num_val} val images to {args.output_path}")
 
 
