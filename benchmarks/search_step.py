@@ -4,61 +4,39 @@
                                       --batch 2 --mode graph|pynative --iterations 2
                                       --memory_mode none|recompute|partial_channel
                                       --partial_channel_k 4 --grads one|split]
+    python benchmarks/search_step.py --compare /tmp/old_code [--sizes demo paper]
+
+--compare OLD runs this script of an older checkout (``git worktree add /tmp/old_code <commit>``)
+and of this tree, one process at a time, at the demo size (config/demo_search.yaml: 4 layers,
+F 4, B 2, crop 65, stem 16) and at paper size (12 layers, F 8, B 5, crop 321, stem 64; memory_mode
+none and recompute), batch 2, and prints them side by side with PASS/FAIL against the targets of
+issue 30: demo iteration >= 5x faster than OLD; paper size none <= 120 s per iteration and
+<= 15 GB, recompute <= 10 GB, compile <= 120 s. Figures, hosts and dates: docs/search_step.md.
 
 --grads one (the search's way, src.nas.search_trainer): both steps differentiate w.r.t. every
 parameter and apply their part. --grads split: the weight step w.r.t. the weights only, the
 architecture step w.r.t. alpha/beta only: cheaper, but in graph mode its architecture gradients
 are wrong (0) from the second iteration on (MindSpore's jit grad cache:
 docs/search.md, One gradient configuration); it is kept to measure what the fix costs. Each line
-prints the architecture gradient norms. Measured
-2026-12-01 (machine loaded, load average 14 on 2 cores, so the times say little), 2 layers, F 4,
-B 2, crop 33, stem 8, --grads split: |grad alpha| 1.3e-2 and |grad beta| 3.7e-3 in iteration 0,
-exactly 0 in iterations 1-3.
+prints the architecture gradient norms.
 
-Since 2026-12-02 the supernet compiles each edge shape (and each node's input/output step), not
-whole nodes; the figures of 2026-11-22 below are of whole compiled nodes. At the end the run
-prints the memory breakdown it can measure (framework loaded; parameters and optimizer state;
-what the first iteration added: compiled graphs, pools and activations; process peak), the
-planner's estimate (src.tools.plan) of the same settings, the first and steady iteration times,
-and at paper size PASS/FAIL against the targets (recompute <= 10 GB, partial_channel k 4 <= 6 GB,
-compile = first minus steady iteration <= 120 s).
-
-Paper size, per edge, 2026-12-02, one run at a time on the 2-core machine: none 14.83 GB, first
-iteration 628 s, steady 592-617 s; partial_channel k 4 5.50 GB, 231 s, 198-229 s; recompute 5.54 GB,
-1211 s, 1201 s (machine shared with two other jobs).
+At the end the run prints the memory breakdown it can measure (framework loaded; parameters and
+optimizer state; what the first iteration added: compiled graphs, pools and activations; process
+peak), the planner's estimate (src.tools.plan) of the same settings, the first and steady
+iteration times, and at paper size PASS/FAIL against the targets (recompute <= 10 GB,
+partial_channel k 4 <= 6 GB, compile = first minus steady iteration <= 120 s).
 
 The first iteration includes the compile of every shape (graph mode). "step peak" is the
 highest RSS sampled during the iteration minus the RSS before it (activations; the compiled
 graphs dominate the first iteration's); "process peak" is ru_maxrss (compile memory included).
 RSS includes MindSpore's memory pool, so a later step's "step peak" only shows what it needs
 beyond the memory already pooled.
-
-Measured on the loaded 2-core machine (other jobs running; 2026-11-22), graph mode, batch 2:
-
-- 2 layers, F 8, B 2, crop 321 (7 cell runs), second iteration (weight + arch step), process peak:
-  none 10.5 + 9.6 s, 3.96 GB; recompute 17.6 + 17.2 s, 4.42 GB; partial_channel (k 4) 7.3 + 6.2 s,
-  2.60 GB. First iteration (compile): 94 s, 119 s, 90 s. Again under lighter load: none
-  9.4 + 5.3 s, 3.94 GB; recompute 6.9 + 6.1 s, 4.40 GB; first iteration 50 s, 68 s.
-- Same at crop 641: none 109 + 95 s, 11.65 GB; recompute 101 + 97 s, 12.64 GB. Recompute does
-  drop each node's activations (benchmarks/recompute_chain.py), but its no-grad forward is one
-  more compiled graph per node shape, costing about one node's activations in memory; here
-  every node has its own shape (5 nodes, 5 shapes), so it costs more than it saves.
-- 8 layers, F 8, B 2, crop 321 (29 nodes, 12 shapes, 65 cell runs), same measure: none 56.5 +
-  46.1 s, 9.19 GB; recompute 52.2 + 52.4 s, 8.59 GB (-0.6 GB). First iteration: 195 s, 226 s.
-- Paper size (12 layers, B 5, crop 321) and 12 layers at crop 161 did not finish their first
-  iteration (the compiles of the 20-edge cells, at 0.2-0.4 of a core each): after 14 min at crop
-  321 none had reached 11.4 GB; at crop 161 (three modes at once) none reached 11.4 GB by 34 min
-  (stopped when the machine ran out of memory), recompute 9.7 GB by 36 min, partial_channel
-  4.1 GB by 27 min. Again on an idle machine (the test suite started beside it after 1 min):
-  paper size, memory_mode none, RSS 22.5 GB after 11 min of the first iteration, which had not
-  ended; stopped before the 24 GB machine ran out of memory. Paper size, partial_channel (k 4),
-  idle machine: first iteration (compile) 436.5 + 70.6 s, then 37.7 s weight step + 33.9 s
-  architecture step; process peak 15.96 GB. Paper size, recompute, idle machine: RSS 21.8 GB
-  after 9.5 min of the first iteration (which had not ended); stopped.
 """
 import argparse
 import os
+import re
 import resource
+import subprocess
 import sys
 import threading
 import time
@@ -73,6 +51,14 @@ from src.nas.search_trainer import weight_parameter_groups  # noqa: E402
 from src.nas.supernet import MEMORY_MODES, build_supernet  # noqa: E402
 from src.tools.plan import search_estimate  # noqa: E402
 from src.train.loss import CrossEntropyLoss  # noqa: E402
+
+SIZES = {"demo": dict(layers=4, filter_multiplier=4, blocks=2, crop=65, batch=2, stem_channels=16),
+         "paper": dict(layers=12, filter_multiplier=8, blocks=5, crop=321, batch=2, stem_channels=64)}
+COMPARED = (("demo", "none"), ("paper", "none"), ("paper", "recompute"))  # (size, memory_mode)
+DEMO_SPEEDUP = 5.0
+PAPER_ITERATION_S = 120.0
+PAPER_PEAK_GB = {"none": 15.0, "recompute": 10.0}
+COMPILE_S = 120.0
 
 
 def current_rss_mb():
@@ -98,8 +84,63 @@ class RssSampler(threading.Thread):
         return self.peak
 
 
+def measure(root, size, memory_mode, iterations):
+    """(first s, steady s, peak GB) of this script of checkout ``root`` in its own process, or
+    None when it printed no timing (it failed or ran out of memory)."""
+    options = [f"--{key}={value}" for key, value in SIZES[size].items()]
+    command = [sys.executable, os.path.join("benchmarks", "search_step.py"), *options,
+               f"--memory_mode={memory_mode}", f"--iterations={iterations}"]
+    print(f"$ cd {root} && python " + " ".join(command[1:]), flush=True)
+    output = subprocess.run(command, cwd=root, capture_output=True, text=True).stdout
+    print("".join(line + "\n" for line in output.splitlines()
+                  if line.startswith(("iteration", "time:", "memory:"))), end="", flush=True)
+    timing = re.search(r"first iteration ([\d.]+) s, steady ([\d.]+) s", output)
+    peak = re.search(r"process peak ([\d.]+) GB", output)
+    return (float(timing.group(1)), float(timing.group(2)), float(peak.group(1))) if timing and peak else None
+
+
+def verdict(ok, text):
+    print(f"{'PASS' if ok else 'FAIL'}: {text}", flush=True)
+
+
+def compare(old_root, sizes, iterations):
+    """OLD and this tree side by side at each size, then PASS/FAIL against the targets."""
+    new_root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+    results = {}
+    for size, memory_mode in COMPARED:
+        if size in sizes:
+            for code, root in (("old", old_root), ("new", new_root)):
+                results[(size, memory_mode, code)] = measure(root, size, memory_mode, iterations)
+    print(f"\n{'size':6} {'memory':10} {'code':4} {'first s':>8} {'steady s':>9} {'compile s':>10} "
+          f"{'peak GB':>8}")
+    for (size, memory_mode, code), result in results.items():
+        figures = (f"{result[0]:8.1f} {result[1]:9.2f} {result[0] - result[1]:10.1f} {result[2]:8.2f}"
+                   if result else "  no result")
+        print(f"{size:6} {memory_mode:10} {code:4} {figures}")
+    old, new = results.get(("demo", "none", "old")), results.get(("demo", "none", "new"))
+    if "demo" in sizes:
+        verdict(bool(old and new) and old[1] / new[1] >= DEMO_SPEEDUP,
+                f"demo steady iteration {old[1] if old else float('nan'):.2f} s -> "
+                f"{new[1] if new else float('nan'):.2f} s, target >= {DEMO_SPEEDUP:.0f}x faster")
+    if "paper" in sizes:
+        for memory_mode, limit in PAPER_PEAK_GB.items():
+            new = results[("paper", memory_mode, "new")]
+            if new is None:
+                verdict(False, f"paper size {memory_mode}: no result")
+                continue
+            if memory_mode == "none":
+                verdict(new[1] <= PAPER_ITERATION_S, f"paper size iteration {new[1]:.1f} s, "
+                        f"target <= {PAPER_ITERATION_S:.0f} s")
+            verdict(new[2] <= limit, f"paper size {memory_mode} peak RSS {new[2]:.2f} GB, "
+                    f"target <= {limit:.0f} GB")
+            verdict(new[0] - new[1] <= COMPILE_S, f"paper size {memory_mode} compile "
+                    f"{new[0] - new[1]:.1f} s, target <= {COMPILE_S:.0f} s")
+
+
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--compare", metavar="OLD_CHECKOUT")
+    parser.add_argument("--sizes", nargs="+", choices=tuple(SIZES), default=tuple(SIZES))
     parser.add_argument("--layers", type=int, default=12)
     parser.add_argument("--filter_multiplier", type=int, default=8)
     parser.add_argument("--blocks", type=int, default=5)
@@ -112,6 +153,12 @@ def main():
     parser.add_argument("--partial_channel_k", type=int, default=4)
     parser.add_argument("--grads", choices=("one", "split"), default="one")
     args = parser.parse_args()
+    if args.compare:
+        if not os.path.isfile(os.path.join(args.compare, "benchmarks", "search_step.py")):
+            parser.error(f"--compare {args.compare}: no benchmarks/search_step.py there; make one "
+                         "with: git worktree add /tmp/old_code <commit>")
+        compare(os.path.abspath(args.compare), args.sizes, max(args.iterations, 3))
+        return
     ms.set_context(mode=ms.PYNATIVE_MODE)
     framework = current_rss_mb()
     cfg = load_config(None, {

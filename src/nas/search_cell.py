@@ -8,7 +8,9 @@ alone runs every small op with its dispatch cost. ``edge_forward`` (one edge's m
 shape. A compiled whole node (the previous design) took ~30 s per node shape to compile and
 held ~0.6 GB of host memory per compiled shape: a paper-size search spent 7-9 minutes and
 most of its 16-22 GB before its first step; per edge, compiling takes seconds and the compiled
-graphs about 0.1 GB in all (figures in benchmarks/search_step.py).
+graphs about 0.1 GB in all (figures in docs/search_step.md). The weightless ops (pools with
+their BN, identity) depend on the state alone: ``state_terms`` (one more compile-once function)
+computes them once per state for every edge leaving it (docs/search_step.md).
 
 A node (l, s) gets R incoming moves (one per existing source level). The R cell runs share the
 input shapes, so they are computed together: run r's channels sit at [r*C, (r+1)*C) of every
@@ -23,7 +25,7 @@ kernel (``EDGE_WEIGHT_NAMES``: sep3_dw, sep3_pw, ..., dil5), in table order.
 BN has no affine parameters (DARTS) and always normalises with batch statistics, in training and
 in search-time validation alike, so the supernet keeps no running statistics.
 
-Activation-memory options (config ``memory_mode``, SPEC 5: the supernet runs 105 cells):
+Activation-memory options (config ``memory_mode``; docs/search.md, Memory modes; the supernet runs 105 cells):
 
 - recompute: ``RecomputedNodeForward`` marks each node with ``Cell.recompute``. In PyNative this
   is MindSpore's reentrant recompute: the node runs without grad (autograd keeps only its inputs
@@ -64,6 +66,7 @@ for _column, (_kind, _kernel, _dilation) in enumerate(OP_TABLE.values()):
         MIXED_OPS.append((_column, _kind, _kernel, _dilation, len(EDGE_WEIGHT_NAMES), len(_names)))
         EDGE_WEIGHT_NAMES += _names
 MIXED_OPS, EDGE_WEIGHT_NAMES = tuple(MIXED_OPS), tuple(EDGE_WEIGHT_NAMES)
+NUM_WEIGHTLESS = sum(1 for op in MIXED_OPS if op[5] == 0)  # pools and identity
 
 
 def batch_norm(x, eps):
@@ -107,33 +110,61 @@ def search_op(x, kind, kernel, dilation, weights, runs, eps):
     return relu_conv_bn(x, weights[0], eps, dilation=dilation, groups=runs)
 
 
-def mixed_op(x, edge_weights, op_weights, runs, eps):
-    """sum_k softmax(alpha_e)_k op_k(x) over the table's ops (zero adds 0); ``edge_weights`` the
-    edge's own weights, in ``EDGE_WEIGHT_NAMES`` order."""
+def state_terms(x, runs, partial_k, eps):
+    """What every edge leaving a state shares, flat: the mixed ops' input (with ``partial_k`` > 1
+    PC-DARTS' first C/k channels of each run), then with ``partial_k`` > 1 the bypassed channels
+    (N, R, C - C/k, H, W), then the weightless ops' outputs in table order (pools with their BN,
+    identity): functions of the input alone, so computed once per state, not once per edge (the
+    max-pool backward was the costliest kernel of the step: docs/search_step.md)."""
+    shared = []
+    if partial_k > 1:
+        batch, channels, height, width = x.shape
+        part = channels // runs // partial_k
+        x = ops.reshape(x, (batch, runs, channels // runs, height, width))
+        shared.append(x[:, :, part:])
+        x = ops.reshape(x[:, :, :part], (batch, runs * part, height, width))
+    for _, kind, kernel, dilation, _, count in MIXED_OPS:
+        if count == 0:
+            shared.append(search_op(x, kind, kernel, dilation, (), runs, eps))
+    return (x, *shared)
+
+
+def mixed_op(x, weightless, edge_weights, op_weights, runs, eps):
+    """sum_k softmax(alpha_e)_k op_k(x) over the table's ops (zero adds 0); ``weightless`` the
+    weightless ops' outputs (``state_terms``), ``edge_weights`` the edge's own weights, in
+    ``EDGE_WEIGHT_NAMES`` order."""
     out = None
+    shared = 0
     for column, kind, kernel, dilation, first, count in MIXED_OPS:
-        term = op_weights[column] * search_op(x, kind, kernel, dilation,
-                                              edge_weights[first:first + count], runs, eps)
+        if count == 0:
+            op = weightless[shared]
+            shared += 1
+        else:
+            op = search_op(x, kind, kernel, dilation, edge_weights[first:first + count], runs, eps)
+        term = op_weights[column] * op
         out = term if out is None else out + term
     return out
 
 
-def edge_forward(x, op_weights, runs, partial_k, eps, *edge_weights):
+def edge_forward(op_weights, runs, partial_k, eps, *tensors):
     """One edge: the mixed op, or with ``partial_k`` > 1 PC-DARTS' partial one: the mixed op on
     the first C/k channels of each run, the rest passed through, then each run's channels
-    shuffled with k groups (out channel j*k + g = channel g*C/k + j)."""
+    shuffled with k groups (out channel j*k + g = channel g*C/k + j). ``tensors``: the state's
+    ``state_terms``, then the edge's weights."""
+    first = 1 if partial_k == 1 else 2  # after the input and the bypassed channels
+    x = tensors[0]
+    weightless, edge_weights = tensors[first:first + NUM_WEIGHTLESS], tensors[first + NUM_WEIGHTLESS:]
+    mixed = mixed_op(x, weightless, edge_weights, op_weights, runs, eps)
     if partial_k == 1:
-        return mixed_op(x, edge_weights, op_weights, runs, eps)
-    batch, channels, height, width = x.shape
-    per_run = channels // runs
-    part = per_run // partial_k
-    x = ops.reshape(x, (batch, runs, per_run, height, width))
-    active = ops.reshape(x[:, :, :part], (batch, runs * part, height, width))
-    mixed = ops.reshape(mixed_op(active, edge_weights, op_weights, runs, eps),
-                        (batch, runs, part, height, width))
-    out = ops.reshape(ops.concat([mixed, x[:, :, part:]], axis=2),
+        return mixed
+    bypass = tensors[1]
+    batch, _, height, width = x.shape
+    part = x.shape[1] // runs
+    mixed = ops.reshape(mixed, (batch, runs, part, height, width))
+    out = ops.reshape(ops.concat([mixed, bypass], axis=2),
                       (batch, runs, partial_k, part, height, width))
-    return ops.reshape(ops.transpose(out, (0, 1, 3, 2, 4, 5)), (batch, channels, height, width))
+    return ops.reshape(ops.transpose(out, (0, 1, 3, 2, 4, 5)),
+                       (batch, runs * partial_k * part, height, width))
 
 
 def transition(source, weight, size, eps):
@@ -165,17 +196,19 @@ def node_output(beta_weights, *blocks):
 
 
 class NodeOps(NamedTuple):
-    """The three functions a node is made of, eager or compiled (``node_forward`` calls them)."""
+    """The functions a node is made of, eager or compiled (``node_forward`` calls them)."""
 
     inputs: Callable
+    state: Callable
     edge: Callable
     output: Callable
 
 
-EAGER_NODE_OPS = NodeOps(node_inputs, edge_forward, node_output)
-# The compile-once units: one graph per edge shape (level x runs) and per node's input and
+EAGER_NODE_OPS = NodeOps(node_inputs, state_terms, edge_forward, node_output)
+# The compile-once units: one graph per edge shape (level x runs) and per node's input, state and
 # output shapes; every one is small, so each compiles in seconds.
-COMPILED_NODE_OPS = NodeOps(ms.jit(node_inputs), ms.jit(edge_forward), ms.jit(node_output))
+COMPILED_NODE_OPS = NodeOps(ms.jit(node_inputs), ms.jit(state_terms), ms.jit(edge_forward),
+                            ms.jit(node_output))
 
 
 def node_forward(node_ops, prev_prev, alpha_weights, beta_weights, size, num_blocks, partial_k, eps,
@@ -196,11 +229,14 @@ def node_forward(node_ops, prev_prev, alpha_weights, beta_weights, size, num_blo
     edge_weights = list(zip(*[ops.unstack(stacked, axis=0) for stacked in tensors[:num_edge_w]]))
     runs = len(tensors[num_edge_w + 1:]) // 2
     states = list(node_ops.inputs(prev_prev, size, eps, *tensors[num_edge_w:]))
+    shared = []  # per state, its state_terms
     for start, count in edge_block_ranges(num_blocks):
         block = None
         for state in range(count):
+            if state == len(shared):
+                shared.append(node_ops.state(states[state], runs, partial_k, eps))
             edge = start + state
-            out = node_ops.edge(states[state], alpha_weights[edge], runs, partial_k, eps,
+            out = node_ops.edge(alpha_weights[edge], runs, partial_k, eps, *shared[state],
                                 *edge_weights[edge])
             block = out if block is None else block + out
         states.append(block)

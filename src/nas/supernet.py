@@ -1,4 +1,4 @@
-"""The Auto-DeepLab search supernet (SPEC 5): L layers x 4 levels, shared alpha, network beta.
+"""The Auto-DeepLab search supernet (docs/search.md, Method): L layers x 4 levels, shared alpha, network beta.
 
 Topology. Node (l, s) exists when s <= l+1 (45 nodes at 12 layers); its output has B*F*2^s
 channels at output stride 4*2^s. Its incoming moves come from the existing nodes (l-1, s-1),

@@ -11,7 +11,7 @@ from src.layers.operations import make_op
 from src.nas import supernet
 from src.layers.conv import draw_conv_weight
 from src.nas.search_cell import (batch_norm, edge_forward, mixed_op, node_forward, relu_conv_bn,
-                                 sep_conv)
+                                 sep_conv, state_terms)
 from src.nas.supernet import incoming_levels, prev_prev_key, supernet_nodes
 
 
@@ -130,15 +130,17 @@ def test_partial_channel_edge_bypasses_and_shuffles(pynative_mode):
     op_weights = ops.softmax(ms.Tensor(rng.standard_normal(8).astype(np.float32)))
 
     def edge(xt, *w):
-        return edge_forward(xt, op_weights, runs, k, 1e-5, *[stacked[1] for stacked in w])
+        return edge_forward(op_weights, runs, k, 1e-5, *state_terms(xt, runs, k, 1e-5),
+                            *[stacked[1] for stacked in w])
 
     got = edge(ms.Tensor(x), *weights).asnumpy()
     assert got.shape == x.shape
     np.testing.assert_allclose(ms.jit(edge)(ms.Tensor(x), *weights).asnumpy(), got,
                                rtol=1e-4, atol=1e-5)
     active = np.concatenate([x[:, r * channels:r * channels + part] for r in range(runs)], axis=1)
-    mixed = mixed_op(ms.Tensor(active), [w[1] for w in weights], op_weights, runs,
-                     1e-5).asnumpy()
+    active = ms.Tensor(active)
+    mixed = mixed_op(active, state_terms(active, runs, 1, 1e-5)[1:], [w[1] for w in weights],
+                     op_weights, runs, 1e-5).asnumpy()
     for r in range(runs):
         for j in range(part):
             np.testing.assert_allclose(got[:, r * channels + j * k], mixed[:, r * part + j],
