@@ -41,6 +41,39 @@ def demo_mindrecord_dir(demo_cityscapes_root, tmp_path_factory):
     return out
 
 
+@pytest.fixture(autouse=True)
+def _restore_execution_mode():
+    """Every test ends in the MindSpore execution mode it started in, whatever it set: no test
+    depends on the order the tests run in (use ``pynative_mode`` / ``graph_mode`` to choose one)."""
+    import mindspore as ms
+
+    previous = ms.get_context("mode")
+    yield
+    if ms.get_context("mode") != previous:
+        ms.set_context(mode=previous)
+
+
+@pytest.fixture
+def global_seed():
+    """MindSpore's global seed set to 0 for one test (the dropout and drop-path masks are drawn from
+    it: a statistical bound on them then holds or fails the same way in any test order); the global
+    seed, numpy's global generator and the dataset seed are restored afterwards."""
+    import importlib
+
+    import mindspore as ms
+    import mindspore.dataset as ds
+    import numpy as np
+
+    seed_module = importlib.import_module("mindspore.common.seed")
+
+    saved = seed_module._GLOBAL_SEED, np.random.get_state(), ds.config.get_seed()
+    ms.set_seed(0)
+    yield 0
+    seed_module._GLOBAL_SEED = saved[0]
+    np.random.set_state(saved[1])
+    ds.config.set_seed(saved[2])
+
+
 def _run_in_mode(mode_name):
     """Run a test in MindSpore execution mode ``mode_name``; restore the caller's mode afterwards."""
     import mindspore as ms

@@ -50,7 +50,8 @@ def test_validation_messages(path, cell, message):
 def test_valid_extremes_accepted():
     arch = Architecture([1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3],
                         [[0, "skip_connect"], [1, "max_pool_3x3"]] * 5)
-    assert arch.network_path[0] == 1
+    assert arch.network_path == [1, 2, 3, 3, 3, 3, 3, 3, 3, 3, 3, 3]
+    assert arch.cell == [[0, "skip_connect"], [1, "max_pool_3x3"]] * 5 and arch.num_blocks == 5
 
 
 @pytest.mark.parametrize("path, cell, blocks", [

@@ -55,11 +55,30 @@ def test_multi_scale_keeps_a_per_pixel_prediction_on_a_smooth_image():
     np.testing.assert_allclose(multi.sum(axis=0), 1.0, atol=1e-5)
 
 
+def asymmetric_forward(batch):
+    """Class 0 at logit 10 on the left half, class 1 at logit 6 on the right half, whatever the image:
+    alone it labels the halves 0 and 1; averaged with its mirror image, class 0 wins everywhere
+    (p0 = (1.0000 + 0.0025) / 2 > 1/2 on either half)."""
+    n, _, h, w = batch.shape
+    logits = np.zeros((n, 2, h, w), np.float32)
+    logits[:, 0, :, : w // 2] = 10.0
+    logits[:, 1, :, w // 2:] = 6.0
+    return logits
+
+
 def test_predict_is_the_argmax_of_the_probabilities():
+    """Labels against hand-computed ones: plain, and flip (which only the averaged probabilities get
+    right: the plain forward's argmax would keep the right half at class 1)."""
+    image = np.zeros((3, 4, 6), np.float32)
+    halves = np.repeat([[0, 0, 0, 1, 1, 1]], 4, axis=0)
+    plain = ScaleFlipInference(asymmetric_forward).predict(image)
+    assert plain.dtype == np.uint8 and plain.shape == (4, 6)
+    assert np.array_equal(plain, halves)
+    assert np.array_equal(ScaleFlipInference(asymmetric_forward, flip=True).predict(image), np.zeros((4, 6)))
+    assert np.array_equal(ScaleFlipInference(asymmetric_forward, sliding_window=True, crop_size=6).predict(image),
+                          halves)
+    # A per-pixel network: the labels are numpy's argmax of its logits, whatever the options.
     image = RNG.normal(size=(3, 12, 20)).astype(np.float32)
-    tti = ScaleFlipInference(per_pixel_forward, scales=(0.75, 1.0), flip=True)
-    labels = tti.predict(image)
-    assert labels.dtype == np.uint8 and labels.shape == (12, 20)
-    assert np.array_equal(labels, tti.probabilities(image).argmax(axis=0))
-    assert np.array_equal(ScaleFlipInference(per_pixel_forward).predict(image),
-                          softmax(per_pixel_forward(image[None])[0]).argmax(axis=0))
+    expected = np.einsum("kc,chw->khw", PIXEL_WEIGHTS, image).argmax(axis=0)
+    assert np.array_equal(ScaleFlipInference(per_pixel_forward).predict(image), expected)
+    assert np.array_equal(ScaleFlipInference(per_pixel_forward, flip=True).predict(image), expected)

@@ -38,6 +38,27 @@ def test_out_of_range_prediction_is_a_false_negative_only():
     assert cm.matrix.tolist() == [[1, 0, 1], [0, 1, 0]]
     scores = cm.scores()
     assert scores["class_iou"] == {"0": pytest.approx(0.5), "1": 1.0}
+    # The pixel is scored: it counts in the pixels and in the accuracy's denominator.
+    assert scores["num_pixels"] == 3
+    assert scores["pixel_accuracy"] == pytest.approx(2 / 3)
+
+
+def test_rows_are_ground_truth_and_columns_predictions():
+    """An asymmetric matrix with a "no class" column, every score computed by hand. Rows are the
+    ground truth (labels 0, 1, 2: 6, 5 and 4 pixels), columns the predictions (the last: no class).
+    Read the other way round, the no-class pixels would leave the ground truth and the total."""
+    matrix = np.array([[3, 1, 0, 2],   # label 0: 3 right, 1 -> class 1, 2 -> no class
+                       [0, 4, 0, 1],   # label 1: 4 right, 1 -> no class
+                       [1, 0, 0, 3]])  # label 2: 1 -> class 0, 3 -> no class
+    scores = scores_from_matrix(matrix, ["a", "b", "c"])
+    # IoU = TP / (ground truth + predicted - TP): a 3 / (6 + 4 - 3), b 4 / (5 + 5 - 4), c 0 / (4 + 0)
+    assert scores["class_iou"] == {"a": pytest.approx(3 / 7), "b": pytest.approx(4 / 6), "c": 0.0}
+    assert scores["miou"] == pytest.approx((3 / 7 + 4 / 6 + 0.0) / 3)
+    assert scores["num_pixels"] == 15
+    assert scores["pixel_accuracy"] == pytest.approx(7 / 15)
+    # A class that is only ever predicted as "no class" has IoU 0, not NaN: it is in the ground truth.
+    absent = scores_from_matrix(np.array([[2, 0, 0], [0, 0, 3]]))
+    assert absent["class_iou"] == {"0": 1.0, "1": 0.0} and absent["num_pixels"] == 5
 
 
 def test_updates_accumulate_and_match_one_big_update():

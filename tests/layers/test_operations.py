@@ -54,9 +54,26 @@ def test_none_is_zero_and_skip_is_identity():
     assert np.array_equal(make_op("skip_connect", 4, NORM, "paper")(x).asnumpy(), x.asnumpy())
 
 
-def test_avg_pool_excludes_padding():
-    x = ms.Tensor(np.ones((1, 1, 4, 4), np.float32))
-    np.testing.assert_allclose(make_op("avg_pool_3x3", 1, NORM, "paper")(x).asnumpy(), 1.0, rtol=1e-6)
+def pool_reference(x, kind, stride):
+    """3x3 pool of (N, C, H, W) with padding 1 left out of the max and of the average's count."""
+    n, c, h, w = x.shape
+    out = np.zeros((n, c, (h - 1) // stride + 1, (w - 1) // stride + 1), np.float64)
+    for i in range(out.shape[2]):
+        for j in range(out.shape[3]):
+            y, z = i * stride, j * stride
+            window = x[:, :, max(0, y - 1):y + 2, max(0, z - 1):z + 2]
+            out[:, :, i, j] = window.max(axis=(2, 3)) if kind == "max" else window.mean(axis=(2, 3))
+    return out
+
+
+@pytest.mark.parametrize("stride", [1, 2])
+@pytest.mark.parametrize("name", ["avg_pool_3x3", "max_pool_3x3"])
+def test_avg_pool_excludes_padding(name, stride):
+    """Against numpy on a ramp (so max and mean differ, and a zero-padded count shows at the
+    borders: the corner's mean over 4 pixels, not 9)."""
+    x = np.arange(2 * 5 * 6, dtype=np.float32).reshape(1, 2, 5, 6) + 1.0
+    out = make_op(name, 2, NORM, "paper", stride=stride)(ms.Tensor(x)).asnumpy()
+    np.testing.assert_allclose(out, pool_reference(x, name[:3], stride), rtol=1e-6)
 
 
 def test_preprocess_and_bad_names():

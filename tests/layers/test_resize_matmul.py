@@ -22,8 +22,7 @@ def test_interpolation_matrix_rows_are_convex_weights_hitting_the_corners(in_siz
 @pytest.mark.parametrize("shape,size", [((2, 3, 9, 17), (17, 33)), ((1, 4, 17, 33), (9, 17)),
                                         ((1, 2, 8, 16), (32, 64)), ((1, 3, 1, 1), (5, 7)),
                                         ((1, 2, 65, 97), (33, 49))])
-def test_matmul_resize_equals_interpolate(shape, size):
-    ms.set_context(mode=ms.PYNATIVE_MODE)
+def test_matmul_resize_equals_interpolate(shape, size, pynative_mode):
     x = ms.Tensor(np.random.default_rng(0).normal(size=shape).astype(np.float32))
     expected = ops.interpolate(x, size=size, mode="bilinear", align_corners=True).asnumpy()
     np.testing.assert_allclose(resize_bilinear_matmul(x, size).asnumpy(), expected, atol=1e-5)

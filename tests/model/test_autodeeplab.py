@@ -126,9 +126,9 @@ class _DropPathNet(nn.Cell):
         return self.drop(x, self.progress, self.step)
 
 
-@pytest.mark.parametrize("mode", [ms.PYNATIVE_MODE, ms.GRAPH_MODE])
-def test_drop_path_schedule(mode):
-    ms.set_context(mode=mode)
+@pytest.mark.parametrize("mode", ["pynative_mode", "graph_mode"])
+def test_drop_path_schedule(mode, request, global_seed):
+    request.getfixturevalue(mode)
     x = Tensor(np.ones((4000, 1, 2, 2), np.float32))
     net = _DropPathNet(0.4, cell_index=5, num_cells=12)  # layer keep = 1 - 0.5 * 0.6 = 0.7
     net.set_train(True)

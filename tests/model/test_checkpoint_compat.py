@@ -91,6 +91,18 @@ def test_synthetic_modelzoo_checkpoint_loads(path):
                          ("aspp.branches.2.conv.weight", "aspp.aspp3.weight"),
                          ("decoder.classifier.weight", "decoder.last_conv.6.weight")]:
         np.testing.assert_array_equal(net_params[mine].asnumpy(), params[theirs].asnumpy())
+    # Every ModelZoo tensor lands in exactly one parameter of the network, unchanged (the random
+    # values identify their source), except the ones this network has no use for.
+    source_of = {params[n].asnumpy().tobytes() + str(s).encode(): n for n, s in shapes.items() if s}
+    assert len(source_of) == len([s for s in shapes.values() if s]), "random values should be distinct"
+    used = []
+    for name, value in converted.items():
+        array = value.asnumpy() if hasattr(value, "asnumpy") else np.asarray(value)
+        key = array.tobytes() + str(tuple(array.shape)).encode()
+        assert key in source_of, name
+        used.append(source_of[key])
+    assert len(used) == len(set(used)), "a ModelZoo tensor was loaded into two parameters"
+    assert set(source_of.values()) - set(used) == set(), "ModelZoo tensors left out"
 
 
 def test_wrong_checkpoint_is_a_user_error():

@@ -73,12 +73,17 @@ def test_ohem_ignored_pixels_never_count(graph_mode):
 
 
 def test_ohem_threshold_is_probability_not_loss(graph_mode):
-    # One valid pixel with true-class probability 0.6 (< 0.7: hard) among easy ones.
-    logits = np.zeros((1, 2, 1, 4), np.float32)
-    logits[0, 0, 0, :] = [math.log(0.6 / 0.4), 5.0, 5.0, 5.0]
-    labels = np.zeros((1, 1, 4), np.int32)
+    """thresh 0.7 is a true-class probability: pixels at p 0.6 and 0.45 are hard (losses 0.51 and
+    0.80), the one at p 0.8 is not. With min_kept 1 the loss is the mean of the two hard ones; read
+    as a loss (0.7) only the 0.80 one would be hard, and with no pixel hard the top-1 loss would be."""
+    probabilities = [0.6, 0.45, 0.8]
+    logits = np.zeros((1, 2, 1, 3), np.float32)
+    logits[0, 0, 0, :] = [math.log(p / (1 - p)) for p in probabilities]  # class 0 (true) vs class 1 at 0
+    labels = np.zeros((1, 1, 3), np.int32)
     value = run(OhemCrossEntropyLoss(1, 0.7, IGNORE), logits, labels)
-    assert value == pytest.approx(-math.log(0.6), rel=1e-5)
+    assert value == pytest.approx((-math.log(0.6) - math.log(0.45)) / 2, rel=1e-5)
+    # Below the threshold only: at thresh 0.5 the 0.45 pixel alone is hard.
+    assert run(OhemCrossEntropyLoss(1, 0.5, IGNORE), logits, labels) == pytest.approx(-math.log(0.45), rel=1e-5)
 
 
 def test_plain_cross_entropy_ignores_label(graph_mode):
