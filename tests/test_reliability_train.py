@@ -2,7 +2,7 @@
 any write leaves no final-named partial file, one run owns an output folder at a time.
 
 Kill points are chosen with src.fileio.kill_point ($AUTODEEPLAB_TEST_KILL_AT), never by sleeping.
-Tiny network (F=2, crop 33, batch 2, PyNative) on the demo MindRecord: 3 steps per epoch.
+Tiny network (F=2, crop 33, batch 2) in graph mode (the default) on the demo MindRecord: 3 steps per epoch.
 """
 import csv
 import os
@@ -20,7 +20,7 @@ from src.fileio import KILL_VAR, LOCK_NAME
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config_path", os.path.join(ROOT, "config", "autodeeplab_s.yaml"), "--filter_multiplier", "2",
-        "--crop_size", "33", "--batch_size", "2", "--min_scale", "0.5", "--max_scale", "1.0", "--mode", "pynative",
+        "--crop_size", "33", "--batch_size", "2", "--min_scale", "0.5", "--max_scale", "1.0",
         "--num_parallel_workers", "1", "--log_interval", "1", "--epochs", "2", "--save_checkpoint_steps", "1"]
 
 

@@ -16,9 +16,10 @@ from src.train.bn_recalibration import (batch_norm_layers, batch_statistics_mode
                                         population_statistics, recalibrate_batch_norm)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def net_and_images():
-    """The 12-cell S network at F 2 and four 49x49 images."""
+    """The 12-cell S network at F 2 and four 49x49 images; a new network for each test (the tests
+    change its statistics and its train flag)."""
     net = build_net(AUTODEEPLAB, filter_multiplier=2)
     images = np.random.RandomState(0).randn(4, 3, 49, 49).astype(np.float32)
     return net, images
