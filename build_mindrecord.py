@@ -1,7 +1,8 @@
 """Convert a data set split to MindRecord (labels mapped to train ids, 255 = ignored).
 
-    python build_mindrecord.py [--dataset cityscapes|voc|ade20k|custom] --data_path ROOT --output_path DIR
-                               --split train [--num_shards N]
+    python build_mindrecord.py --data_path ROOT --output_path DIR --split train [--dataset voc] [--num_shards N]
+
+--dataset: cityscapes (default), voc, ade20k or custom.
 
 Layouts (docs/datasets.md): cityscapes: leftImg8bit/ and gtFine/; voc: VOCdevkit/VOC2012 (train uses
 SegmentationClassAug + train_aug.txt when present); ade20k: ADEChallengeData2016; custom: classes.txt,

@@ -28,11 +28,13 @@ EPILOG = """predict options:
 def predict(cfg, args):
     """Predict ``args.input`` with ``cfg.ckpt_path``; in ModelArts mode both come from data_url and
     checkpoint_url (their local copies are cfg.data_path and cfg.ckpt_path)."""
+    from src.data.datasets import with_dataset
     from src.deploy.outputs import check_submission_names, write_submission_zip
     from src.deploy.predictor import Predictor, backend_kind
     from src.device import init_device
     from src.model.loading import with_checkpoint_network
 
+    cfg = with_dataset(cfg)
     model = cfg.ckpt_path
     inputs = cfg.data_path if cfg.enable_modelarts and cfg.data_url else args.input
     if not model or not inputs:

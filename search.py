@@ -10,9 +10,10 @@ from src.stage import run_stage
 
 
 def main(argv=None):
+    from src.data.datasets import with_dataset
     from src.nas.search_trainer import search
 
-    return run_stage("search", search, argv, default_config="search.yaml",
+    return run_stage("search", lambda cfg: search(with_dataset(cfg, reads_records=True)), argv, default_config="search.yaml",
                      description=__doc__, checkpoint_key="resume")
 
 

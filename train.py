@@ -1,4 +1,4 @@
-"""Retrain an Auto-DeepLab network on Cityscapes MindRecord data (README, Retrain).
+"""Retrain an Auto-DeepLab network on MindRecord data of any data set (README, Retrain; docs/datasets.md).
 
     python train.py --config_path config/autodeeplab_s.yaml --data_path MINDRECORD_DIR \
         --output_path DIR [--arch_path ARCH_FILE] [--resume CKPT] [--KEY VALUE ...]
@@ -9,9 +9,10 @@ from src.stage import run_stage
 
 
 def main(argv=None):
+    from src.data.datasets import with_dataset
     from src.train.trainer import train
 
-    return run_stage("train", train, argv,
+    return run_stage("train", lambda cfg: train(with_dataset(cfg, reads_records=True)), argv,
                      description=__doc__, checkpoint_key="resume")
 
 

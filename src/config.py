@@ -38,6 +38,9 @@ PIPELINES = {"search": (SEARCH,),
 STAGES = tuple(stage for stages in PIPELINES.values() for stage in stages)
 DEVICE_STAGES = (SEARCH, TRAIN, EVAL, EXPORT, PREDICT)  # call src.device.init_device
 NETWORK_STAGES = (TRAIN, EVAL, EXPORT, PREDICT, MODEL_STATS)  # build the retrain network
+# The data sets of src/data/datasets.py (its registry holds their class tables; config may not import
+# src.data; tests/data/test_datasets.py checks the two lists are equal).
+DATASETS = ("cityscapes", "voc", "ade20k", "custom")
 # Coarsest output stride of any network: level 3 (the last of the 4 levels) is stride 4 * 2**3.
 MAX_OUTPUT_STRIDE = 4 * 2 ** 3
 
@@ -107,7 +110,12 @@ SCHEMA = {
                    "it records); default: the checkpoint's when one is read, else the paper's Auto-DeepLab"),
         variant=("str", "paper", "paper: paper/TF ops; modelzoo: loads MindSpore ModelZoo checkpoints",
                  {"choices": ("paper", "modelzoo")}),
-        num_classes=("int", 19, "number of training classes",
+        dataset=("str", "cityscapes", "data set (docs/datasets.md): its class table sets num_classes, the class "
+                 "names eval prints and the colours predict paints; must match the MindRecord folder's",
+                 {"choices": DATASETS, "stages": (SEARCH, TRAIN, EVAL, EXPORT, PREDICT)}),
+        classes_path=("path", None, "dataset custom: its classes.txt, or its MindRecord folder (default: data_path's "
+                      "record)", {"stages": (SEARCH, TRAIN, EVAL, EXPORT, PREDICT)}),
+        num_classes=("int", 19, "number of training classes (default: the data set's)",
                      {"minimum": 2, "stages": NETWORK_STAGES + (SEARCH, POSTPROCESS)}),
         ignore_label=("int", 255, "label value that is never trained or scored",
                       {"minimum": 0, "maximum": 255, "stages": (SEARCH, TRAIN, EVAL, POSTPROCESS)}),

@@ -138,6 +138,8 @@ BAD_VALUES = [
     ("arch_betas", "-0.1,0.9", "must be >= 0.0"),
     ("memory_mode", "all", "must be one of none, recompute, partial_channel"),
     ("partial_channel_k", "0", "must be >= 1"),
+    ("dataset", "coco", "must be one of cityscapes, voc, ade20k, custom"),
+    ("classes_path", "", "an empty path is not a folder or file"),
 ]
 
 

@@ -98,6 +98,18 @@ def read_index_mask(path):
     return indices
 
 
+def _as_rgb(data, image):
+    """A grey, 16-bit or 4-channel image (ADE20K and VOC hold a few grey JPEGs) as an 8-bit colour
+    PNG of its pixels, so every record decodes to 3 channels; 8-bit colour files stay as they are."""
+    if image.dtype == np.uint8 and image.ndim == 3 and image.shape[2] == 3:
+        return data, image
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    ok, png = cv2.imencode(".png", image, [cv2.IMWRITE_PNG_COMPRESSION, LABEL_PNG_COMPRESSION])
+    if not ok:
+        raise UserError("could not encode an image as PNG")
+    return png.tobytes(), image
+
+
 def _check_image(image, path):
     if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3:
         raise UserError(f"'{path}' must be an 8-bit RGB image, got shape {image.shape} dtype {image.dtype}")
@@ -139,6 +151,8 @@ def _ranges(values):
 def encode_sample(sample):
     """MindRecord row of one sample: source image file bytes, train-id label PNG, name, size."""
     image_bytes, image = read_image(sample.image_path)
+    if getattr(sample, "label_map", None) is not None and sample.label_map.dataset != "cityscapes":
+        image_bytes, image = _as_rgb(image_bytes, image)
     _check_image(image, sample.image_path)
     label_shape, train_ids = _train_ids(sample)
     if label_shape != image.shape[:2]:

@@ -35,20 +35,26 @@ def overlay(image_rgb, color, alpha=OVERLAY_ALPHA):
     return cv2.addWeighted(color, alpha, image_rgb, 1.0 - alpha, 0.0)
 
 
-def prediction_images(train_ids, image_rgb=None):
-    """{kind: uint8 image}: labelIds, color and (with the image) overlay of a trainId map."""
+def prediction_images(train_ids, image_rgb=None, palette=None):
+    """{kind: uint8 image}: labelIds, color and (with the image) overlay of a trainId map.
+
+    Without `palette` (256x3 RGB per train id) the data set is Cityscapes: labelIds are its ids and the
+    colours its own; with one, labelIds are the class indices (the data set's train ids)."""
     train_ids = np.asarray(train_ids, np.uint8)
-    color = train_ids_to_color(train_ids)
-    images = {"labelIds": TRAIN_ID_TO_ID[train_ids], "color": color}
+    if palette is None:
+        color, label_ids = train_ids_to_color(train_ids), TRAIN_ID_TO_ID[train_ids]
+    else:
+        color, label_ids = palette[train_ids], train_ids
+    images = {"labelIds": label_ids, "color": color}
     if image_rgb is not None:
         images["overlay"] = overlay(image_rgb, color)
     return images
 
 
-def write_prediction(output_dir, name, train_ids, image_rgb=None, kinds=KINDS):
+def write_prediction(output_dir, name, train_ids, image_rgb=None, kinds=KINDS, palette=None):
     """Write <output_dir>/<kind>/<name>.png for each of ``kinds`` (name may hold subfolders); returns {kind: path}."""
     return {kind: write_png(os.path.join(output_dir, kind, *name.split("/")) + ".png", image)
-            for kind, image in prediction_images(train_ids, image_rgb).items() if kind in kinds}
+            for kind, image in prediction_images(train_ids, image_rgb, palette).items() if kind in kinds}
 
 
 # The benchmark server finds each test image's prediction by "<city>_<sequence>_<frame>" in its file name.

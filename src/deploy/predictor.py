@@ -10,6 +10,7 @@ import os
 
 import numpy as np
 
+from src.data.datasets import output_table
 from src.data.normalisation import normalise
 from src.deploy.images import check_apart, list_images, read_image
 from src.deploy.outputs import KINDS, write_prediction
@@ -139,6 +140,8 @@ class Predictor:
             raise UserError("flip, scales and sliding_window need a checkpoint (--model X.ckpt); a %s export is "
                             "a fixed single-view graph" % self.kind)
         self.backend = BACKENDS[self.kind](model_path, cfg)
+        # Cityscapes keeps its labelIds and colours (outputs.py); other data sets paint with their palette
+        self.palette = None if cfg.dataset == "cityscapes" else output_table(cfg).palette()
         self.inference = None
         if uses_options:
             from src.eval.evaluate import inference_from_config
@@ -180,5 +183,5 @@ class Predictor:
         written = []
         for path, name in tqdm(images, desc="predict", unit="image", disable=not progress):
             image = read_image(path)
-            written.append(write_prediction(output_dir, name, self.predict(image, path), image, kinds))
+            written.append(write_prediction(output_dir, name, self.predict(image, path), image, kinds, self.palette))
         return written

@@ -3,6 +3,7 @@ import os
 
 from tqdm import tqdm
 
+from src.data.datasets import output_table
 from src.data.labels import TRAIN_CLASS_NAMES
 from src.eval.inference import ScaleFlipInference
 from src.eval.metrics import ConfusionMatrix, format_scores
@@ -40,7 +41,7 @@ def evaluate_forward(forward, cfg, split="val", progress=True):
         matrix.update(inference.predict(row["image"][0]), row["label"][0])
     if matrix.matrix.sum() == 0:
         raise UserError("the %s split of '%s' has no labelled pixels to score" % (split, cfg.data_path))
-    return matrix.scores(class_names(cfg.num_classes))
+    return matrix.scores(output_table(cfg).names)
 
 
 def run_eval(cfg, progress=True):

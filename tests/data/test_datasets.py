@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from src import config
 from src.data import datasets, labels
 from src.data.mindrecord_writer import build_mindrecord, find_mindrecord
 from src.data.synthetic import generate
@@ -249,3 +250,46 @@ def test_cli_dataset_option(tmp_path):
                           cwd=REPO, capture_output=True, text=True, timeout=120)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().count("\n") == 0 and "split file" in proc.stderr
+
+
+def test_config_choices_are_the_registry_s():
+    assert config.SCHEMA["dataset"].choices == datasets.NAMES
+
+
+def test_num_classes_follows_the_data_set_unless_given(tmp_path):
+    voc = config.load_config("config/voc.yaml", {}, stage="train")
+    assert datasets.with_dataset(voc).num_classes == 21
+    assert datasets.with_dataset(config.load_config(None, {"dataset": "ade20k"})).num_classes == 150
+    given = config.load_config(None, {"dataset": "voc", "num_classes": 5})
+    assert datasets.with_dataset(given).num_classes == 5
+    (tmp_path / "classes.txt").write_text("a\nb\nc\n")
+    custom = config.load_config(None, {"dataset": "custom", "classes_path": str(tmp_path / "classes.txt")})
+    assert datasets.with_dataset(custom).num_classes == 3
+    assert datasets.output_table(datasets.with_dataset(custom)).names == ("a", "b", "c")
+    # a checkpoint of other classes: numbered names rather than the wrong data set's
+    assert datasets.output_table(given).names == ("0", "1", "2", "3", "4")
+
+
+def test_custom_classes_come_from_the_mindrecord_folder(converted):
+    fmt, root, out = converted
+    cfg = datasets.with_dataset(config.load_config(None, {"dataset": fmt, "data_path": str(out)}),
+                                reads_records=True)
+    assert datasets.output_table(cfg) == datasets.table_of(fmt, str(root))
+    if fmt != "custom":
+        with pytest.raises(UserError, match=rf"classes_path '.*' holds {fmt} MindRecords, not a custom data set's"):
+            datasets.run_table(config.load_config(None, {"dataset": "custom", "classes_path": str(out)}))
+
+
+def test_grey_image_is_stored_as_colour(tmp_path):
+    """ADE20K and VOC hold a few greyscale JPEGs: the record decodes to 3 equal channels of its pixels."""
+    root, out = tmp_path / "ade", tmp_path / "out"
+    generate(str(root), 0, 1, 32, 48, dataset="ade20k")
+    (image,) = glob.glob(f"{root}/**/validation/*.jpg", recursive=True)
+    cv2.imwrite(image, cv2.imread(image, cv2.IMREAD_GRAYSCALE))
+    grey = cv2.imread(image, cv2.IMREAD_UNCHANGED)
+    assert grey.ndim == 2
+    build_mindrecord(str(root), str(out), "val", num_workers=1, progress=False, dataset="ade20k")
+    (row,) = ds.MindDataset(find_mindrecord(str(out), "val"), columns_list=["image"], shuffle=False) \
+        .create_dict_iterator(output_numpy=True, num_epochs=1)
+    stored = cv2.imdecode(np.frombuffer(row["image"].tobytes(), np.uint8), cv2.IMREAD_UNCHANGED)
+    assert stored.shape == grey.shape + (3,) and all(np.array_equal(stored[..., c], grey) for c in range(3))
