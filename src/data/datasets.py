@@ -431,10 +431,13 @@ def run_table(cfg):
 
 
 def with_dataset(cfg, reads_records=False):
-    """`cfg` with num_classes following its data set's class table (unless num_classes was given);
-    with `reads_records`, checked against the MindRecord folder at data_path (dataset.json)."""
+    """`cfg` with num_classes set by its data set's class table (unless num_classes was given), so a
+    checkpoint of other classes is refused rather than adopted; with `reads_records`, checked against
+    the MindRecord folder at data_path (dataset.json). Without records to read and no dataset given
+    (predict's default), a checkpoint's num_classes is still taken as before."""
     table = run_table(cfg)
-    if table is not None and "num_classes" not in cfg.given and cfg.num_classes != table.num_classes:
+    decides = reads_records or "dataset" in cfg.given
+    if table is not None and decides and "num_classes" not in cfg.given:
         cfg = cfg.replace(num_classes=table.num_classes)
     if reads_records and cfg.data_path and os.path.isdir(cfg.data_path):
         check_config_matches(cfg, cfg.data_path)

@@ -5,7 +5,7 @@ their final names; the set is moved into the output folder at the end, data file
 indexes, and an old set (--overwrite) is deleted only once the new one is in place. On any
 error, Ctrl-C or SIGTERM the temporaries (and anything already moved) are removed; after a
 SIGKILL the next build removes them. The folder's dataset.json names the data set and its class
-table (``src.data.datasets``); one folder holds one data set.
+table (``src.data.datasets``; a folder without one holds Cityscapes); one folder holds one data set.
 """
 import multiprocessing
 import os
@@ -122,7 +122,10 @@ def convert_samples(samples, output_dir, split, num_shards=1, num_workers=2, ove
             _write_set(samples, partial, name, num_shards, num_workers, split, progress, dataset)
             # data files before their .db indexes: a set cut short lacks an index, which find_mindrecord refuses
             written = sorted(os.listdir(partial), key=lambda f: (f.endswith(".db"), f))
-            if not datasets.holds_record_info(output_dir, dataset, table):  # first in: names the files after it
+            # first in: it names the files after it. A Cityscapes folder needs none (no record means
+            # Cityscapes), so its output stays what it was before data sets were recorded.
+            recorded = os.path.exists(datasets.record_info_path(output_dir))
+            if (dataset != "cityscapes" or recorded) and not datasets.holds_record_info(output_dir, dataset, table):
                 datasets.write_record_info(partial, dataset, table)
                 written.insert(0, datasets.RECORD_INFO)
             replace_files([(os.path.join(partial, f), os.path.join(output_dir, f)) for f in written],

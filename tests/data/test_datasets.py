@@ -112,12 +112,19 @@ def test_other_data_set_is_refused_in_a_converted_folder(converted, demo_citysca
         build_mindrecord(str(demo_cityscapes_root), str(out), "val", num_workers=1, progress=False)
 
 
-def test_cityscapes_folder_without_record_is_cityscapes(demo_mindrecord_dir, tmp_path):
-    legacy = tmp_path / "legacy"
-    shutil.copytree(demo_mindrecord_dir, legacy)
-    (legacy / "dataset.json").unlink()
-    assert datasets.read_record_info(str(legacy)) == ("cityscapes", datasets.CITYSCAPES_TABLE)
-    assert find_mindrecord(str(legacy), "val").endswith("cityscapes_val.mindrecord")
+def test_cityscapes_folder_without_record_is_cityscapes(demo_mindrecord_dir, demo_cityscapes_root, tmp_path):
+    """Cityscapes output is what it was before data sets were recorded: no dataset.json, and such a
+    folder reads as Cityscapes; a stale record of another data set in a folder without records is replaced."""
+    assert not (demo_mindrecord_dir / "dataset.json").exists()
+    assert datasets.read_record_info(str(demo_mindrecord_dir)) == ("cityscapes", datasets.CITYSCAPES_TABLE)
+    assert find_mindrecord(str(demo_mindrecord_dir), "val").endswith("cityscapes_val.mindrecord")
+    with pytest.raises(UserError, match="holds MindRecords of another data set, cityscapes .*: write voc to"):
+        datasets.check_record_info(str(demo_mindrecord_dir), "voc", datasets.VOC_TABLE)
+    stale = tmp_path / "stale"
+    stale.mkdir()
+    datasets.write_record_info(str(stale), "voc", datasets.VOC_TABLE)
+    build_mindrecord(str(demo_cityscapes_root), str(stale), "val", num_workers=1, progress=False)
+    assert datasets.read_record_info(str(stale)) == ("cityscapes", datasets.CITYSCAPES_TABLE)
 
 
 def test_voc_train_uses_sbd_augmented_set_when_present(tmp_path):
@@ -293,3 +300,30 @@ def test_grey_image_is_stored_as_colour(tmp_path):
         .create_dict_iterator(output_numpy=True, num_epochs=1)
     stored = cv2.imdecode(np.frombuffer(row["image"].tobytes(), np.uint8), cv2.IMREAD_UNCHANGED)
     assert stored.shape == grey.shape + (3,) and all(np.array_equal(stored[..., c], grey) for c in range(3))
+
+
+@pytest.mark.parametrize("moved", [1, 2])
+def test_build_killed_after_the_record_moved_in_is_refused_then_rebuilt(tmp_path, moved):
+    """dataset.json moves in before the shards: a kill between leaves a folder that names its data set,
+    holds no usable set, and takes the next build."""
+    from tests.data.test_mindrecord_writer import _build_killed_at
+
+    root, out = tmp_path / "voc", tmp_path / "out"
+    generate(str(root), 2, 0, 32, 48, dataset="voc")
+    _build_killed_at(root, out, "replace_files:%d" % moved, "--dataset", "voc", "--num_shards", "2")
+    assert datasets.read_record_info(str(out))[0] == "voc"
+    with pytest.raises(UserError, match="no MindRecord for split 'train'" if moved == 1 else "is incomplete"):
+        find_mindrecord(str(out), "train")
+    build_mindrecord(str(root), str(out), "train", num_shards=2, num_workers=1, overwrite=True, progress=False,
+                     dataset="voc")
+    assert find_mindrecord(str(out), "train").endswith("voc_train.mindrecord0")
+
+
+def test_the_data_set_decides_num_classes_against_a_checkpoint():
+    """With records read or a dataset given, num_classes counts as given: a checkpoint of other classes
+    is refused (src.model.loading) instead of silently scoring one data set with another's classes."""
+    read = datasets.with_dataset(config.load_config(None, {}), reads_records=True)
+    assert "num_classes" in read.given and read.num_classes == 19
+    voc = datasets.with_dataset(config.load_config(None, {"dataset": "voc"}))
+    assert "num_classes" in voc.given and voc.num_classes == 21
+    assert "num_classes" not in datasets.with_dataset(config.load_config(None, {})).given
