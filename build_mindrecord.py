@@ -4,9 +4,8 @@
 
 --dataset: cityscapes (default), voc, ade20k or custom.
 
-Layouts (docs/datasets.md): cityscapes: leftImg8bit/ and gtFine/; voc: VOCdevkit/VOC2012 (train uses
-SegmentationClassAug + train_aug.txt when present); ade20k: ADEChallengeData2016; custom: classes.txt,
-images/<split>/ and masks/<split>/*.png. One output folder holds one data set (its dataset.json).
+--data_path is the data set's root in its layout (listed below; docs/datasets.md). One output folder
+holds one data set (its dataset.json).
 
 ModelArts: --enable_modelarts true --data_url OBS_DATA_ROOT --train_url OBS_OUTPUT instead of the paths.
 """
@@ -14,7 +13,7 @@ import argparse
 
 import src  # noqa: F401  (applies the CPU set-up before mindspore is imported)
 from src.config import boolean
-from src.data.datasets import NAMES
+from src.data.datasets import DATASETS, NAMES
 from src.data.mindrecord_writer import build_mindrecord
 from src.errors import UserError, interruption_note, run_main
 from src.fileio import check_output_location
@@ -22,7 +21,9 @@ from src.modelarts import add_arguments, argparse_job
 
 
 def parse_args(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    layouts = "\n".join(f"  {name}: {dataset.layout}" for name, dataset in DATASETS.items())
+    parser = argparse.ArgumentParser(description=__doc__, epilog="layouts:\n" + layouts,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--dataset", default="cityscapes", choices=NAMES, help="data set layout (default cityscapes)")
     parser.add_argument("--data_path", help="root of the data set in its layout (required)")
     parser.add_argument("--output_path", help="directory for <dataset>_<split>.mindrecord* (required)")

@@ -75,8 +75,8 @@ def test_data_set_not_matching_the_records_is_one_line(records, tmp_path):
                "--output_path", str(tmp_path))
     assert proc.returncode != 0 and "Traceback" not in proc.stderr
     assert proc.stderr.strip().splitlines()[-1] == (
-        f"error: data_path '{data}' holds {fmt} MindRecords but dataset is {other}: pass --dataset {fmt} (and its "
-        "config) or another --data_path")
+        f"error: data_path '{data}' holds {fmt} MindRecords but dataset is {other}: pass --dataset {fmt} (retrain "
+        f"config {CONFIGS[fmt]}) or another --data_path")
     proc = run("eval.py", "--config_path", CONFIGS[fmt], "--dataset", fmt, "--num_classes", "7", "--data_path",
                str(data), "--ckpt_path", "x.ckpt", "--output_path", str(tmp_path))
     assert "num_classes is 7 but the %s MindRecords" % fmt in proc.stderr and proc.returncode != 0

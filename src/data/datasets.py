@@ -302,32 +302,30 @@ def _custom_samples(root, split, table):
 
 @dataclass(frozen=True)
 class Dataset:
-    """One data set: its class table (None: read from the data, see ``table_of``), layout, recipes."""
+    """One data set: its class table (None: the data's classes.txt, see ``table_of``), the layout
+    build_mindrecord.py reads, its retrain config, and the function finding a split's samples."""
 
     name: str
-    title: str
     table: Optional[ClassTable]
     layout: str
     retrain_config: str
-    search_config: str
     find: Callable
 
 
 DATASETS = {
-    "cityscapes": Dataset("cityscapes", "Cityscapes", CITYSCAPES_TABLE,
+    "cityscapes": Dataset("cityscapes", CITYSCAPES_TABLE,
                           "leftImg8bit/<split>/<city>/*_leftImg8bit.png, gtFine/<split>/<city>/*_gtFine_labelIds.png",
-                          "config/autodeeplab_s.yaml", "config/search.yaml", _cityscapes_samples),
-    "voc": Dataset("voc", "PASCAL VOC 2012", VOC_TABLE,
-                   "VOC2012/JPEGImages/*.jpg, SegmentationClass/*.png (or SegmentationClassAug/*.png), "
-                   "ImageSets/Segmentation/{train,val,train_aug}.txt",
-                   "config/voc.yaml", "config/search.yaml", _voc_samples),
-    "ade20k": Dataset("ade20k", "ADE20K SceneParsing", ADE20K_TABLE,
+                          "config/autodeeplab_s.yaml", _cityscapes_samples),
+    "voc": Dataset("voc", VOC_TABLE,
+                   "VOCdevkit/VOC2012/JPEGImages/*.jpg, SegmentationClass/*.png (train: SegmentationClassAug/*.png "
+                   "and train_aug.txt when present), ImageSets/Segmentation/{train,val}.txt",
+                   "config/voc.yaml", _voc_samples),
+    "ade20k": Dataset("ade20k", ADE20K_TABLE,
                       "ADEChallengeData2016/images/{training,validation}/*.jpg, "
                       "annotations/{training,validation}/*.png",
-                      "config/ade20k.yaml", "config/search.yaml", _ade20k_samples),
-    "custom": Dataset("custom", "your own data", None,
-                      "classes.txt, images/<split>/*.{jpg,png}, masks/<split>/*.png",
-                      "config/autodeeplab_s.yaml", "config/search.yaml", _custom_samples),
+                      "config/ade20k.yaml", _ade20k_samples),
+    "custom": Dataset("custom", None, "classes.txt, images/<split>/*.{jpg,jpeg,png}, masks/<split>/*.png",
+                      "config/autodeeplab_s.yaml", _custom_samples),
 }
 NAMES = tuple(DATASETS)
 
@@ -399,7 +397,8 @@ def check_config_matches(cfg, folder):
     recorded, table = read_record_info(folder)
     if cfg.dataset != recorded:
         raise UserError(f"data_path '{folder}' holds {recorded} MindRecords but dataset is {cfg.dataset}: "
-                        f"pass --dataset {recorded} (and its config) or another --data_path")
+                        f"pass --dataset {recorded} (retrain config {get_dataset(recorded).retrain_config}) or "
+                        "another --data_path")
     if cfg.num_classes != table.num_classes:
         raise UserError(f"num_classes is {cfg.num_classes} but the {recorded} MindRecords in '{folder}' have "
                         f"{table.num_classes} classes: drop --num_classes (it follows the data set) or set it to "
