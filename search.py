@@ -13,8 +13,8 @@ def main(argv=None):
     from src.data.datasets import with_dataset
     from src.nas.search_trainer import search
 
-    return run_stage("search", lambda cfg: search(with_dataset(cfg, reads_records=True)), argv, default_config="search.yaml",
-                     description=__doc__, checkpoint_key="resume")
+    return run_stage("search", lambda cfg: search(with_dataset(cfg, reads_records=True)), argv,
+                     default_config="search.yaml", description=__doc__, checkpoint_key="resume")
 
 
 if __name__ == "__main__":

@@ -157,7 +157,8 @@ def _pair_up(names, image_of, mask_of, label_map):
 
 # ---- Cityscapes -------------------------------------------------------------------------------
 
-CITYSCAPES_TABLE = ClassTable(labels.TRAIN_CLASS_NAMES, tuple(tuple(int(v) for v in c) for c in labels.TRAIN_ID_PALETTE))
+CITYSCAPES_TABLE = ClassTable(labels.TRAIN_CLASS_NAMES,
+                              tuple(tuple(int(v) for v in colour) for colour in labels.TRAIN_ID_PALETTE))
 
 
 def _cityscapes_samples(root, split, table):

@@ -327,3 +327,11 @@ def test_the_data_set_decides_num_classes_against_a_checkpoint():
     voc = datasets.with_dataset(config.load_config(None, {"dataset": "voc"}))
     assert "num_classes" in voc.given and voc.num_classes == 21
     assert "num_classes" not in datasets.with_dataset(config.load_config(None, {})).given
+
+
+def test_cityscapes_records_pass_the_check(demo_mindrecord_dir):
+    cfg = datasets.with_dataset(config.load_config("config/search.yaml", {"data_path": str(demo_mindrecord_dir)}),
+                                reads_records=True)
+    assert (cfg.dataset, cfg.num_classes) == ("cityscapes", 19)
+    with pytest.raises(UserError, match=r"num_classes is 5 but the cityscapes MindRecords .* have 19 classes"):
+        datasets.with_dataset(cfg.replace(num_classes=5), reads_records=True)
