@@ -62,6 +62,7 @@ BAD_VALUES = [
     ("affine", "maybe", "expected true or false"),
     ("seed", "-1", "must be >= 0"),
     ("distribute", "maybe", "expected true or false"),
+    ("deterministic", "maybe", "expected true or false"),
     ("enable_modelarts", "2", "expected true or false"),
     ("data_url", "", "an empty path"),
     ("train_url", " ", "an empty path"),
