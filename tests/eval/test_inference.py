@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from src.eval.inference import ScaleFlipInference, softmax, window_starts
+from src.eval.inference import ScaleFlipInference, window_starts
 
 RNG = np.random.default_rng(0)
 PIXEL_WEIGHTS = RNG.normal(size=(5, 3)).astype(np.float32)

@@ -1,7 +1,6 @@
 """BN statistics re-estimated on full images: the eval-mode network then is the batch-statistics
 network; pooled sums; the image batches; train.py rewrites its last checkpoint with them."""
 import os
-import subprocess
 
 import numpy as np
 import pytest
