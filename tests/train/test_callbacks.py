@@ -20,14 +20,14 @@ pytestmark = pytest.mark.usefixtures("pynative_mode")
 
 
 class TinyNet(nn.Cell):
-    """A dense layer with the drop-path progress hook the training loop calls."""
+    """A dense layer with the training-step hook the training loop calls."""
 
     def __init__(self):
         super().__init__()
         self.dense = nn.Dense(4, 1)
         self.progress = []
 
-    def set_drop_path_progress(self, step, total_steps):
+    def set_training_step(self, step, total_steps):
         self.progress.append((step, total_steps))
 
     def construct(self, x):
