@@ -2,6 +2,7 @@
 import os
 
 from src.checkpoint import SEARCH, read_checkpoint
+from src.nas.decode import DEFAULT_PATH_DECODE
 from src.nas.search_plot import draw_architecture
 from src.nas.search_trainer import write_decoded_architecture
 
@@ -15,7 +16,8 @@ def export_architecture(ckpt_path, output_dir):
              "picture": os.path.join(output_dir, "architecture.png")}
     architecture = write_decoded_architecture(
         paths["architecture"], alphas, betas,
-        {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")})
+        {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")},
+        ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE))  # the search's choice; older checkpoints: the default
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")
     architecture.save_modelzoo_npy(paths["net_arch"], paths["cell_arch"])

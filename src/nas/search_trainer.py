@@ -36,11 +36,11 @@ import numpy as np
 
 from src.checkpoint import SEARCH, SEARCH_META_KEY, read_checkpoint
 from src.device import init_device
-from src.fileio import atomic_path, folder_lock, remove_stale_temporaries
+from src.fileio import atomic_path, folder_lock, kill_point, remove_stale_temporaries
 from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
 from src.architecture import Architecture
-from src.nas.decode import decode_cell, decode_path, move_mask, normalize_betas
+from src.nas.decode import DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decode_path, move_mask, normalize_betas
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import build_supernet
 from src.train.checkpoint import write_checkpoint_atomic
@@ -203,7 +203,8 @@ class SearchTrainer:
         """architecture.json of the current alpha/beta (see ``write_decoded_architecture``)."""
         write_decoded_architecture(os.path.join(self.output_dir, "architecture.json"),
                                    self.net.alphas.asnumpy(), self.net.betas.asnumpy(),
-                                   {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch})
+                                   {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch},
+                                   self.cfg.path_decode)
 
     def run(self, until_epoch=None):
         """Train from ``start_epoch`` to ``until_epoch`` (default: all epochs)."""
@@ -214,9 +215,11 @@ class SearchTrainer:
             health = self.architect.epoch_health()
             miou = self.validate()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
-            self.save_checkpoint(checkpoint_path, epoch + 1)
+            # The checkpoint last: a run killed before it resumes from the previous epoch and
+            # rewrites this epoch's history row; killed after it, the row is already there.
             self.append_history(epoch + 1, loss, miou, health)
             self.write_architecture(epoch + 1, checkpoint_path)
+            self.save_checkpoint(checkpoint_path, epoch + 1)
             LOG.info("epoch %d done: mean weight loss %.4f, mIoU on B %.4f, checkpoint %s",
                      epoch + 1, loss, miou, checkpoint_path)
             LOG.info("epoch %d search health: %d architecture steps, |grad alpha| %.3e, "
@@ -248,8 +251,9 @@ class SearchTrainer:
                         if id(p) not in own]
         entries += [{"name": key, "data": ms.Tensor(half.astype(np.int32))}
                     for key, half in zip(SPLIT_KEYS, self.split)]
-        meta = self.meta(epoch)
+        meta = {**self.meta(epoch), "path_decode": self.cfg.path_decode}  # decode.py's default, not a resume check
         write_checkpoint_atomic(entries, path, append_dict={META_KEY: json.dumps(meta)})
+        kill_point("search_checkpoint_saved")
 
     def meta(self, epoch):
         """What a checkpoint records about the run (and what a resume must match).
@@ -301,15 +305,16 @@ def legacy_stem_head_name(name):
                                     name)
 
 
-DECODE_METHOD = ("network path: Viterbi over beta softmax-normalised per node's existing moves; "
-                 "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op")
+CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op"
 
 
-def write_decoded_architecture(path, alphas, betas, provenance):
+def write_decoded_architecture(path, alphas, betas, provenance, path_decode=DEFAULT_PATH_DECODE):
     """Decode alpha/beta and write the (validated, retrainable) architecture file; returns the
-    Architecture: as many cells as the supernet has layers, as many blocks as it has."""
-    architecture = Architecture(decode_path(betas), decode_cell(alphas),
-                                {**provenance, "decode": DECODE_METHOD})
+    Architecture: as many cells as the supernet has layers, as many blocks as it has. The
+    provenance records the path decode by name and by method."""
+    architecture = Architecture(decode_path(betas, path_decode), decode_cell(alphas),
+                                {**provenance, "path_decode": path_decode,
+                                 "decode": f"{PATH_DECODES[path_decode]}; {CELL_DECODE}"})
     architecture.save(path)
     return architecture
 

@@ -174,3 +174,21 @@ def test_search_checkpoints_of_the_earlier_stem_and_head_names_resume():
     assert renamed[-1] == "weight_optimizer/moments.stem2.conv.weight"
     for name in sorted(names):
         assert legacy_stem_head_name(name) == name
+
+
+def test_architecture_file_records_the_path_decode(tmp_path):
+    """architecture.json names the path decode it used and holds that decode's path (betas on
+    which the two decodes differ)."""
+    from src.nas.decode import decode_path
+    from src.nas.search_trainer import write_decoded_architecture
+
+    rng = np.random.default_rng(0)
+    betas = next(b for b in (rng.uniform(-0.3, 0.3, (6, 4, 3)).astype(np.float32) for _ in range(100))
+                 if decode_path(b, "paper") != decode_path(b, "rescaled"))
+    alphas = np.zeros((5, 8), np.float32)
+    for name in ("rescaled", "paper"):
+        path = tmp_path / f"{name}.json"
+        written = write_decoded_architecture(str(path), alphas, betas, {"source": "test"}, name)
+        stored = json.loads(path.read_text())
+        assert stored["provenance"]["path_decode"] == name
+        assert written.network_path == stored["network_path"] == decode_path(betas, name)
