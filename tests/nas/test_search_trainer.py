@@ -15,6 +15,7 @@ from src.errors import UserError
 from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
 from src.architecture import Architecture
+from src.nas.decode import decode_cell, decode_path
 from src.nas.search_trainer import SearchTrainer
 from test_train import PYTHON, ROOT, TINY, env, run_train
 
@@ -55,7 +56,11 @@ def test_search_updates_alpha_beta_and_writes_outputs(full_run):
     history = np.load(out / "arch_history.npz")
     assert list(history["epoch"]) == [1, 2] and history["alphas"].shape == (2, 2, 8)
     decoded = json.loads((out / "architecture.json").read_text())
-    assert len(decoded["network_path"]) == 1 and decoded["provenance"]["epoch"] == 2
+    assert decoded["provenance"]["epoch"] == 2
+    # the decode of the final alpha and beta, not just a file of the right size
+    expected = Architecture(decode_path(final["betas"], trainer.cfg.path_decode), decode_cell(final["alphas"]))
+    written = Architecture.load(str(out / "architecture.json"))
+    assert written.network_path == expected.network_path and written.cell == expected.cell
     assert (out / "search_epoch2.ckpt").exists()
 
 
@@ -80,21 +85,25 @@ def test_weight_loss_falls_on_a_repeated_batch(demo_mindrecord_dir, tmp_path):
 
 
 def _fake_search_checkpoint(path, layers=12, edges=20):
+    """A search checkpoint of random alpha and beta; returns them."""
     rng = np.random.default_rng(0)
-    ms.save_checkpoint(
-        [{"name": "alphas", "data": ms.Tensor(rng.standard_normal((edges, 8)).astype(np.float32))},
-         {"name": "betas", "data": ms.Tensor(rng.standard_normal((layers, 4, 3)).astype(np.float32))}],
-        str(path), append_dict={"search_meta": json.dumps({"epoch": 7})})
+    alphas = rng.standard_normal((edges, 8)).astype(np.float32)
+    betas = rng.standard_normal((layers, 4, 3)).astype(np.float32)
+    ms.save_checkpoint([{"name": "alphas", "data": ms.Tensor(alphas)}, {"name": "betas", "data": ms.Tensor(betas)}],
+                       str(path), append_dict={"search_meta": json.dumps({"epoch": 7})})
+    return alphas, betas
 
 
 def test_decode_cli_writes_loadable_architecture_and_png(tmp_path):
     ckpt = tmp_path / "search_epoch7.ckpt"
-    _fake_search_checkpoint(ckpt)
+    alphas, betas = _fake_search_checkpoint(ckpt)
     out = tmp_path / "arch"
     subprocess.run([sys.executable, "decode.py", "--ckpt_path", str(ckpt), "--output_path", str(out)],
                    check=True, capture_output=True)
     architecture = Architecture.load(str(out / "architecture.json"))
-    assert len(architecture.network_path) == 12 and len(architecture.cell) == 10
+    assert architecture.network_path == decode_path(betas) and len(architecture.network_path) == 12
+    assert architecture.cell == Architecture(decode_path(betas), decode_cell(alphas)).cell
+    assert len(architecture.cell) == 10
     assert architecture.provenance["epoch"] == 7 and "checkpoint" in architecture.provenance
     assert (out / "architecture.png").stat().st_size > 10000
     loaded = Architecture.load_modelzoo_npy(str(out / "net_arch.npy"), str(out / "cell_arch.npy"))
