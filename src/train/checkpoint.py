@@ -14,7 +14,7 @@ from src.checkpoint import MODELZOO, RETRAIN, read_checkpoint
 from src.errors import UserError
 from src.model.checkpoint_compat import convert_modelzoo_params, modelzoo_name
 from src.fileio import atomic_path, kill_point
-from src.model.weights import TRAIN_STATE_NAMES, check_meta, check_parameters, is_train_state
+from src.model.weights import LOOP_STATE_NAMES, TRAIN_STATE_NAMES, check_meta, check_parameters, is_train_state
 
 PREFIX = "autodeeplab"
 CKPT_DIR = "checkpoints"
@@ -72,8 +72,9 @@ def resume_train_state(train_network, net, ckpt_path, expected_meta, steps_per_e
                         % (ckpt_path, stored_steps, steps_per_epoch))
     state = {name: value for name, value in params.items() if name != "learning_rate"}
     ms.load_param_into_net(train_network, state, strict_load=False)
+    not_needed = ("learning_rate",) + LOOP_STATE_NAMES
     missing = [p.name for p in train_network.get_parameters()
-               if is_train_state(p.name) and p.name not in state and p.name != "learning_rate"]
+               if is_train_state(p.name) and p.name not in state and p.name not in not_needed]
     if missing:
         raise UserError("'%s' lacks optimizer state %s of this run (was it written with another optimizer or "
                         "loss_scale?)" % (ckpt_path, ", ".join(missing)))
