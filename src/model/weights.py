@@ -22,8 +22,9 @@ MODEL_CONFIG_KEYS = ("variant", "num_classes", "filter_multiplier", "aspp_rates"
 # checkpoint (older ones and the ModelZoo port's lack it).
 LOOP_STATE_NAMES = ("training_step",)
 # Entries of a training checkpoint that are optimizer / loss-scale / training-loop state, not network weights.
-TRAIN_STATE_NAMES = LOOP_STATE_NAMES + ("global_step", "momentum", "learning_rate", "scale_sense", "current_iterator_step",
-                                        "last_overflow_iterator_step", "epoch_num", "step_num")
+TRAIN_STATE_NAMES = LOOP_STATE_NAMES + ("global_step", "momentum", "learning_rate", "scale_sense",
+                                        "current_iterator_step", "last_overflow_iterator_step", "epoch_num",
+                                        "step_num")
 TRAIN_STATE_PREFIXES = ("moments.", "accum.", "moment1.", "moment2.")
 _LISTED = 5
 
