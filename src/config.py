@@ -230,6 +230,14 @@ SCHEMA = {
         path_decode=("str", "rescaled", "score of a network-path move: rescaled = p * k / 3 for a node with k "
                      "moves (no level favoured by uninformative betas); paper = p (favours levels 0 and 3)",
                      {"choices": ("rescaled", "paper")}),
+        aux_skip_weight=("float", 0.0, "DARTS-: weight of an auxiliary skip connection on every supernet edge, "
+                         "kept through the weight-only epochs, then falling linearly to 0 at the last "
+                         "architecture step (against the skip-connect collapse; 0: the paper's supernet)",
+                         {"minimum": 0.0}),
+        null_interval=("int", 2, "every k-th architecture step also takes the architecture gradients on its "
+                       "batch with the label pixels shuffled, not applied: the null stream the search verdict "
+                       "measures the data's evidence against (one more supernet step each; 0: none, the "
+                       "reference is then zero-mean noise)", {"minimum": 0}),
     ),
 }
 

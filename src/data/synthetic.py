@@ -312,14 +312,25 @@ def render_scene(rng, height, width):
     return canvas.image, canvas.label
 
 
-def write_split(root, split, count, height, width, seed):
+def scene(seed, split, index, height, width, shuffled_labels=False):
+    """Scene ``index`` of ``split``; ``shuffled_labels``: its label map's pixels permuted at random,
+    so that the labels carry no information about the image (the negative control of the search
+    verdict, docs/search_decisions.md)."""
+    image, label = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+    if shuffled_labels:
+        rng = np.random.default_rng([seed, _SPLIT_KEYS[split], index, 1])
+        label = rng.permutation(label.ravel()).reshape(label.shape)
+    return image, label
+
+
+def write_split(root, split, count, height, width, seed, shuffled_labels=False):
     """Write `count` scenes of `split` under `root`; returns their sample names."""
     names = []
     for index in range(count):
         cities = CITIES[split]
         city = cities[index % len(cities)]
         name = f"{city}_{index // len(cities):06d}_{index:06d}"
-        image, label = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+        image, label = scene(seed, split, index, height, width, shuffled_labels)
         for sub, suffix, array in ((IMAGE_DIR, IMAGE_SUFFIX, image[..., ::-1]), (LABEL_DIR, LABEL_SUFFIX, label)):
             folder = os.path.join(root, sub, split, city)
             os.makedirs(folder, exist_ok=True)
@@ -349,10 +360,10 @@ def _write(path, array=None, mask=None, palette=None, text=None):
         raise UserError(f"could not write '{path}'")
 
 
-def _scenes(split, count, height, width, seed):
+def _scenes(split, count, height, width, seed, shuffled_labels=False):
     """(name, RGB image, train-id map) of the scenes of `split`."""
     for index in range(count):
-        image, label_ids = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+        image, label_ids = scene(seed, split, index, height, width, shuffled_labels)
         yield f"{split}_{index:05d}", image, ID_TO_TRAIN_ID[label_ids]
 
 
@@ -395,7 +406,8 @@ def _write_custom(root, split, scenes):
 LAYOUT_WRITERS = {"voc": _write_voc, "ade20k": _write_ade20k, "custom": _write_custom}
 
 
-def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False, dataset="cityscapes"):
+def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False, dataset="cityscapes",
+             shuffled_labels=False):
     """Write a synthetic tree in `dataset`'s layout at `output_path` (built in a temporary dir, then renamed).
 
     The data root to convert: `output_path` (VOC: its VOCdevkit/VOC2012, ADE20K: its ADEChallengeData2016,
@@ -415,9 +427,9 @@ def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=F
     with atomic_folder(output_path, replace=True) as partial:
         for split, count in (("train", num_train), ("val", num_val)):
             if dataset == "cityscapes":
-                write_split(partial, split, count, height, width, seed)
+                write_split(partial, split, count, height, width, seed, shuffled_labels)
             else:
-                LAYOUT_WRITERS[dataset](partial, split, _scenes(split, count, height, width, seed))
+                LAYOUT_WRITERS[dataset](partial, split, _scenes(split, count, height, width, seed, shuffled_labels))
     return output_path
 
 
@@ -431,9 +443,12 @@ def main(argv=None):
     parser.add_argument("--width", type=int, default=512)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--overwrite", action="store_true", help="replace a non-empty --output_path")
+    parser.add_argument("--shuffled_labels", action="store_true",
+                        help="permute each label map's pixels: labels without information (the search "
+                             "verdict's negative control)")
     args = parser.parse_args(argv)
     generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite,
-             args.dataset)
+             args.dataset, args.shuffled_labels)
     print(f"wrote {args.num_train} train + {args.num_val} val images to {args.output_path}")
 
 

@@ -41,6 +41,7 @@ from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
 from src.architecture import Architecture
 from src.nas.decode import DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decode_path, move_mask, normalize_betas
+from src.nas.health import GradientMoments, epoch_figures, verdict
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import build_supernet
 from src.train.checkpoint import write_checkpoint_atomic
@@ -52,6 +53,14 @@ META_KEY = SEARCH_META_KEY  # the JSON string of ``SearchTrainer.meta`` in every
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
+# The architecture-gradient moments behind the verdict (src.nas.health), since the first
+# architecture step: checkpoint entries EVIDENCE_PREFIX + stream + "/" + field, history keys
+# stream + "_" + field.
+EVIDENCE_STREAMS = ("alpha", "beta", "null_alpha", "null_beta")
+EVIDENCE_FIELDS = ("count", "total", "total_sq")
+EVIDENCE_PREFIX = "arch_evidence/"
+FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
+               "parameter_free_ops")
 
 
 class FrozenArchitectureError(UserError):
@@ -97,17 +106,40 @@ class Architect:
         self.optimizer = nn.Adam(
             [{"params": net.arch_parameters(), "weight_decay": cfg.arch_weight_decay}],
             learning_rate=cfg.arch_lr, beta1=cfg.arch_betas[0], beta2=cfg.arch_betas[1])
+        self.path_decode = cfg.path_decode
+        # The architecture the steps start from: the reference of the health's "change since the start".
+        self.start = (net.alphas.asnumpy().copy(), net.betas.asnumpy().copy())
+        shapes = dict(zip(("alpha", "beta"), (self.start[0].shape, self.start[1].shape)))
+        self.evidence = {stream: GradientMoments.zeros(shapes[stream.replace("null_", "")])
+                         for stream in EVIDENCE_STREAMS}
         self.reset_health()
 
     def reset_health(self):
         self.steps, self.alpha_norms, self.beta_norms = 0, [], []
 
     def step(self, arch_grads):
-        alpha_grad, beta_grad = arch_grads
+        """Adam on alpha/beta with the data loss's gradients, which are also the verdict's evidence
+        (before Adam's weight decay: a deterministic term would count as signal)."""
+        alpha_grad, beta_grad = (grad.asnumpy() for grad in arch_grads)
         self.optimizer(tuple(arch_grads))
         self.steps += 1
-        self.alpha_norms.append(float(np.linalg.norm(alpha_grad.asnumpy())))
-        self.beta_norms.append(float(np.linalg.norm(beta_grad.asnumpy())))
+        self.alpha_norms.append(float(np.linalg.norm(alpha_grad)))
+        self.beta_norms.append(float(np.linalg.norm(beta_grad)))
+        self.evidence["alpha"].add(alpha_grad)
+        self.evidence["beta"].add(beta_grad)
+
+    def record_null(self, arch_grads):
+        """The null stream: gradients on labels that carry no information (not applied)."""
+        alpha_grad, beta_grad = (grad.asnumpy() for grad in arch_grads)
+        self.evidence["null_alpha"].add(alpha_grad)
+        self.evidence["null_beta"].add(beta_grad)
+
+    def verdict(self):
+        """Did the data decide the current architecture? (``src.nas.health.verdict``; the null
+        stream is the reference when it has steps, zero-mean noise otherwise)."""
+        nulls = [self.evidence[s] if self.evidence[s].count else None for s in ("null_alpha", "null_beta")]
+        return verdict(self.net.alphas.asnumpy(), self.net.betas.asnumpy(), self.evidence["alpha"],
+                       self.evidence["beta"], self.path_decode, *nulls)
 
     def epoch_health(self):
         """This epoch's figures: architecture steps run, mean L2 norms of the alpha and beta
@@ -121,7 +153,8 @@ class Architect:
                   "alpha_grad_norm": float(np.mean(self.alpha_norms)) if self.steps else 0.0,
                   "beta_grad_norm": float(np.mean(self.beta_norms)) if self.steps else 0.0,
                   "alpha_entropy": mean_entropy(exp / exp.sum(axis=-1, keepdims=True)),
-                  "beta_entropy": mean_entropy(normalize_betas(betas), mask)}
+                  "beta_entropy": mean_entropy(normalize_betas(betas), mask),
+                  **epoch_figures(self.start[0], alphas, self.start[1], betas, self.path_decode)}
         if self.steps and not any(self.alpha_norms) and not any(self.beta_norms):
             raise FrozenArchitectureError(
                 f"{self.steps} architecture steps this epoch all had exactly zero alpha and beta "
@@ -134,8 +167,11 @@ class Architect:
 class SearchTrainer:
     """Owns the supernet, the weight optimizer, the Architect, the data split and the epoch loop."""
 
-    def __init__(self, cfg, mindrecord_path, output_dir):
+    def __init__(self, cfg, mindrecord_path, output_dir, heldout_path=None):
+        """``heldout_path``: a MindRecord the search never trains on (the val split), for the
+        supernet's held-out mIoU per epoch; None: not measured."""
         self.cfg, self.mindrecord_path, self.output_dir = cfg, mindrecord_path, output_dir
+        self.heldout_path = heldout_path
         self.split = split_records(count_records(mindrecord_path), cfg.seed)
         self.steps_per_epoch = min(len(half) for half in self.split) // cfg.batch_size
         if self.steps_per_epoch == 0:
@@ -166,6 +202,15 @@ class SearchTrainer:
         self.architect.step(grads[len(self.weights):])
         return float(loss.asnumpy())
 
+    def null_step(self, image, label, epoch, step):
+        """The null stream's step: architecture gradients on the same batch with each label map's
+        pixels shuffled (seeded by epoch and step), recorded, not applied. Its forward in train
+        mode also moves the BN running statistics, which only the epoch-end scores use."""
+        rng = np.random.default_rng([self.cfg.seed, 11, epoch, step])
+        shuffled = np.stack([rng.permutation(item.ravel()).reshape(item.shape) for item in label])
+        _, grads = self.grad(ms.Tensor(image), ms.Tensor(shuffled))
+        self.architect.record_null(grads[len(self.weights):])
+
     def batches(self, epoch, half, shuffle=True):
         indices = self.split[0 if half == "A" else 1]
         return half_batches(self.mindrecord_path, indices, epoch, half, self.cfg.batch_size,
@@ -179,8 +224,15 @@ class SearchTrainer:
         losses = []
         for step, (image, label) in enumerate(self.batches(epoch, "A")):
             started = time.time()
+            self.net.aux_skip_weight = self.aux_skip_weight(epoch, step)
             loss = self.weight_step(image, label)
-            arch_loss = self.arch_step(*next(arch_batches)) if search_arch else float("nan")
+            arch_loss = float("nan")
+            if search_arch:
+                arch_image, arch_label = next(arch_batches)
+                arch_loss = self.arch_step(arch_image, arch_label)
+                interval = self.cfg.null_interval
+                if interval and self.architect.evidence["alpha"].count % interval == 0:
+                    self.null_step(arch_image, arch_label, epoch, step)
             losses.append(loss)
             reclaim_signals()  # MindSpore's runtime replaces the SIGINT handler during a step
             if (step + 1) % self.cfg.log_interval == 0 or step + 1 == self.steps_per_epoch:
@@ -190,20 +242,41 @@ class SearchTrainer:
                 break
         return float(np.mean(losses))
 
-    def validate(self):
-        """mIoU of the supernet on half B (epoch-0 crops, file order)."""
+    def aux_skip_weight(self, epoch, step):
+        """DARTS-' auxiliary skip weight at a step: ``aux_skip_weight`` through the weight-only
+        epochs, then falling linearly to 0 at the last architecture step (0: the paper's supernet)."""
+        start, total = self.cfg.arch_start_epoch, self.cfg.epochs
+        if epoch < start or total <= start:
+            return self.cfg.aux_skip_weight
+        done = (epoch - start) * self.steps_per_epoch + step
+        return self.cfg.aux_skip_weight * (1.0 - done / ((total - start) * self.steps_per_epoch))
+
+    def validate(self, batches=None):
+        """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order)."""
         self.net.set_train(False)
         matrix = ConfusionMatrix(self.cfg.num_classes, self.cfg.ignore_label)
-        for image, label in self.batches(0, "B", shuffle=False):
+        for image, label in batches or self.batches(0, "B", shuffle=False):
             matrix.update(self.net(ms.Tensor(image)).asnumpy().argmax(axis=1), label)
         self.net.set_train(True)
         return matrix.scores()["miou"]
 
-    def write_architecture(self, epoch, checkpoint_path):
-        """architecture.json of the current alpha/beta (see ``write_decoded_architecture``)."""
+    def validate_heldout(self):
+        """mIoU of the supernet on the held-out records (NaN without them): the search trains
+        the weights on half A and the architecture on half B, so only these are unseen."""
+        if not self.heldout_path:
+            return float("nan")
+        indices = np.arange(count_records(self.heldout_path))
+        return self.validate(half_batches(self.heldout_path, indices, 0, "B", self.cfg.batch_size,
+                                          self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label,
+                                          shuffle=False))
+
+    def write_architecture(self, epoch, checkpoint_path, judged):
+        """architecture.json of the current alpha/beta (see ``write_decoded_architecture``), with
+        the search verdict ``judged``."""
+        provenance = {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch,
+                      **verdict_provenance(judged)}
         write_decoded_architecture(os.path.join(self.output_dir, "architecture.json"),
-                                   self.net.alphas.asnumpy(), self.net.betas.asnumpy(),
-                                   {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch},
+                                   self.net.alphas.asnumpy(), self.net.betas.asnumpy(), provenance,
                                    self.cfg.path_decode)
 
     def run(self, until_epoch=None):
@@ -213,18 +286,30 @@ class SearchTrainer:
         for epoch in range(self.start_epoch, until_epoch or self.cfg.epochs):
             loss = self.train_epoch(epoch)
             health = self.architect.epoch_health()
+            health["miou_heldout"] = self.validate_heldout()
             miou = self.validate()
+            judged = self.architect.verdict()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
             # The checkpoint last: a run killed before it resumes from the previous epoch and
             # rewrites this epoch's history row; killed after it, the row is already there.
             self.append_history(epoch + 1, loss, miou, health)
-            self.write_architecture(epoch + 1, checkpoint_path)
+            self.write_architecture(epoch + 1, checkpoint_path, judged)
             self.save_checkpoint(checkpoint_path, epoch + 1)
-            LOG.info("epoch %d done: mean weight loss %.4f, mIoU on B %.4f, checkpoint %s",
-                     epoch + 1, loss, miou, checkpoint_path)
-            LOG.info("epoch %d search health: %d architecture steps, |grad alpha| %.3e, "
-                     "|grad beta| %.3e, entropy softmax(alpha) %.4f per edge, normalised beta "
-                     "%.4f per node", epoch + 1, *(health[key] for key in HEALTH_KEYS))
+            LOG.info("epoch %d done: mean weight loss %.4f, supernet mIoU on B %.4f, held out %.4f, "
+                     "checkpoint %s", epoch + 1, loss, miou, health["miou_heldout"], checkpoint_path)
+            log_health(epoch + 1, health, judged)
+
+    def resume_evidence(self, params):
+        """The verdict's gradient moments from a checkpoint (a checkpoint written before they were
+        recorded: from zero, and the verdict then covers the steps since the resume)."""
+        for stream, moments in self.architect.evidence.items():
+            names = [f"{EVIDENCE_PREFIX}{stream}/{field}" for field in EVIDENCE_FIELDS]
+            if all(name in params for name in names):
+                count, total, total_sq = (params.pop(name).asnumpy() for name in names)
+                self.architect.evidence[stream] = GradientMoments(int(count), total, total_sq)
+            elif stream == "alpha":
+                LOG.warning("checkpoint without the architecture-gradient moments: the search verdict "
+                            "covers the architecture steps from this resume on")
 
     def append_history(self, epoch, loss, miou, health):
         """One row per epoch: alpha, beta, mean weight loss, mIoU on B and the health figures
@@ -234,9 +319,11 @@ class SearchTrainer:
         entry = {"epoch": np.array([epoch]), "alphas": self.net.alphas.asnumpy()[None],
                  "betas": self.net.betas.asnumpy()[None], "weight_loss": np.array([loss]),
                  "miou_b": np.array([miou]),
-                 **{key: np.array([health[key]]) for key in HEALTH_KEYS}}
+                 **{key: np.array([health[key]]) for key in HEALTH_KEYS + FIGURE_KEYS + ("miou_heldout",)},
+                 **{f"{stream}_{field}": np.array([getattr(moments, field)])
+                    for stream, moments in self.architect.evidence.items() for field in EVIDENCE_FIELDS}}
         for key in set(entry) - set(history) if history else ():
-            history[key] = np.full(len(history["epoch"]), np.nan)
+            history[key] = np.full((len(history["epoch"]),) + entry[key].shape[1:], np.nan)
         keep = history["epoch"] < epoch if history else None
         merged = {key: np.concatenate([history[key][keep], value]) if history else value
                   for key, value in entry.items()}
@@ -251,6 +338,8 @@ class SearchTrainer:
                         if id(p) not in own]
         entries += [{"name": key, "data": ms.Tensor(half.astype(np.int32))}
                     for key, half in zip(SPLIT_KEYS, self.split)]
+        entries += [{"name": f"{EVIDENCE_PREFIX}{stream}/{field}", "data": ms.Tensor(np.asarray(getattr(moments, field)))}
+                    for stream, moments in self.architect.evidence.items() for field in EVIDENCE_FIELDS]
         meta = {**self.meta(epoch), "path_decode": self.cfg.path_decode}  # decode.py's default, not a resume check
         write_checkpoint_atomic(entries, path, append_dict={META_KEY: json.dumps(meta)})
         kill_point("search_checkpoint_saved")
@@ -277,6 +366,7 @@ class SearchTrainer:
                 raise UserError(f"checkpoint {path} was made with {key}={meta.get(key)}, this run "
                                 f"has {value}; resume with the same settings")
         split = tuple(params.pop(key).asnumpy().astype(np.int64) for key in SPLIT_KEYS)
+        self.resume_evidence(params)
         if any(not np.array_equal(a, b) for a, b in zip(split, self.split)):
             raise UserError(f"checkpoint {path} used a different A/B split of the train records; "
                             "resume on the same MindRecord with the same seed")
@@ -303,6 +393,33 @@ def legacy_stem_head_name(name):
     -> ``stem1.1.bn.gamma`` (other names are unchanged)."""
     return LEGACY_CONV_NORM_ACT.sub(lambda m: m.group(1) + (".conv." if m.group(2) == "0" else ".bn."),
                                     name)
+
+
+def log_health(epoch, health, judged):
+    """The epoch's search health and the verdict so far, in the log."""
+    LOG.info("epoch %d search health: %d architecture steps, |grad alpha| %.3e, |grad beta| %.3e, "
+             "entropy softmax(alpha) %.4f per edge, normalised beta %.4f per node", epoch,
+             *(health[key] for key in HEALTH_KEYS))
+    LOG.info("epoch %d decisions: largest change alpha %.3f beta %.3f since the start; op margins "
+             "(softmax) %s; path margin %.3f; %d of %d kept ops parameter-free", epoch,
+             health["alpha_change"], health["beta_change"],
+             " ".join("%.3f" % m for m in health["op_prob_margin"]), health["path_margin"],
+             health["parameter_free_ops"], len(health["op_prob_margin"]))
+    LOG.info("epoch %d verdict: %s (evidence z: ops %s, path %.2f; bound %.2f)%s", epoch,
+             judged["verdict"], " ".join("%.2f" % z for z in judged["op_z"]), judged["path_z"],
+             judged["z_bound"], "" if judged["decided"] else "; " + judged["advice"])
+
+
+def finite_or_none(value):
+    """JSON has no infinity: a z of a decision without an alternative is written as null."""
+    return round(float(value), 3) if np.isfinite(value) else None
+
+
+def verdict_provenance(judged):
+    """The verdict as architecture.json records it."""
+    return {"verdict": judged["verdict"], "verdict_advice": judged["advice"],
+            "evidence": {"op_z": [finite_or_none(z) for z in judged["op_z"]], "path_z": finite_or_none(judged["path_z"]),
+                         "z_bound": round(judged["z_bound"], 3), "architecture_steps": judged["steps"]}}
 
 
 CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op"
@@ -332,7 +449,8 @@ def search(cfg):
     init_device(cfg)
     # The supernet's Python loop runs eagerly; mode graph compiles each edge shape once.
     ms.set_context(mode=ms.PYNATIVE_MODE)
-    trainer = SearchTrainer(cfg, find_mindrecord(cfg.data_path, "train"), cfg.output_path)
+    trainer = SearchTrainer(cfg, find_mindrecord(cfg.data_path, "train"), cfg.output_path,
+                            heldout_mindrecord(cfg.data_path))
     if cfg.resume:
         trainer.resume(cfg.resume)
         LOG.info("resumed from %s at epoch %d", cfg.resume, trainer.start_epoch)
@@ -342,6 +460,17 @@ def search(cfg):
         with interruption_note(lambda: last_good_checkpoint_note(cfg.output_path)):
             trainer.run()
     return trainer
+
+
+def heldout_mindrecord(data_path):
+    """The val MindRecord of ``data_path`` (the search's held-out images), or None with a note."""
+    from src.data.mindrecord_writer import find_mindrecord
+
+    try:
+        return find_mindrecord(data_path, "val")
+    except UserError as missing:
+        LOG.warning("no held-out supernet mIoU: %s", missing)
+        return None
 
 
 def last_good_checkpoint_note(output_dir):

@@ -128,6 +128,11 @@ class SearchSupernet(nn.Cell):
         self.betas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
             (num_layers, num_levels, 3)).astype(np.float32)), name="betas")
         self.move_mask = Tensor(move_mask(num_layers, num_levels).astype(np.float32))
+        # DARTS- (Chu et al., ICLR 2021): an auxiliary skip connection on every edge, weight set by
+        # the trainer per step (its schedule is a function of the step: nothing to checkpoint). It
+        # takes the residual path's advantage away from the searched skip_connect.
+        self.aux_skip_weight = 0.0
+        self.skip_column = Tensor(np.eye(len(PRIMITIVES), dtype=np.float32)[PRIMITIVES.index("skip_connect")])
         self.stem1 = nn.SequentialCell([
             ConvNormAct(3, stem_channels, 3, norm, "paper", stride=2),
             ConvNormAct(stem_channels, stem_channels, 3, norm, "paper")])
@@ -188,6 +193,8 @@ class SearchSupernet(nn.Cell):
         stem2 = self.stem2(stem1)
         sizes = level_sizes(stem2.shape[2:], self.num_levels)
         alpha_weights = ops.softmax(self.alphas, axis=-1)
+        if self.aux_skip_weight:
+            alpha_weights = alpha_weights + self.aux_skip_weight * self.skip_column
         move_probs = ops.gather_nd(self.normalized_betas(), self.move_index)
         outputs = {"stem1": stem1, "stem2": stem2}
         first_move = 0

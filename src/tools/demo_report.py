@@ -68,9 +68,13 @@ def plot_search_history(history_path, png_path):
     loss_axis.plot(history["epoch"], history["weight_loss"], marker="o")
     loss_axis.set_xlabel("search epoch")
     loss_axis.set_ylabel("mean weight loss (half A)")
-    miou_axis.plot(history["epoch"], 100 * history["miou_b"], marker="o", color="tab:green")
+    miou_axis.plot(history["epoch"], 100 * history["miou_b"], marker="o", color="tab:green", label="half B")
+    if "miou_heldout" in history:
+        miou_axis.plot(history["epoch"], 100 * history["miou_heldout"], marker="s", color="tab:olive",
+                       label="held out (val)")
+        miou_axis.legend(loc="lower right", fontsize=7)
     miou_axis.set_xlabel("search epoch")
-    miou_axis.set_ylabel("supernet mIoU on half B (%)")
+    miou_axis.set_ylabel("supernet mIoU (%)")
     if has_health:
         arch_axis = axes[2]
         arch_axis.plot(history["epoch"], history["alpha_entropy"], marker="o", label="entropy softmax(alpha) / edge")
@@ -168,7 +172,34 @@ def _search_section(demo_path, lines):
                      "architecture steps on half B%s." % (
                          history["epoch"][-1], steps,
                          "" if steps else ": none ran, so it is the random initialisation"))
+    _verdict_lines(demo_path, history, lines)
     lines.append("\n![search history](%s)\n" % _rel(demo_path, picture))
+
+
+def _verdict_lines(demo_path, history, lines):
+    """The search's verdict (architecture.json of the search) and the last epoch's decision margins."""
+    path = stage_path(demo_path, "search", "architecture.json")
+    provenance = _read_json(path).get("provenance", {}) if os.path.isfile(path) else {}
+    if "verdict" not in provenance:
+        return
+    evidence = provenance["evidence"]
+    z_text = lambda z: "n/a" if z is None else "%.2f" % z
+    lines.append("\n**Search verdict: %s.** %s." % (provenance["verdict"], provenance["verdict_advice"]))
+    lines.append("Evidence (z of the architecture gradients against the null stream of shuffled labels, "
+                 "bound %.2f, %d architecture steps): op per kept edge %s; path %s "
+                 "(docs/search_decisions.md)." % (
+                     evidence["z_bound"], evidence["architecture_steps"],
+                     ", ".join(z_text(z) for z in evidence["op_z"]), z_text(evidence["path_z"])))
+    if "op_prob_margin" in history:
+        margins = history["op_prob_margin"][-1]
+        lines.append("Last epoch: largest change of alpha %.3f and of beta %.3f since the start; "
+                     "softmax margin of each kept op over its runner-up %s; path score margin %.3f; "
+                     "%d of %d kept ops parameter-free; supernet mIoU on held-out images %s." % (
+                         history["alpha_change"][-1], history["beta_change"][-1],
+                         ", ".join("%.3f" % m for m in margins), history["path_margin"][-1],
+                         history["parameter_free_ops"][-1], len(margins),
+                         "%.1f%%" % (100 * history["miou_heldout"][-1])
+                         if np.isfinite(history["miou_heldout"][-1]) else "not measured"))
 
 
 def _decode_section(demo_path, lines):

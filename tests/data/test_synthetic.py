@@ -80,3 +80,14 @@ def test_cli(tmp_path, capsys):
         run_main(synthetic.main, ["--output_path", str(out), "--height", "8", "--width", "64"])
     assert exit_info.value.code == 2
     assert "too small" in capsys.readouterr().err
+
+
+def test_shuffled_labels_keep_each_scene_and_its_class_counts_but_not_where_they_are():
+    """The search verdict's negative control: the same images, labels with no information about
+    them (each map's own pixels permuted)."""
+    image, label = synthetic.scene(0, "train", 3, 64, 128)
+    shuffled_image, shuffled = synthetic.scene(0, "train", 3, 64, 128, shuffled_labels=True)
+    assert np.array_equal(shuffled_image, image)
+    assert np.array_equal(np.bincount(shuffled.ravel(), minlength=256), np.bincount(label.ravel(), minlength=256))
+    assert (shuffled == label).mean() < 0.5  # a scene's labels come in large regions; permuted, they do not
+    assert np.array_equal(synthetic.scene(0, "train", 3, 64, 128, shuffled_labels=True)[1], shuffled)

@@ -64,6 +64,44 @@ def test_search_updates_alpha_beta_and_writes_outputs(full_run):
     assert (out / "search_epoch2.ckpt").exists()
 
 
+def test_search_records_its_evidence_and_verdict(full_run):
+    """Every architecture step's gradients reach the verdict's moments (the null stream every
+    null_interval-th step), the history holds them with the decision figures, and
+    architecture.json carries the verdict the moments give."""
+    from src.nas.health import GradientMoments, verdict
+
+    trainer, _, out = full_run
+    evidence = trainer.architect.evidence
+    arch_steps = trainer.cfg.epochs * trainer.steps_per_epoch  # arch_start_epoch 0
+    assert evidence["alpha"].count == evidence["beta"].count == arch_steps
+    assert evidence["null_alpha"].count == arch_steps // trainer.cfg.null_interval
+    assert np.abs(evidence["alpha"].total).sum() > 0 and np.abs(evidence["null_beta"].total).sum() > 0
+    history = np.load(out / "arch_history.npz")
+    assert list(history["alpha_count"]) == [trainer.steps_per_epoch, arch_steps]
+    for key in ("alpha_change", "beta_change", "path_margin", "parameter_free_ops", "miou_heldout"):
+        assert history[key].shape == (2,), key
+    assert history["op_prob_margin"].shape == (2, 2) and history["alpha_change"][-1] > 0
+    moments = {s: GradientMoments(int(history[s + "_count"][-1]), history[s + "_total"][-1],
+                                  history[s + "_total_sq"][-1]) for s in ("alpha", "beta", "null_alpha", "null_beta")}
+    expected = verdict(history["alphas"][-1], history["betas"][-1], moments["alpha"], moments["beta"],
+                       trainer.cfg.path_decode, moments["null_alpha"], moments["null_beta"])
+    provenance = json.loads((out / "architecture.json").read_text())["provenance"]
+    assert provenance["verdict"] == expected["verdict"] and provenance["verdict_advice"] == expected["advice"]
+    assert provenance["evidence"]["op_z"] == [round(z, 3) for z in expected["op_z"]]
+    assert provenance["evidence"]["architecture_steps"] == arch_steps
+
+
+def test_aux_skip_weight_holds_through_warm_up_then_falls_to_zero(demo_mindrecord_dir, tmp_path):
+    trainer = make_trainer(demo_mindrecord_dir, tmp_path, epochs=4, arch_start_epoch=2, aux_skip_weight=1.0)
+    last = trainer.steps_per_epoch - 1
+    assert trainer.aux_skip_weight(0, 0) == trainer.aux_skip_weight(1, last) == 1.0
+    assert trainer.aux_skip_weight(2, 0) == 1.0
+    assert trainer.aux_skip_weight(3, last) == pytest.approx(1.0 / (2 * trainer.steps_per_epoch))
+    assert trainer.aux_skip_weight(3, 0) == pytest.approx(0.5)
+    paper = make_trainer(demo_mindrecord_dir, tmp_path)
+    assert paper.aux_skip_weight(0, 0) == 0.0
+
+
 def test_resume_continues_identically(full_run, demo_mindrecord_dir, tmp_path):
     # 1 epoch + resume 1 epoch (from the run's own epoch-1 checkpoint) == 2 epochs in one go.
     trainer, _, out = full_run
@@ -75,6 +113,9 @@ def test_resume_continues_identically(full_run, demo_mindrecord_dir, tmp_path):
     assert expected.keys() == got.keys()
     for name in expected:
         np.testing.assert_allclose(got[name], expected[name], rtol=1e-5, atol=1e-6, err_msg=name)
+    for stream, moments in trainer.architect.evidence.items():  # the verdict's evidence resumes too
+        assert resumed.architect.evidence[stream].count == moments.count, stream
+        np.testing.assert_allclose(resumed.architect.evidence[stream].total, moments.total, rtol=1e-4, atol=1e-7)
 
 
 def test_weight_loss_falls_on_a_repeated_batch(demo_mindrecord_dir, tmp_path):
