@@ -234,10 +234,6 @@ SCHEMA = {
                          "kept through the weight-only epochs, then falling linearly to 0 at the last "
                          "architecture step (against the skip-connect collapse; 0: the paper's supernet)",
                          {"minimum": 0.0}),
-        null_interval=("int", 2, "every k-th architecture step also takes the architecture gradients on its "
-                       "batch with the label pixels shuffled, not applied: the null stream the search verdict "
-                       "measures the data's evidence against (one more supernet step each; 0: none, the "
-                       "reference is then zero-mean noise)", {"minimum": 0}),
     ),
 }
 

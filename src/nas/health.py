@@ -15,11 +15,6 @@ What the trainer records (``GradientMoments``; docs/search_decisions.md):
   term has no spread and would count as evidence), added with
   ``alpha_moments.add(grad)`` / ``beta_moments.add(grad)``: a step count and, per logit, the sum
   and the sum of squares, since the first architecture step (not reset per epoch);
-* optionally, a null stream on some steps: the same gradients on the same batch with each
-  label map's pixels shuffled (labels that carry no information), into ``null_alpha`` /
-  ``null_beta`` moments. Its mean is subtracted from the real mean, so drift that does not
-  come from the labels (an untrained supernet favouring parameter-free ops, say) does not count
-  as the data deciding. Without it the reference is zero-mean noise;
 * per epoch, into arch_history.npz: each moments' ``count``, ``total``, ``total_sq`` (the
   verdict can be recomputed from the file), and the figures of ``epoch_figures`` (the alpha and
   beta the architecture steps started from are the reference of "since the start").
@@ -120,22 +115,17 @@ def parameter_free_ops(alphas):
     return sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in decode_cell(alphas))
 
 
-def _z(weights, moments, null):
+def _z(weights, moments):
     """z of the descent along ``weights`` (a direction in logit space that favours the decision):
-    mean per-step vote -weights . grad, minus the null stream's, over its standard error."""
-    def effect_and_error(stats):
-        error = np.abs(weights).ravel() @ stats.std().ravel() / np.sqrt(max(stats.count, 1))
-        return -weights.ravel() @ stats.mean().ravel(), error
-    effect, error = effect_and_error(moments)
-    if null is not None:
-        null_effect, null_error = effect_and_error(null)
-        effect, error = effect - null_effect, np.hypot(error, null_error)
+    mean per-step vote -weights . grad over its standard error."""
+    error = np.abs(weights).ravel() @ moments.std().ravel() / np.sqrt(max(moments.count, 1))
+    effect = -weights.ravel() @ moments.mean().ravel()
     if error == 0:
         return float(np.sign(effect) * np.inf) if effect else 0.0
     return float(effect / error)
 
 
-def op_evidence(alphas, moments, null=None):
+def op_evidence(alphas, moments):
     """Per kept edge: the smallest z of the chosen op against each other non-``none`` op."""
     alphas = np.asarray(alphas, dtype=np.float64)
     kept, _ = _kept_edges(alphas)
@@ -146,12 +136,12 @@ def op_evidence(alphas, moments, null=None):
             if other != op:
                 weights = np.zeros_like(alphas)
                 weights[edge, op], weights[edge, other] = 1.0, -1.0
-                scores.append(_z(weights, moments, null))
+                scores.append(_z(weights, moments))
         evidence.append(min(scores))
     return evidence
 
 
-def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE, null=None):
+def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE):
     """z of the decoded path against the runner-up path, along the move logits: +1 on the decoded
     path's moves, -1 on the runner-up's (shared moves cancel), as for the op choices."""
     best, runner_up, _ = path_margin(betas, path_decode)
@@ -161,7 +151,7 @@ def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE, null=None):
     for path, sign in ((best, 1.0), (runner_up, -1.0)):
         for layer, (source, target) in enumerate(zip([0] + path[:-1], path)):
             weights[layer, source, target - source + 1] += sign
-    return _z(weights, moments, null)
+    return _z(weights, moments)
 
 
 def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECODE):
@@ -177,7 +167,7 @@ def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECOD
 
 
 def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH_DECODE,
-            null_alpha=None, null_beta=None, significance=SIGNIFICANCE, min_steps=MIN_STEPS):
+            significance=SIGNIFICANCE, min_steps=MIN_STEPS):
     """Decided, or not determined by the data with what to do.
 
     Decisions: the op on each kept edge (against every other non-``none`` op) and the network
@@ -186,8 +176,8 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
     after at least ``min_steps`` architecture steps. Which edges a block keeps is not tested.
     Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps.
     """
-    op_z = op_evidence(alphas, alpha_moments, null_alpha)
-    path_z = path_evidence(betas, beta_moments, path_decode, null_beta)
+    op_z = op_evidence(alphas, alpha_moments)
+    path_z = path_evidence(betas, beta_moments, path_decode)
     bound = NormalDist().inv_cdf(1 - significance / (len(op_z) + 1))
     steps = min(alpha_moments.count, beta_moments.count)
     weakest = min(op_z + [path_z])

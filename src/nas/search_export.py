@@ -3,8 +3,9 @@ import os
 
 from src.checkpoint import SEARCH, read_checkpoint
 from src.nas.decode import DEFAULT_PATH_DECODE
+from src.nas.health import verdict
 from src.nas.search_plot import draw_architecture
-from src.nas.search_trainer import write_decoded_architecture
+from src.nas.search_trainer import read_evidence, verdict_provenance, write_decoded_architecture
 
 
 def export_architecture(ckpt_path, output_dir):
@@ -14,10 +15,12 @@ def export_architecture(ckpt_path, output_dir):
     os.makedirs(output_dir, exist_ok=True)
     paths = {"architecture": os.path.join(output_dir, "architecture.json"),
              "picture": os.path.join(output_dir, "architecture.png")}
-    architecture = write_decoded_architecture(
-        paths["architecture"], alphas, betas,
-        {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")},
-        ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE))  # the search's choice; older checkpoints: the default
+    path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)  # the search's; older checkpoints: the default
+    provenance = {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")}
+    evidence = read_evidence(ckpt.params)
+    if evidence is not None:  # checkpoints written before the evidence was recorded have no verdict
+        provenance.update(verdict_provenance(verdict(alphas, betas, evidence["alpha"], evidence["beta"], path_decode)))
+    architecture = write_decoded_architecture(paths["architecture"], alphas, betas, provenance, path_decode)
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")
     architecture.save_modelzoo_npy(paths["net_arch"], paths["cell_arch"])

@@ -56,7 +56,7 @@ HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy
 # The architecture-gradient moments behind the verdict (src.nas.health), since the first
 # architecture step: checkpoint entries EVIDENCE_PREFIX + stream + "/" + field, history keys
 # stream + "_" + field.
-EVIDENCE_STREAMS = ("alpha", "beta", "null_alpha", "null_beta")
+EVIDENCE_STREAMS = ("alpha", "beta")
 EVIDENCE_FIELDS = ("count", "total", "total_sq")
 EVIDENCE_PREFIX = "arch_evidence/"
 FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
@@ -109,9 +109,8 @@ class Architect:
         self.path_decode = cfg.path_decode
         # The architecture the steps start from: the reference of the health's "change since the start".
         self.start = (net.alphas.asnumpy().copy(), net.betas.asnumpy().copy())
-        shapes = dict(zip(("alpha", "beta"), (self.start[0].shape, self.start[1].shape)))
-        self.evidence = {stream: GradientMoments.zeros(shapes[stream.replace("null_", "")])
-                         for stream in EVIDENCE_STREAMS}
+        self.evidence = {stream: GradientMoments.zeros(start.shape)
+                         for stream, start in zip(EVIDENCE_STREAMS, self.start)}
         self.reset_health()
 
     def reset_health(self):
@@ -128,18 +127,10 @@ class Architect:
         self.evidence["alpha"].add(alpha_grad)
         self.evidence["beta"].add(beta_grad)
 
-    def record_null(self, arch_grads):
-        """The null stream: gradients on labels that carry no information (not applied)."""
-        alpha_grad, beta_grad = (grad.asnumpy() for grad in arch_grads)
-        self.evidence["null_alpha"].add(alpha_grad)
-        self.evidence["null_beta"].add(beta_grad)
-
     def verdict(self):
-        """Did the data decide the current architecture? (``src.nas.health.verdict``; the null
-        stream is the reference when it has steps, zero-mean noise otherwise)."""
-        nulls = [self.evidence[s] if self.evidence[s].count else None for s in ("null_alpha", "null_beta")]
+        """Did the data decide the current architecture? (``src.nas.health.verdict``)"""
         return verdict(self.net.alphas.asnumpy(), self.net.betas.asnumpy(), self.evidence["alpha"],
-                       self.evidence["beta"], self.path_decode, *nulls)
+                       self.evidence["beta"], self.path_decode)
 
     def epoch_health(self):
         """This epoch's figures: architecture steps run, mean L2 norms of the alpha and beta
@@ -202,15 +193,6 @@ class SearchTrainer:
         self.architect.step(grads[len(self.weights):])
         return float(loss.asnumpy())
 
-    def null_step(self, image, label, epoch, step):
-        """The null stream's step: architecture gradients on the same batch with each label map's
-        pixels shuffled (seeded by epoch and step), recorded, not applied. Its forward in train
-        mode also moves the BN running statistics, which only the epoch-end scores use."""
-        rng = np.random.default_rng([self.cfg.seed, 11, epoch, step])
-        shuffled = np.stack([rng.permutation(item.ravel()).reshape(item.shape) for item in label])
-        _, grads = self.grad(ms.Tensor(image), ms.Tensor(shuffled))
-        self.architect.record_null(grads[len(self.weights):])
-
     def batches(self, epoch, half, shuffle=True):
         indices = self.split[0 if half == "A" else 1]
         return half_batches(self.mindrecord_path, indices, epoch, half, self.cfg.batch_size,
@@ -226,13 +208,7 @@ class SearchTrainer:
             started = time.time()
             self.net.aux_skip_weight = self.aux_skip_weight(epoch, step)
             loss = self.weight_step(image, label)
-            arch_loss = float("nan")
-            if search_arch:
-                arch_image, arch_label = next(arch_batches)
-                arch_loss = self.arch_step(arch_image, arch_label)
-                interval = self.cfg.null_interval
-                if interval and self.architect.evidence["alpha"].count % interval == 0:
-                    self.null_step(arch_image, arch_label, epoch, step)
+            arch_loss = self.arch_step(*next(arch_batches)) if search_arch else float("nan")
             losses.append(loss)
             reclaim_signals()  # MindSpore's runtime replaces the SIGINT handler during a step
             if (step + 1) % self.cfg.log_interval == 0 or step + 1 == self.steps_per_epoch:
@@ -302,14 +278,12 @@ class SearchTrainer:
     def resume_evidence(self, params):
         """The verdict's gradient moments from a checkpoint (a checkpoint written before they were
         recorded: from zero, and the verdict then covers the steps since the resume)."""
-        for stream, moments in self.architect.evidence.items():
-            names = [f"{EVIDENCE_PREFIX}{stream}/{field}" for field in EVIDENCE_FIELDS]
-            if all(name in params for name in names):
-                count, total, total_sq = (params.pop(name).asnumpy() for name in names)
-                self.architect.evidence[stream] = GradientMoments(int(count), total, total_sq)
-            elif stream == "alpha":
-                LOG.warning("checkpoint without the architecture-gradient moments: the search verdict "
-                            "covers the architecture steps from this resume on")
+        evidence = read_evidence(params, remove=True)
+        if evidence is None:
+            LOG.warning("checkpoint without the architecture-gradient moments: the search verdict "
+                        "covers the architecture steps from this resume on")
+        else:
+            self.architect.evidence = evidence
 
     def append_history(self, epoch, loss, miou, health):
         """One row per epoch: alpha, beta, mean weight loss, mIoU on B and the health figures
@@ -393,6 +367,21 @@ def legacy_stem_head_name(name):
     -> ``stem1.1.bn.gamma`` (other names are unchanged)."""
     return LEGACY_CONV_NORM_ACT.sub(lambda m: m.group(1) + (".conv." if m.group(2) == "0" else ".bn."),
                                     name)
+
+
+def read_evidence(params, remove=False):
+    """{stream: GradientMoments} of a search checkpoint's parameters, None for a checkpoint written
+    before they were recorded; ``remove``: take the entries out of ``params``."""
+    names = {stream: [f"{EVIDENCE_PREFIX}{stream}/{field}" for field in EVIDENCE_FIELDS]
+             for stream in EVIDENCE_STREAMS}
+    if not all(name in params for stream_names in names.values() for name in stream_names):
+        return None
+    take = params.pop if remove else params.get
+    evidence = {}
+    for stream, stream_names in names.items():
+        count, total, total_sq = (take(name).asnumpy() for name in stream_names)
+        evidence[stream] = GradientMoments(int(count), total, total_sq)
+    return evidence
 
 
 def log_health(epoch, health, judged):

@@ -185,7 +185,7 @@ def _verdict_lines(demo_path, history, lines):
     evidence = provenance["evidence"]
     z_text = lambda z: "n/a" if z is None else "%.2f" % z
     lines.append("\n**Search verdict: %s.** %s." % (provenance["verdict"], provenance["verdict_advice"]))
-    lines.append("Evidence (z of the architecture gradients against the null stream of shuffled labels, "
+    lines.append("Evidence (z of the mean architecture gradient over its step-to-step spread, "
                  "bound %.2f, %d architecture steps): op per kept edge %s; path %s "
                  "(docs/search_decisions.md)." % (
                      evidence["z_bound"], evidence["architecture_steps"],
