@@ -182,6 +182,9 @@ SCHEMA = {
                           {"minimum": 1.0}),
         save_checkpoint_steps=("int", 0, "save every N steps (0: once per epoch)", {"minimum": 0}),
         keep_checkpoint_max=("int", 5, "checkpoints kept", {"minimum": 1}),
+        eval_interval=("int", 0, "validate on the val MindRecord every N epochs and after the last one (single "
+                       "scale, no flip), logging val_log.csv and keeping best_miou.ckpt (0: off)",
+                       {"minimum": 0, "stages": (TRAIN,)}),
         resume=("path", None, "checkpoint to continue from (weights, optimizer, step, LR position)",
                 {"stages": (SEARCH, TRAIN)}),
         pretrained_ckpt=("path", None, "initial weights (train.py or, with --variant modelzoo, ModelZoo "

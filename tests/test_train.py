@@ -74,10 +74,12 @@ def fresh_kernel_cache(folder):
 @pytest.fixture(scope="module")
 def uninterrupted(demo_mindrecord_dir, tmp_path_factory):
     """6 steps of train.py with AUTODEEPLAB_DENSE_CONV unset (the users' "auto") on a kernel cache
-    without probe timings: the process times the SGEMM kernel against MindSpore's and keeps the result."""
+    without probe timings: the process times the SGEMM kernel against MindSpore's and keeps the result.
+    Validation after each epoch."""
     output = str(tmp_path_factory.mktemp("uninterrupted"))
     kernels = fresh_kernel_cache(str(tmp_path_factory.mktemp("kernels")))
-    result = run_train(RESUMABLE + ["--data_path", str(demo_mindrecord_dir), "--output_path", output],
+    result = run_train(RESUMABLE + ["--data_path", str(demo_mindrecord_dir), "--output_path", output,
+                                    "--eval_interval", "1"],
                        **{DENSE_CONV_VAR: None, CACHE_VAR: kernels})
     assert result.returncode == 0, result.stderr[-3000:]
     return output, kernels
@@ -103,6 +105,26 @@ def test_automatic_conv_choice_timed_the_host_and_kept_the_timings(uninterrupted
     with open(kept[0], encoding="utf-8") as f:
         timings = json.load(f)
     assert timings["sgemm_seconds"] > 0 and timings["mindspore_seconds"] > 0
+
+
+def test_validation_every_epoch_keeps_the_best_checkpoint(uninterrupted, demo_mindrecord_dir, tmp_path):
+    """eval_interval 1: a val row after each epoch, and best_miou.ckpt is the network of the best
+    row: eval.py (single scale, no flip, as the validation) scores it exactly as logged."""
+    from src.checkpoint import read_checkpoint
+
+    output, _ = uninterrupted
+    with open(os.path.join(output, "val_log.csv")) as f:
+        rows = list(csv.DictReader(f))
+    assert [(int(r["step"]), int(r["epoch"])) for r in rows] == [(3, 1), (6, 2)]
+    best = max(rows, key=lambda r: float(r["miou"]))
+    best_path = os.path.join(output, "best_miou.ckpt")
+    assert read_checkpoint(best_path, "best").meta["step"] == int(best["step"])
+    scored = subprocess.run([PYTHON, "eval.py", *TINY[:4], "--data_path", str(demo_mindrecord_dir), "--ckpt_path",
+                             best_path, "--flip", "false", "--scales", "1.0", "--output_path", str(tmp_path)],
+                            cwd=ROOT, env=env(), capture_output=True, text=True, timeout=300)
+    assert scored.returncode == 0, scored.stderr[-2000:]
+    with open(tmp_path / "eval_results.json") as f:
+        assert json.load(f)["miou"] == pytest.approx(float(best["miou"]), abs=1e-6)
 
 
 def free_port():

@@ -142,11 +142,14 @@ def _train(cfg, rank_id, rank_size):
     from src.train.optimizer import build_optimizer
     from src.train.precision import loss_scale_manager
     from src.train.progress_log import ProgressLog
+    from src.train.validation import PeriodicValidation
 
     if not cfg.data_path:
         raise UserError("no training data: pass --data_path with the folder of cityscapes_train.mindrecord "
                         "(written by build_mindrecord.py)")
     mindrecord = find_mindrecord(cfg.data_path, "train")
+    if cfg.eval_interval:
+        find_mindrecord(cfg.data_path, "val")  # before training, not at the first validation
     output = os.path.abspath(cfg.output_path)
     is_writer = rank_id == 0
     checkpoint_dir = os.path.join(output, CKPT_DIR)
@@ -177,6 +180,9 @@ def _train(cfg, rank_id, rank_size):
     progress_log = ProgressLog(output, start_step) if is_writer else None
     callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, checkpoint_dir,
                                    meta, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max, is_writer)
+    validation = (PeriodicValidation(cfg, net, output, progress_log, meta)
+                  if is_writer and cfg.eval_interval else None)
+    recalibrating = bool(cfg.bn_recalibration_images) and is_writer
     if is_writer:
         _save_config(cfg, output)
     LOG.info("training %d epochs x %d steps (batch %d per device, %d device(s)) from step %d; outputs in %s",
@@ -192,8 +198,13 @@ def _train(cfg, rank_id, rank_size):
                 write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
             dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
             model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
-        if cfg.bn_recalibration_images and is_writer:
+            last = epoch + 1 == cfg.epochs
+            if validation and validation.due(epoch + 1) and not (last and recalibrating):
+                validation.run(state, model.train_network)
+        if recalibrating:
             _recalibrate_last_checkpoint(cfg, net, model.train_network, mindrecord, state, meta, checkpoint_dir)
+            if validation:  # the final network is the recalibrated one
+                validation.run(state, model.train_network)
     if progress_log:
         progress_log.plot()
     LOG.info("training finished at step %d; last checkpoint %s", state.step, state.last_checkpoint)
