@@ -176,6 +176,19 @@ def test_report_links_resolve(demo):
     assert "mIoU" in text and "| road |" in text
 
 
+def test_report_gives_the_search_verdict_of_the_decoded_architecture(demo):
+    """The verdict of the decoded architecture (decode.py's, from the checkpoint's evidence) is the
+    search's own, and the report states it with its evidence."""
+    output, _, _ = demo
+    searched = json.loads((output / "search" / "architecture.json").read_text())["provenance"]
+    decoded = json.loads((output / "arch" / "architecture.json").read_text())["provenance"]
+    assert searched["verdict"] in ("decided", "not determined by the data")
+    assert decoded["verdict"] == searched["verdict"] and decoded["evidence"] == searched["evidence"]
+    text = (output / "report.md").read_text()
+    assert "**Search verdict: %s.**" % searched["verdict"] in text
+    assert "held-out images" in text and "parameter-free" in text
+
+
 def test_rerun_skips_every_stage(demo):
     output, configs, _ = demo
     before = (output / "stage_times.tsv").read_text()
