@@ -45,9 +45,12 @@ def one_error_line(result, code=2):
     return lines[0]
 
 
-@pytest.mark.parametrize("signame, code", [("INT", 130), ("TERM", 143)])
+@pytest.mark.parametrize("signame, code", [("INT", 130)])
 def test_signal_names_the_last_good_checkpoint(demo_mindrecord_dir, tmp_path, signame, code):
-    """The signal arrives right after the 2nd checkpoint is renamed into place."""
+    """The signal arrives right after the 2nd checkpoint is renamed into place. SIGINT, because
+    MindSpore's runtime replaces its handler during a step (``reclaim_signals``); SIGTERM's 143
+    goes through the same ``run_main`` path, tested with a real signal in
+    tests/data/test_mindrecord_writer.py (one training run less for the suite's time)."""
     output = str(tmp_path)
     result = run_train(["--data_path", str(demo_mindrecord_dir), "--output_path", output],
                        kill_at="checkpoint_saved:2:" + signame)

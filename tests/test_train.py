@@ -75,11 +75,12 @@ def fresh_kernel_cache(folder):
 def uninterrupted(demo_mindrecord_dir, tmp_path_factory):
     """6 steps of train.py with AUTODEEPLAB_DENSE_CONV unset (the users' "auto") on a kernel cache
     without probe timings: the process times the SGEMM kernel against MindSpore's and keeps the result.
-    Validation after each epoch."""
+    Validation after each epoch; BN statistics re-estimated on 4 training images at the end."""
     output = str(tmp_path_factory.mktemp("uninterrupted"))
     kernels = fresh_kernel_cache(str(tmp_path_factory.mktemp("kernels")))
     result = run_train(RESUMABLE + ["--data_path", str(demo_mindrecord_dir), "--output_path", output,
-                                    "--eval_interval", "1"],
+                                    "--eval_interval", "1", "--bn_recalibration_images", "4",
+                                    "--bn_recalibration_batch", "2"],
                        **{DENSE_CONV_VAR: None, CACHE_VAR: kernels})
     assert result.returncode == 0, result.stderr[-3000:]
     return output, kernels
@@ -125,6 +126,25 @@ def test_validation_every_epoch_keeps_the_best_checkpoint(uninterrupted, demo_mi
     assert scored.returncode == 0, scored.stderr[-2000:]
     with open(tmp_path / "eval_results.json") as f:
         assert json.load(f)["miou"] == pytest.approx(float(best["miou"]), abs=1e-6)
+
+
+def test_the_last_checkpoint_holds_the_re_estimated_statistics(uninterrupted, demo_mindrecord_dir):
+    """--bn_recalibration_images 4: the last checkpoint holds the population statistics of its own
+    weights on the first 4 training images (batches of 2), to float noise that grows with depth
+    (another process); the running statistics of 6 training steps at momentum 0.995 would still
+    be about 1 for the variance, 100x the real one."""
+    from src.config import load_config
+    from src.data.mindrecord_writer import find_mindrecord
+    from src.model.loading import load_network
+    from src.train.bn_recalibration import batch_norm_layers, image_batches, population_statistics
+
+    output, _ = uninterrupted
+    cfg = load_config(TINY[1], {"filter_multiplier": 2, "num_parallel_workers": 1})
+    net = load_network(cfg, checkpoint(output, 6))
+    stored = {name: cell.moving_variance.asnumpy() for name, cell in batch_norm_layers(net)}
+    stats = population_statistics(net, image_batches(find_mindrecord(str(demo_mindrecord_dir), "train"), cfg, 4, 2))
+    for name, (_, variance) in stats.items():
+        np.testing.assert_allclose(stored[name], variance, rtol=0.05, atol=1e-6)
 
 
 def free_port():

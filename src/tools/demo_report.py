@@ -185,14 +185,16 @@ def _verdict_lines(demo_path, history, lines):
     evidence = provenance["evidence"]
     z_text = lambda z: "n/a" if z is None else "%.2f" % z
     lines.append("\n**Search verdict: %s.** %s." % (provenance["verdict"], provenance["verdict_advice"]))
-    lines.append("Evidence (z of the mean architecture gradient over its step-to-step spread, "
+    if provenance["verdict"] != "decided":
+        lines.append("The demo retrains the decoded architecture all the same, to run every stage.")
+    lines.append("\nEvidence (z of the mean architecture gradient over its step-to-step spread, "
                  "bound %.2f, %d architecture steps): op per kept edge %s; path %s "
                  "(docs/search_decisions.md)." % (
                      evidence["z_bound"], evidence["architecture_steps"],
                      ", ".join(z_text(z) for z in evidence["op_z"]), z_text(evidence["path_z"])))
     if "op_prob_margin" in history:
         margins = history["op_prob_margin"][-1]
-        lines.append("Last epoch: largest change of alpha %.3f and of beta %.3f since the start; "
+        lines.append("\nLast epoch: largest change of alpha %.3f and of beta %.3f since the start; "
                      "softmax margin of each kept op over its runner-up %s; path score margin %.3f; "
                      "%d of %d kept ops parameter-free; supernet mIoU on held-out images %s." % (
                          history["alpha_change"][-1], history["beta_change"][-1],

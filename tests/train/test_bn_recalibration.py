@@ -1,5 +1,6 @@
 """BN statistics re-estimated on full images: the eval-mode network then is the batch-statistics
-network; pooled sums; the image batches; train.py rewrites its last checkpoint with them."""
+network; pooled sums; the image batches. train.py rewriting its last checkpoint with them:
+tests/test_train.py (on the suite's one uninterrupted training)."""
 import os
 
 import numpy as np
@@ -67,28 +68,3 @@ def test_image_batches_take_the_first_full_images(demo_mindrecord_dir):
     cfg = load_config(None, {"num_parallel_workers": 1})
     batches = list(image_batches(find_mindrecord(str(demo_mindrecord_dir), "train"), cfg, 5, 2))
     assert [b.shape for b in batches] == [(2, 3, 64, 128)] * 2 + [(1, 3, 64, 128)]
-
-
-def test_train_rewrites_the_last_checkpoint_with_recalibrated_statistics(demo_mindrecord_dir, tmp_path):
-    """train.py --bn_recalibration_images 4: the last checkpoint holds the population statistics
-    of its own weights on the first 4 training images (batches of 2), to float noise that grows with
-    depth (another process); the running statistics of 3 training steps at momentum 0.995 would
-    still be about 1 for the variance, 100x the real one."""
-    from test_train import TINY, checkpoint, run_train
-
-    from src.model.loading import load_network
-
-    output = str(tmp_path / "out")
-    result = run_train(TINY + ["--data_path", str(demo_mindrecord_dir), "--output_path", output,
-                               "--epochs", "1", "--bn_recalibration_images", "4",
-                               "--bn_recalibration_batch", "2"])
-    assert result.returncode == 0, result.stderr[-3000:]
-    assert "BN statistics re-estimated on full training images" in result.stdout
-    cfg = load_config(os.path.join(os.path.dirname(__file__), "..", "..", "config", "autodeeplab_s.yaml"),
-                      {"filter_multiplier": 2, "num_parallel_workers": 1})
-    net = load_network(cfg, checkpoint(output, 3))
-    stored = {name: cell.moving_variance.asnumpy() for name, cell in batch_norm_layers(net)}
-    stats = population_statistics(net, image_batches(find_mindrecord(str(demo_mindrecord_dir), "train"),
-                                                     cfg, 4, 2))
-    for name, (_, variance) in stats.items():
-        np.testing.assert_allclose(stored[name], variance, rtol=0.05, atol=1e-6)
