@@ -54,13 +54,17 @@ SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
 # The architecture-gradient moments behind the verdict (src.nas.health), since the first
-# architecture step: checkpoint entries EVIDENCE_PREFIX + stream + "/" + field, history keys
+# architecture step: checkpoint entries ``evidence_entry(stream, field)``, history keys
 # stream + "_" + field.
 EVIDENCE_STREAMS = ("alpha", "beta")
 EVIDENCE_FIELDS = ("count", "total", "total_sq")
-EVIDENCE_PREFIX = "arch_evidence/"
 FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
                "parameter_free_ops")
+
+
+def evidence_entry(stream, field):
+    """Checkpoint entry name of one field of one stream's gradient moments."""
+    return f"arch_evidence/{stream}/{field}"
 
 
 class FrozenArchitectureError(UserError):
@@ -163,6 +167,7 @@ class SearchTrainer:
         supernet's held-out mIoU per epoch; None: not measured."""
         self.cfg, self.mindrecord_path, self.output_dir = cfg, mindrecord_path, output_dir
         self.heldout_path = heldout_path
+        self.heldout_indices = np.arange(count_records(heldout_path)) if heldout_path else None
         self.split = split_records(count_records(mindrecord_path), cfg.seed)
         self.steps_per_epoch = min(len(half) for half in self.split) // cfg.batch_size
         if self.steps_per_epoch == 0:
@@ -241,10 +246,9 @@ class SearchTrainer:
         the weights on half A and the architecture on half B, so only these are unseen."""
         if not self.heldout_path:
             return float("nan")
-        indices = np.arange(count_records(self.heldout_path))
-        return self.validate(half_batches(self.heldout_path, indices, 0, "B", self.cfg.batch_size,
-                                          self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label,
-                                          shuffle=False))
+        return self.validate(half_batches(self.heldout_path, self.heldout_indices, 0, "B",
+                                          self.cfg.batch_size, self.cfg.crop_size, self.cfg.seed,
+                                          self.cfg.ignore_label, shuffle=False))
 
     def write_architecture(self, epoch, checkpoint_path, judged):
         """architecture.json of the current alpha/beta (see ``write_decoded_architecture``), with
@@ -312,7 +316,7 @@ class SearchTrainer:
                         if id(p) not in own]
         entries += [{"name": key, "data": ms.Tensor(half.astype(np.int32))}
                     for key, half in zip(SPLIT_KEYS, self.split)]
-        entries += [{"name": f"{EVIDENCE_PREFIX}{stream}/{field}", "data": ms.Tensor(np.asarray(getattr(moments, field)))}
+        entries += [{"name": evidence_entry(stream, field), "data": ms.Tensor(np.asarray(getattr(moments, field)))}
                     for stream, moments in self.architect.evidence.items() for field in EVIDENCE_FIELDS]
         meta = {**self.meta(epoch), "path_decode": self.cfg.path_decode}  # decode.py's default, not a resume check
         write_checkpoint_atomic(entries, path, append_dict={META_KEY: json.dumps(meta)})
@@ -372,7 +376,7 @@ def legacy_stem_head_name(name):
 def read_evidence(params, remove=False):
     """{stream: GradientMoments} of a search checkpoint's parameters, None for a checkpoint written
     before they were recorded; ``remove``: take the entries out of ``params``."""
-    names = {stream: [f"{EVIDENCE_PREFIX}{stream}/{field}" for field in EVIDENCE_FIELDS]
+    names = {stream: [evidence_entry(stream, field) for field in EVIDENCE_FIELDS]
              for stream in EVIDENCE_STREAMS}
     if not all(name in params for stream_names in names.values() for name in stream_names):
         return None
@@ -407,7 +411,8 @@ def finite_or_none(value):
 def verdict_provenance(judged):
     """The verdict as architecture.json records it."""
     return {"verdict": judged["verdict"], "verdict_advice": judged["advice"],
-            "evidence": {"op_z": [finite_or_none(z) for z in judged["op_z"]], "path_z": finite_or_none(judged["path_z"]),
+            "evidence": {"op_z": [finite_or_none(z) for z in judged["op_z"]],
+                         "path_z": finite_or_none(judged["path_z"]),
                          "z_bound": round(judged["z_bound"], 3), "architecture_steps": judged["steps"]}}
 
 

@@ -36,6 +36,10 @@ class RunState:
         """1-based epoch of the step being run (or just finished)."""
         return max(self.step - 1, 0) // self.steps_per_epoch + 1
 
+    def checkpoint_meta(self, meta):
+        """``meta`` with the position a checkpoint written now records (the step is added on write)."""
+        return dict(meta, epoch=self.epoch, steps_per_epoch=self.steps_per_epoch)
+
     def lr(self, step):
         return float(self.learning_rates[min(step, len(self.learning_rates) - 1)])
 
@@ -139,9 +143,8 @@ class CheckpointSaver(Callback):
         state = self.state
         every = self.every_steps or state.steps_per_epoch
         if state.step % every == 0 or state.step == state.total_steps:
-            meta = dict(self.meta, epoch=state.epoch, steps_per_epoch=state.steps_per_epoch)
             path = save_train_checkpoint(run_context.original_args().train_network, self.directory,
-                                         state.step, meta, self.keep)
+                                         state.step, state.checkpoint_meta(self.meta), self.keep)
             state.last_checkpoint = path
             LOG.info("saved %s", path)
 

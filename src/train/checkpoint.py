@@ -35,12 +35,17 @@ def list_checkpoints(directory):
     return sorted(found)
 
 
+def write_train_checkpoint(train_network, path, step, meta):
+    """Write the train network's state after ``step`` steps to ``path`` (temp name + rename);
+    the learning-rate array is left out (it follows from the config)."""
+    return write_checkpoint_atomic(train_network, path, append_dict=dict(meta, step=step),
+                                   choice_func=lambda name: name != "learning_rate")
+
+
 def save_train_checkpoint(train_network, directory, step, meta, keep):
-    """Write the train network's state after ``step`` steps (temp name + rename); keep the newest ``keep``."""
+    """``write_train_checkpoint`` under the step's name in ``directory``; keep the newest ``keep``."""
     os.makedirs(directory, exist_ok=True)
-    path = os.path.join(directory, checkpoint_name(step))
-    write_checkpoint_atomic(train_network, path, append_dict=dict(meta, step=step),
-                            choice_func=lambda name: name != "learning_rate")
+    path = write_train_checkpoint(train_network, os.path.join(directory, checkpoint_name(step)), step, meta)
     kill_point("checkpoint_saved")
     for _, old in list_checkpoints(directory)[:-keep]:
         os.remove(old)

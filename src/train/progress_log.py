@@ -104,10 +104,9 @@ class ProgressLog:
             val_axis.grid(alpha=0.3)
         else:
             fig, ax = plt.subplots(figsize=(8, 4.5))
+            ax.set_xlabel("step")
         ax.plot(self.steps, self.losses, lw=0.6, alpha=0.4, label="loss")
         ax.plot(self.steps, smooth, lw=1.5, label="moving average (%d steps)" % window)
-        if not self.val_steps:
-            ax.set_xlabel("step")
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)
         lr_axis = ax.twinx()

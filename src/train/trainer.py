@@ -122,9 +122,8 @@ def _recalibrate_last_checkpoint(cfg, net, train_network, mindrecord, state, met
     for param in plain.get_parameters():
         if param.name.endswith(("moving_mean", "moving_variance")):
             trained[param.name].set_data(param.data)
-    meta = dict(meta, epoch=state.epoch, steps_per_epoch=state.steps_per_epoch)
-    state.last_checkpoint = save_train_checkpoint(train_network, checkpoint_dir, state.step, meta,
-                                                  cfg.keep_checkpoint_max)
+    state.last_checkpoint = save_train_checkpoint(train_network, checkpoint_dir, state.step,
+                                                  state.checkpoint_meta(meta), cfg.keep_checkpoint_max)
     LOG.info("rewrote %s with the re-estimated BN statistics", state.last_checkpoint)
 
 

@@ -9,7 +9,7 @@ others wait for it at their next step's all-reduce.
 import logging
 import os
 
-from src.train.checkpoint import write_checkpoint_atomic
+from src.train.checkpoint import write_train_checkpoint
 
 LOG = logging.getLogger("autodeeplab.train")
 BEST_NAME = "best_miou.ckpt"  # in the output folder, beside checkpoints/ (whose newest N are rotated)
@@ -50,9 +50,7 @@ class PeriodicValidation:
         improved = self.best is None or scores["miou"] > self.best[1]
         if improved:
             self.best = (state.step, scores["miou"])
-            write_checkpoint_atomic(train_network, self.best_path, choice_func=lambda name: name != "learning_rate",
-                                    append_dict=dict(self.meta, epoch=state.epoch,
-                                                     steps_per_epoch=state.steps_per_epoch, step=state.step))
+            write_train_checkpoint(train_network, self.best_path, state.step, state.checkpoint_meta(self.meta))
         LOG.info("validation after epoch %d (step %d): mIoU %.4f, pixel accuracy %.4f (single scale); best %.4f "
                  "at step %d%s", state.epoch, state.step, scores["miou"], scores["pixel_accuracy"], self.best[1],
                  self.best[0], ", saved %s" % self.best_path if improved else "")
