@@ -180,6 +180,9 @@ SCHEMA = {
                     {"choices": ("auto", "none", "fixed", "dynamic")}),
         loss_scale_value=("float", 1024.0, "loss scale of loss_scale fixed (initial scale of dynamic)",
                           {"minimum": 1.0}),
+        dataset_sink_mode=("str", "auto", "feed the device in sinks of steps (MindSpore's data sink mode; "
+                           "auto: on for Ascend and GPU; CPU always runs step by step)",
+                           {"choices": ("auto", "true", "false"), "stages": (TRAIN,)}),
         save_checkpoint_steps=("int", 0, "save every N steps (0: once per epoch)", {"minimum": 0}),
         keep_checkpoint_max=("int", 5, "checkpoints kept", {"minimum": 1}),
         eval_interval=("int", 0, "validate on the val MindRecord every N epochs and after the last one (single "
@@ -331,6 +334,10 @@ def _convert(name, key, value):
     if kind in ("str", "path"):
         if isinstance(value, (list, dict)):
             raise ValueError("expected a single value")
+        if key.choices and {"true", "false"} <= set(key.choices):  # a tri-state key: any boolean spelling
+            text = str(value).strip().lower()
+            if text in _TRUE | _FALSE:
+                return "true" if text in _TRUE else "false"
         if kind == "path" and not str(value).strip():
             raise ValueError("an empty path is not a folder or file; omit the key (or set null) for none")
         return str(value)

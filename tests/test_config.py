@@ -52,6 +52,14 @@ def test_command_line_overrides_file_and_converts_types():
     assert cfg.filter_multiplier == 20  # from the S file
 
 
+@pytest.mark.parametrize("value,expected", [("True", "true"), ("no", "false"), (True, "true"), (False, "false"),
+                                            ("auto", "auto")])
+def test_tri_state_key_takes_any_boolean_spelling(value, expected):
+    """dataset_sink_mode is auto | true | false: the port's --dataset_sink_mode=True and YAML's bare
+    true are its true."""
+    assert config.validate({"dataset_sink_mode": value}, source="test")["dataset_sink_mode"] == expected
+
+
 # One bad value per rule of every key: (key, value as typed on the command line, message part).
 BAD_VALUES = [
     ("config_path", "", "an empty path"),
@@ -111,6 +119,7 @@ BAD_VALUES = [
     ("loss_scale_value", "0.5", "must be >= 1.0"),
     ("loss_scale_value", "inf", "expected a finite number"),
     ("save_checkpoint_steps", "-1", "must be >= 0"),
+    ("dataset_sink_mode", "sometimes", "must be one of auto, true, false"),
     ("keep_checkpoint_max", "0", "must be >= 1"),
     ("resume", "", "an empty path"),
     ("checkpoint_url", "", "an empty path"),

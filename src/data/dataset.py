@@ -66,6 +66,27 @@ class _SampleKey:
         return label, key
 
 
+class RowSequence:
+    """Source of image, label and key (the row's position in the sequence, from ``first_position``)
+    for the rows ``order`` gives: an iterable of row-index arrays (one per epoch) with ``len`` the
+    total. One dataset for a whole run in an order fixed outside MindSpore: MindDataset's
+    SubsetSampler takes at most one epoch of indices, and its own reshuffling cannot start at epoch e."""
+
+    def __init__(self, mindrecord_path, order, first_position):
+        self.mindrecord_path, self.order, self.first_position = mindrecord_path, order, first_position
+
+    def __len__(self):
+        return len(self.order)
+
+    def __iter__(self):
+        position = self.first_position
+        for rows in self.order:
+            part = ds.MindDataset(self.mindrecord_path, columns_list=["image", "label"], sampler=ds.SubsetSampler(rows))
+            for image, label in part.create_tuple_iterator(num_epochs=1, output_numpy=True):
+                yield image, label, np.array(position, np.int64)
+                position += 1
+
+
 class RandomScaleFlipCrop:
     """Train augmentation with a per-row RNG from (seed, rank, row key): same seed, same samples."""
 
@@ -102,23 +123,30 @@ def _check_rank(rank_id, rank_size):
 
 def create_train_dataset(mindrecord_path, batch_size, crop_size, *, min_scale, max_scale, channel_order, seed,
                          num_parallel_workers, ignore_label=IGNORE_LABEL, rank_id=0, rank_size=1, shuffle=True,
-                         drop_remainder=True):
+                         drop_remainder=True, order=None, first_position=0):
     """Training pipeline: flip, random scale in [min_scale, max_scale], pad, random crop, normalise.
 
     The keyword-only values are the config's (src/config.py holds their defaults).
 
-    Sets mindspore.dataset's global seed to `seed` (it drives the shuffle); augmentation draws
-    come from a per-row RNG, so the same seed gives the same batches.
+    ``order``: read the rows it gives in its order (``RowSequence``; ``src.train.data`` gives a rank's
+    rows of a run; shuffle and rank_size are then not used), numbered from ``first_position``.
+    Otherwise mindspore.dataset's global seed is set to `seed` (it drives the shuffle). Augmentation
+    draws come from a per-row RNG keyed by (seed, rank, position), so the same seed gives the same
+    batches.
     """
     crop_size = _pair(crop_size, "crop_size")
     if not 0 < min_scale <= max_scale:
         raise UserError(f"need 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
     image_ops = _image_ops(channel_order)
-    ds.config.set_seed(seed)
-    data = ds.MindDataset(mindrecord_path, columns_list=["image", "label"], shuffle=shuffle,
-                          num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
+    if order is None:
+        ds.config.set_seed(seed)
+        data = ds.MindDataset(mindrecord_path, columns_list=["image", "label"], shuffle=shuffle,
+                              num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
+        data = data.map(_SampleKey(), input_columns="label", output_columns=["label", "key"], num_parallel_workers=1)
+    else:
+        data = ds.GeneratorDataset(RowSequence(mindrecord_path, order, first_position), ["image", "label", "key"],
+                                   shuffle=False)
     data = data.map(vision.Decode(), input_columns="image", num_parallel_workers=num_parallel_workers)
-    data = data.map(_SampleKey(), input_columns="label", output_columns=["label", "key"], num_parallel_workers=1)
     data = data.map(RandomScaleFlipCrop(crop_size, min_scale, max_scale, ignore_label, seed, rank_id),
                     input_columns=["image", "label", "key"], output_columns=["image", "label"],
                     num_parallel_workers=num_parallel_workers)

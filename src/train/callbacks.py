@@ -1,8 +1,11 @@
-"""Per-step callbacks of Model.train: step counting, NaN guard, progress log, checkpoints.
+"""Per-step callbacks of Model.train: step counting, NaN guard, progress log, checkpoints, validation.
 
-They share one ``RunState`` (the global step survives the per-epoch ``Model.train`` calls and a
-resume) and must run in the order of ``training_callbacks``: the guard stops a bad step before
-the checkpoint callback could save it.
+They share one ``RunState`` (the global step survives a resume) and must run in the order of
+``training_callbacks``: the guard stops a bad step before the checkpoint callback could save it.
+In data sink mode MindSpore calls them once per sink of ``sink_size`` steps (its step count
+jumps by the sink size), so everything here counts steps from that count, not from the number of
+calls: checkpoints, epoch ends and validations fall on sink ends (``src.train.sink`` picks a sink
+size that divides them), and the loss seen is the sink's last.
 """
 import logging
 import math
@@ -30,6 +33,24 @@ class RunState:
         self.learning_rates = learning_rates
         self.global_batch = global_batch
         self.last_checkpoint = None
+        self.sink_start = step  # the step count when the steps of the current callback began
+
+    @property
+    def sink_steps(self):
+        """Steps run since the previous callback: 1, or the sink size in sink mode."""
+        return self.step - self.sink_start
+
+    @property
+    def steps_text(self):
+        """The 1-based step (or steps of a sink) just run, for messages."""
+        first = self.sink_start + 1
+        return "step %d" % self.step if self.step <= first else "steps %d-%d" % (first, self.step)
+
+    @property
+    def at_epoch_end(self):
+        """Whether the steps just run ended an epoch (or the run)."""
+        return self.step // self.steps_per_epoch > self.sink_start // self.steps_per_epoch or \
+            self.step == self.total_steps
 
     @property
     def epoch(self):
@@ -52,19 +73,28 @@ def step_loss(cb_params):
 
 
 class StepCounter(Callback):
-    """Advances the global step, feeds training progress to scheduled drop path, keeps our signal handlers."""
+    """Keeps the global step (MindSpore's step count of this Model.train call, plus where it started),
+    feeds it to the network (scheduled drop path, dropout noise) and keeps our signal handlers.
+
+    In sink mode the network is told the sink's first step: scheduled drop path then advances once
+    per sink (docs/devices.md, Data sink mode)."""
 
     def __init__(self, state, net):
         super().__init__()
         self.state, self.net = state, net
+        self.offset = None
+
+    def on_train_begin(self, run_context):
+        self.offset = self.state.step - run_context.original_args().cur_step_num
 
     def on_train_step_begin(self, run_context):
         reclaim_signals()
+        self.state.sink_start = self.state.step
         self.net.set_training_step(self.state.step, self.state.total_steps)
 
     def on_train_step_end(self, run_context):
         reclaim_signals()
-        self.state.step += 1
+        self.state.step = self.offset + run_context.original_args().cur_step_num
 
 
 class LossGuard(Callback):
@@ -79,56 +109,61 @@ class LossGuard(Callback):
         if not math.isfinite(loss):
             kept = self.state.last_checkpoint or "none written yet"
             raise NonFiniteLossError(
-                "loss is %s at step %d (epoch %d, lr %.3g); stopped without saving this step. Last good "
+                "loss is %s at %s (epoch %d, lr %.3g); stopped without saving this step. Last good "
                 "checkpoint: %s. Lower --base_lr, check the data, or resume with --resume from that checkpoint"
-                % (loss, self.state.step, self.state.epoch, self.state.lr(self.state.step - 1), kept))
+                % (loss, self.state.steps_text, self.state.epoch, self.state.lr(self.state.step - 1), kept))
 
 
 class ProgressLogger(Callback):
-    """Every log_interval steps: loss, lr, step time, samples/s; per epoch: a summary and the curve."""
+    """Every log_interval steps: loss, lr, step time, samples/s, ETA; per epoch: a summary and the curve."""
 
     def __init__(self, state, log_interval, progress_log):
         super().__init__()
         self.state, self.log_interval = state, log_interval
         self.progress_log = progress_log
-        self.last_time = None
-        self.epoch_losses, self.epoch_start = [], None
-        self.first_step_end, self.steps_timed = None, 0  # the ETA's clock starts after the first (compiling) step
+        self.last_time = self.epoch_start = None
+        self.epoch_losses, self.epoch_steps = [], 0
+        self.first_call_end, self.steps_timed = None, 0  # the ETA's clock starts after the first (compiling) call
 
-    def on_train_epoch_begin(self, run_context):
+    def on_train_begin(self, run_context):
         self.epoch_start = self.last_time = time.time()
-        self.epoch_losses = []
 
     def on_train_step_end(self, run_context):
         now = time.time()
-        step_time, self.last_time = now - self.last_time, now
         state, loss = self.state, step_loss(run_context.original_args())
+        steps = max(state.sink_steps, 1)
+        step_time, self.last_time = (now - self.last_time) / steps, now
         lr = state.lr(state.step - 1)
         self.epoch_losses.append(loss)
+        self.epoch_steps += steps
         self.progress_log.append(state.step, state.epoch, loss, lr, step_time, state.global_batch / step_time)
-        if self.first_step_end is None:
-            self.first_step_end = now
+        if self.first_call_end is None:
+            self.first_call_end = now
         else:
-            self.steps_timed += 1
-        if state.step % self.log_interval == 0 or state.step == state.total_steps:
+            self.steps_timed += steps
+        if state.step // self.log_interval > state.sink_start // self.log_interval or state.step == state.total_steps:
             LOG.info("step %d/%d epoch %d loss %.4f lr %.3e step %.3fs %.2f samples/s eta %s", state.step,
                      state.total_steps, state.epoch, loss, lr, step_time, state.global_batch / step_time,
                      self.eta(now))
+        if state.at_epoch_end:
+            self.end_epoch(now)
 
     def eta(self, now):
-        """Time left at the mean step time since the first step of this process (which compiles)."""
-        per_step = (now - self.first_step_end) / self.steps_timed if self.steps_timed else now - self.epoch_start
+        """Time left at the mean step time since the first call of this process (which compiles)."""
+        if self.steps_timed:
+            per_step = (now - self.first_call_end) / self.steps_timed
+        else:
+            per_step = (now - self.epoch_start) / max(self.state.sink_steps, 1)
         seconds = int(round((self.state.total_steps - self.state.step) * per_step))
         return "%dh%02dm%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
-    def on_train_epoch_end(self, run_context):
-        if not self.epoch_losses:
-            return
-        elapsed = time.time() - self.epoch_start
+    def end_epoch(self, now):
+        elapsed = now - self.epoch_start
         LOG.info("epoch %d done: %d steps, mean loss %.4f, %.1fs, %.2f samples/s", self.state.epoch,
-                 len(self.epoch_losses), sum(self.epoch_losses) / len(self.epoch_losses), elapsed,
-                 len(self.epoch_losses) * self.state.global_batch / max(elapsed, 1e-9))
+                 self.epoch_steps, sum(self.epoch_losses) / len(self.epoch_losses), elapsed,
+                 self.epoch_steps * self.state.global_batch / max(elapsed, 1e-9))
         self.progress_log.plot()
+        self.epoch_start, self.epoch_losses, self.epoch_steps = now, [], 0
 
 
 class CheckpointSaver(Callback):
@@ -142,17 +177,35 @@ class CheckpointSaver(Callback):
     def on_train_step_end(self, run_context):
         state = self.state
         every = self.every_steps or state.steps_per_epoch
-        if state.step % every == 0 or state.step == state.total_steps:
+        if state.step // every > state.sink_start // every or state.step == state.total_steps:
             path = save_train_checkpoint(run_context.original_args().train_network, self.directory,
                                          state.step, state.checkpoint_meta(self.meta), self.keep)
             state.last_checkpoint = path
             LOG.info("saved %s", path)
 
 
-def training_callbacks(state, net, log_interval, progress_log, checkpoint_dir, meta, every_steps, keep, is_writer):
-    """The callbacks in their required order; only the writer rank logs and saves."""
+class EpochValidation(Callback):
+    """Runs a ``PeriodicValidation`` (src.train.validation) at the epoch ends it is due, except after
+    the last step when ``final_later`` (the trainer validates after re-estimating BN)."""
+
+    def __init__(self, state, validation, final_later):
+        super().__init__()
+        self.state, self.validation, self.final_later = state, validation, final_later
+
+    def on_train_step_end(self, run_context):
+        state = self.state
+        last = state.step == state.total_steps
+        if state.at_epoch_end and self.validation.due(state.epoch) and not (last and self.final_later):
+            self.validation.run(state, run_context.original_args().train_network)
+
+
+def training_callbacks(state, net, log_interval, progress_log, checkpoint_dir, meta, every_steps, keep, is_writer,
+                       validation=None, final_validation_later=False):
+    """The callbacks in their required order; only the writer rank logs, saves and validates."""
     callbacks = [StepCounter(state, net), LossGuard(state)]
     if is_writer:
         callbacks += [ProgressLogger(state, log_interval, progress_log),
                       CheckpointSaver(state, checkpoint_dir, meta, every_steps, keep)]
+        if validation is not None:
+            callbacks.append(EpochValidation(state, validation, final_validation_later))
     return callbacks

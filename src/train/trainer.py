@@ -1,8 +1,8 @@
-"""The retraining run behind train.py: set-up, resume, one Model.train call per epoch, outputs.
+"""The retraining run behind train.py: set-up, resume, one Model.train call for the run, outputs.
 
-Why one ``Model.train`` call per epoch: each epoch gets a freshly seeded pipeline (see
-``src.train.data``), which is what makes a resumed run see the same batches; the compiled train
-graph is reused across the calls.
+Why one ``Model.train`` call: data sink mode compiles one sink network per dataset object, so the
+run's batches come as one pipeline (``src.train.data``, in an order that a resumed run starts
+mid-way) and the per-epoch work (summary, validation) runs in the step callbacks at epoch ends.
 """
 import hashlib
 import logging
@@ -11,7 +11,7 @@ import sys
 
 import yaml
 
-from src.device import init_device, use_sync_bn
+from src.device import device_of, init_device, use_sync_bn
 from src.errors import UserError, interruption_note
 from src.fileio import atomic_write, check_output_location, folder_lock, remove_stale_temporaries
 from src.model.loading import with_checkpoint_network
@@ -135,12 +135,13 @@ def _train(cfg, rank_id, rank_size):
     from src.model.weights import checkpoint_meta, load_weights
     from src.train.callbacks import RunState, training_callbacks
     from src.train.checkpoint import CKPT_DIR, resume_train_state
-    from src.train.data import epoch_dataset, epoch_file_names, steps_per_epoch, write_samples_log
+    from src.train.data import record_size, run_dataset, steps_per_epoch, write_samples_log
     from src.train.loss import build_loss
     from src.train.lr import lr_schedule
     from src.train.optimizer import build_optimizer
     from src.train.precision import loss_scale_manager
     from src.train.progress_log import ProgressLog
+    from src.train.sink import sink_plan
     from src.train.validation import PeriodicValidation
 
     if not cfg.data_path:
@@ -157,7 +158,8 @@ def _train(cfg, rank_id, rank_size):
     net = build_model(cfg, use_sync_bn=use_sync_bn(cfg))
     _warn_untrained_aspp_taps(cfg, net.architecture.network_path)
     meta = checkpoint_meta(cfg, net.architecture)
-    per_epoch = steps_per_epoch(cfg, mindrecord, rank_id, rank_size)
+    num_rows = record_size(mindrecord)
+    per_epoch = steps_per_epoch(cfg, mindrecord, num_rows, rank_size)
     total_steps = cfg.epochs * per_epoch
     learning_rates = lr_schedule(cfg, total_steps)
     model = Model(net, loss_fn=build_loss(cfg), optimizer=build_optimizer(net, learning_rates, cfg),
@@ -177,29 +179,23 @@ def _train(cfg, rank_id, rank_size):
 
     state = RunState(start_step, total_steps, per_epoch, learning_rates, cfg.batch_size * rank_size)
     progress_log = ProgressLog(output, start_step) if is_writer else None
-    callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, checkpoint_dir,
-                                   meta, cfg.save_checkpoint_steps, cfg.keep_checkpoint_max, is_writer)
+    recalibrating = bool(cfg.bn_recalibration_images) and is_writer
     validation = (PeriodicValidation(cfg, net, output, progress_log, meta)
                   if is_writer and cfg.eval_interval else None)
-    recalibrating = bool(cfg.bn_recalibration_images) and is_writer
+    callbacks = training_callbacks(state, net, cfg.log_interval, progress_log, checkpoint_dir, meta,
+                                   cfg.save_checkpoint_steps, cfg.keep_checkpoint_max, is_writer, validation,
+                                   final_validation_later=recalibrating)
+    plan = sink_plan(cfg.dataset_sink_mode, device_of(cfg), per_epoch, cfg.save_checkpoint_steps, start_step)
     if is_writer:
         _save_config(cfg, output)
     LOG.info("training %d epochs x %d steps (batch %d per device, %d device(s)) from step %d; outputs in %s",
              cfg.epochs, per_epoch, cfg.batch_size, rank_size, start_step, output)
-    samples_log = os.path.join(output, "samples_rank%d.txt" % rank_id)
-    if cfg.log_samples and not cfg.resume and os.path.exists(samples_log):
-        os.remove(samples_log)
+    if cfg.log_samples:
+        write_samples_log(os.path.join(output, "samples_rank%d.txt" % rank_id), cfg, mindrecord, num_rows, start_step, total_steps, per_epoch, rank_id,
+                          rank_size)
+    dataset = run_dataset(cfg, mindrecord, num_rows, start_step, total_steps, per_epoch, rank_id, rank_size)
     with interruption_note(lambda: last_good_note(checkpoint_dir, cfg.resume)):
-        for epoch in range(start_step // per_epoch, cfg.epochs):
-            skip = state.step - epoch * per_epoch
-            if cfg.log_samples:
-                names = epoch_file_names(cfg, mindrecord, epoch, rank_id, rank_size, per_epoch)
-                write_samples_log(samples_log, epoch, names[skip * cfg.batch_size:], cfg.batch_size, state.step)
-            dataset = epoch_dataset(cfg, mindrecord, epoch, rank_id, rank_size, skip)
-            model.train(1, dataset, callbacks=callbacks, dataset_sink_mode=False)
-            last = epoch + 1 == cfg.epochs
-            if validation and validation.due(epoch + 1) and not (last and recalibrating):
-                validation.run(state, model.train_network)
+        plan.train(model, dataset, total_steps - start_step, callbacks)
         if recalibrating:
             _recalibrate_last_checkpoint(cfg, net, model.train_network, mindrecord, state, meta, checkpoint_dir)
             if validation:  # the final network is the recalibrated one
