@@ -3,7 +3,8 @@
     python benchmarks/data_pipeline.py [--num_images 8] [--epochs 4]
 
 Generates synthetic 1024x2048 scenes in a temporary directory, converts them with two worker
-processes, then reads them through create_train_dataset at crop 769 (batch 2, two workers).
+processes, then reads them through the training's pipeline (``src.train.data.run_dataset``: the
+run's rows in their fixed order) at crop 769 (batch 2, two workers).
 Prints each figure with PASS/FAIL against its target; always exits 0. The verdict uses the
 measured wall-clock rate; the CPU time per item (all threads and worker processes) and the load
 average are printed too, because other jobs on a shared machine lower the wall-clock rate.
@@ -43,17 +44,21 @@ def _pipeline_rate(path, epochs):
     """(samples, wall s, CPU s) of the train pipeline over `epochs` epochs after a warm-up epoch."""
     # Imported here, not at the top: the conversion's spawned workers import this script, and
     # they should not pay for importing mindspore.
-    from src.data.dataset import create_train_dataset
+    from src.config import Config, validate
+    from src.train.data import record_size, run_dataset, steps_per_epoch
 
-    iterator = create_train_dataset(path, BATCH, CROP, min_scale=0.5, max_scale=2.0, channel_order="rgb", seed=0,
-                                    num_parallel_workers=2).create_tuple_iterator(
-        output_numpy=True, num_epochs=epochs + 1)
-    for _ in iterator:
-        pass
+    cfg = Config(validate(dict(batch_size=BATCH, crop_size=CROP, min_scale=0.5, max_scale=2.0, seed=0,
+                               num_parallel_workers=2), "benchmark"))
+    rows = record_size(path)
+    per_epoch = steps_per_epoch(cfg, path, rows, 1)
+    data = run_dataset(cfg, path, rows, 0, (epochs + 1) * per_epoch, per_epoch, 0, 1)
+    iterator = data.create_tuple_iterator(output_numpy=True, num_epochs=1)
+    for step, _ in enumerate(iterator, 1):
+        if step == per_epoch:
+            break
     start, cpu, samples = time.perf_counter(), _cpu_seconds(), 0
-    for _ in range(epochs):
-        for image, _label in iterator:
-            samples += len(image)
+    for image, _label in iterator:
+        samples += len(image)
     return samples, time.perf_counter() - start, _cpu_seconds() - cpu
 
 
