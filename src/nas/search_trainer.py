@@ -57,6 +57,7 @@ HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy
 # architecture step: checkpoint entries ``evidence_entry(stream, field)``, history keys
 # stream + "_" + field.
 EVIDENCE_STREAMS = ("alpha", "beta")
+EVAL_BATCHES_PER_CALL = 8  # training batches per supernet call when scoring (SearchTrainer.eval_batch)
 EVIDENCE_FIELDS = ("count", "total", "total_sq")
 FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
                "parameter_free_ops")
@@ -88,6 +89,20 @@ def weight_parameter_groups(weights, weight_decay):
     if kept:
         groups.append({"params": kept, "weight_decay": 0.0})
     return groups
+
+
+def regroup(batches, size):
+    """(image, label) batches re-cut into batches of ``size`` (the last may be smaller)."""
+    images, labels = [], []
+    for batch_images, batch_labels in batches:
+        for image, label in zip(batch_images, batch_labels):
+            images.append(image)
+            labels.append(label)
+            if len(images) == size:
+                yield np.stack(images), np.stack(labels)
+                images, labels = [], []
+    if images:
+        yield np.stack(images), np.stack(labels)
 
 
 def mean_entropy(probabilities, mask=None):
@@ -232,12 +247,21 @@ class SearchTrainer:
         done = (epoch - start) * self.steps_per_epoch + step
         return self.cfg.aux_skip_weight * (1.0 - done / ((total - start) * self.steps_per_epoch))
 
+    @property
+    def eval_batch(self):
+        """Crops per supernet call when scoring: a call costs about the same for 2 and 24 crops (its
+        time is the dispatch of the per-edge graphs, not their kernels), so scoring uses few large
+        calls of one shape (compiled once) instead of one call per training batch."""
+        return EVAL_BATCHES_PER_CALL * self.cfg.batch_size
+
     def validate(self, batches=None):
-        """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order)."""
+        """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order), in
+        calls of ``eval_batch`` crops (the last filled up with copies of its first, not scored)."""
         self.net.set_train(False)
         matrix = ConfusionMatrix(self.cfg.num_classes, self.cfg.ignore_label)
-        for image, label in batches or self.batches(0, "B", shuffle=False):
-            matrix.update(self.net(ms.Tensor(image)).asnumpy().argmax(axis=1), label)
+        for image, label in regroup(batches or self.batches(0, "B", shuffle=False), self.eval_batch):
+            filled = np.concatenate([image, np.repeat(image[:1], self.eval_batch - len(image), axis=0)])
+            matrix.update(self.net(ms.Tensor(filled)).asnumpy()[:len(image)].argmax(axis=1), label)
         self.net.set_train(True)
         return matrix.scores()["miou"]
 

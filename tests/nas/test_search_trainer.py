@@ -16,7 +16,7 @@ from src.model import build_model
 from src.model.weights import checkpoint_meta, load_weights
 from src.architecture import Architecture
 from src.nas.decode import decode_cell, decode_path
-from src.nas.search_trainer import SearchTrainer
+from src.nas.search_trainer import SearchTrainer, regroup
 from test_train import PYTHON, ROOT, TINY, env, run_train
 
 
@@ -243,3 +243,12 @@ def test_architecture_file_records_the_path_decode(tmp_path):
         stored = json.loads(path.read_text())
         assert stored["provenance"]["path_decode"] == name
         assert written.network_path == stored["network_path"] == decode_path(betas, name)
+
+
+def test_scoring_batches_are_recut_in_order_to_the_call_size():
+    images = np.arange(6 * 2).reshape(6, 2)  # 6 samples in batches of 2
+    batches = [(images[i:i + 2], -images[i:i + 2]) for i in range(0, 6, 2)]
+    regrouped = list(regroup(batches, 4))
+    assert [len(image) for image, _ in regrouped] == [4, 2]
+    np.testing.assert_array_equal(np.concatenate([image for image, _ in regrouped]), images)
+    np.testing.assert_array_equal(np.concatenate([label for _, label in regrouped]), -images)
