@@ -256,12 +256,16 @@ class SearchTrainer:
 
     def validate(self, batches=None):
         """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order), in
-        calls of ``eval_batch`` crops (the last filled up with copies of its first, not scored)."""
+        calls of ``eval_batch`` crops. The supernet's BN normalises with the call's own statistics,
+        so the last call is filled up with the set's first crops (scored once, in the first call)."""
         self.net.set_train(False)
         matrix = ConfusionMatrix(self.cfg.num_classes, self.cfg.ignore_label)
+        first = None
         for image, label in regroup(batches or self.batches(0, "B", shuffle=False), self.eval_batch):
-            filled = np.concatenate([image, np.repeat(image[:1], self.eval_batch - len(image), axis=0)])
-            matrix.update(self.net(ms.Tensor(filled)).asnumpy()[:len(image)].argmax(axis=1), label)
+            first = image if first is None else first
+            filler = np.resize(first, (self.eval_batch - len(image),) + first.shape[1:])
+            logits = self.net(ms.Tensor(np.concatenate([image, filler])))
+            matrix.update(logits.asnumpy()[:len(image)].argmax(axis=1), label)
         self.net.set_train(True)
         return matrix.scores()["miou"]
 
