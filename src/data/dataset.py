@@ -54,18 +54,6 @@ def scale_flip_crop(image, label, scale, flip, offset, crop_size, ignore_label=I
     return out_image, out_label
 
 
-class _SampleKey:
-    """Numbers the rows in stream order (epoch * size + index); run with one worker so order holds."""
-
-    def __init__(self):
-        self.count = 0
-
-    def __call__(self, label):
-        key = np.array(self.count, np.int64)
-        self.count += 1
-        return label, key
-
-
 class RowSequence:
     """Source of image, label and key (the row's position in the sequence, from ``first_position``)
     for the rows ``order`` gives: an iterable of row-index arrays (one per epoch) with ``len`` the
@@ -121,31 +109,22 @@ def _check_rank(rank_id, rank_size):
     return {"num_shards": rank_size, "shard_id": rank_id} if rank_size > 1 else {}
 
 
-def create_train_dataset(mindrecord_path, batch_size, crop_size, *, min_scale, max_scale, channel_order, seed,
-                         num_parallel_workers, ignore_label=IGNORE_LABEL, rank_id=0, rank_size=1, shuffle=True,
-                         drop_remainder=True, order=None, first_position=0):
-    """Training pipeline: flip, random scale in [min_scale, max_scale], pad, random crop, normalise.
+def create_train_dataset(mindrecord_path, order, batch_size, crop_size, *, min_scale, max_scale, channel_order, seed,
+                         num_parallel_workers, ignore_label=IGNORE_LABEL, rank_id=0, first_position=0):
+    """Training pipeline over the rows ``order`` gives, in its order (``RowSequence``; a rank's
+    rows of a run come from ``src.train.data``): flip, random scale in [min_scale, max_scale],
+    pad, random crop, normalise; full batches.
 
-    The keyword-only values are the config's (src/config.py holds their defaults).
-
-    ``order``: read the rows it gives in its order (``RowSequence``; ``src.train.data`` gives a rank's
-    rows of a run; shuffle and rank_size are then not used), numbered from ``first_position``.
-    Otherwise mindspore.dataset's global seed is set to `seed` (it drives the shuffle). Augmentation
-    draws come from a per-row RNG keyed by (seed, rank, position), so the same seed gives the same
-    batches.
+    The keyword-only values are the config's (src/config.py holds their defaults). Augmentation
+    draws come from a per-row RNG keyed by (seed, rank, position from ``first_position``), so the
+    same order and seed give the same batches, whatever the number of workers.
     """
     crop_size = _pair(crop_size, "crop_size")
     if not 0 < min_scale <= max_scale:
         raise UserError(f"need 0 < min_scale <= max_scale, got {min_scale}, {max_scale}")
     image_ops = _image_ops(channel_order)
-    if order is None:
-        ds.config.set_seed(seed)
-        data = ds.MindDataset(mindrecord_path, columns_list=["image", "label"], shuffle=shuffle,
-                              num_parallel_workers=num_parallel_workers, **_check_rank(rank_id, rank_size))
-        data = data.map(_SampleKey(), input_columns="label", output_columns=["label", "key"], num_parallel_workers=1)
-    else:
-        data = ds.GeneratorDataset(RowSequence(mindrecord_path, order, first_position), ["image", "label", "key"],
-                                   shuffle=False)
+    data = ds.GeneratorDataset(RowSequence(mindrecord_path, order, first_position), ["image", "label", "key"],
+                               shuffle=False)
     data = data.map(vision.Decode(), input_columns="image", num_parallel_workers=num_parallel_workers)
     data = data.map(RandomScaleFlipCrop(crop_size, min_scale, max_scale, ignore_label, seed, rank_id),
                     input_columns=["image", "label", "key"], output_columns=["image", "label"],
@@ -153,7 +132,7 @@ def create_train_dataset(mindrecord_path, batch_size, crop_size, *, min_scale, m
     data = data.map(image_ops, input_columns="image", num_parallel_workers=num_parallel_workers)
     data = data.map(transforms.TypeCast(mstype.int32), input_columns="label")
     data = data.project(["image", "label"])
-    return data.batch(batch_size, drop_remainder=drop_remainder)
+    return data.batch(batch_size, drop_remainder=True)
 
 
 def create_eval_dataset(mindrecord_path, *, channel_order, num_parallel_workers, batch_size=1, rank_id=0,

@@ -65,9 +65,9 @@ def run_dataset(cfg, mindrecord_path, num_rows, first_step, last_step, per_epoch
     """Batches of global steps [first_step, last_step) on this rank: one pipeline, one dataset object."""
     order = RunOrder(cfg, num_rows, first_step, last_step, per_epoch, rank_id, rank_size)
     return create_train_dataset(
-        mindrecord_path, cfg.batch_size, cfg.crop_size, min_scale=cfg.min_scale, max_scale=cfg.max_scale,
+        mindrecord_path, order, cfg.batch_size, cfg.crop_size, min_scale=cfg.min_scale, max_scale=cfg.max_scale,
         ignore_label=cfg.ignore_label, channel_order=cfg.channel_order, rank_id=rank_id, seed=cfg.seed,
-        num_parallel_workers=cfg.num_parallel_workers, order=order, first_position=first_step * cfg.batch_size)
+        num_parallel_workers=cfg.num_parallel_workers, first_position=first_step * cfg.batch_size)
 
 
 def write_samples_log(path, cfg, mindrecord_path, num_rows, first_step, last_step, per_epoch, rank_id, rank_size):

@@ -18,8 +18,18 @@ TRAIN_VALUES = dict(min_scale=0.5, max_scale=2.0, channel_order="rgb", seed=0, n
 EVAL_VALUES = dict(channel_order="rgb", num_parallel_workers=1)
 
 
-def create_train_dataset(mindrecord_path, **values):
-    return dataset.create_train_dataset(mindrecord_path, **{**TRAIN_VALUES, **values})
+FILE_ORDER = np.arange(6)  # the demo MindRecord's 6 training rows
+
+
+def create_train_dataset(mindrecord_path, order=(FILE_ORDER,), **values):
+    return dataset.create_train_dataset(mindrecord_path, ListOrder(order), **{**TRAIN_VALUES, **values})
+
+
+class ListOrder(list):
+    """An order (src.train.data.RunOrder's interface): row arrays per epoch; len = rows in all."""
+
+    def __len__(self):
+        return sum(len(rows) for rows in self)
 
 
 def create_eval_dataset(mindrecord_path, **values):
@@ -71,8 +81,9 @@ def test_small_scale_pads_image_with_zero_and_label_with_ignore(train_record):
 
 def test_scale_one_full_crop_is_the_source_or_its_mirror(train_record, demo_cityscapes_root):
     sources = list(_sources(demo_cityscapes_root, "train").values())
-    epochs = _batches(create_train_dataset(train_record, batch_size=1, crop_size=(64, 128), min_scale=1.0,
-                                           max_scale=1.0, seed=0, shuffle=False), epochs=2)
+    (rows,) = _batches(create_train_dataset(train_record, (FILE_ORDER, FILE_ORDER), batch_size=1,
+                                            crop_size=(64, 128), min_scale=1.0, max_scale=1.0, seed=0))
+    epochs = [rows[:6], rows[6:]]
     flips = []
     for epoch in epochs:
         for (src_image, src_label), batch in zip(sources, epoch):
@@ -87,28 +98,27 @@ def test_scale_one_full_crop_is_the_source_or_its_mirror(train_record, demo_city
 
 
 def test_same_seed_same_batches_other_seed_other_batches(train_record):
+    shuffled = np.random.default_rng(0).permutation(6)
+
     def run(seed):
-        data = create_train_dataset(train_record, batch_size=2, crop_size=33, seed=seed)
-        return [np.concatenate([b["label"].ravel() for b in epoch]) for epoch in _batches(data, epochs=2)]
+        (rows,) = _batches(create_train_dataset(train_record, (shuffled, shuffled), batch_size=2, crop_size=33,
+                                                seed=seed))
+        labels = [b["label"].ravel() for b in rows]
+        return [np.concatenate(labels[:3]), np.concatenate(labels[3:])]
 
     first, again, other = run(3), run(3), run(4)
     for a, b in zip(first, again):
         np.testing.assert_array_equal(a, b)
     assert not np.array_equal(first[0], other[0])
-    assert not np.array_equal(first[0], first[1])  # a new epoch draws new augmentations
+    assert not np.array_equal(first[0], first[1])  # the same rows later in the run draw new augmentations
 
 
-def test_sharding_gives_disjoint_halves(demo_mindrecord_dir, train_record, demo_cityscapes_root):
-    names, labels = [], []
+def test_eval_sharding_gives_disjoint_halves(demo_mindrecord_dir, train_record, demo_cityscapes_root):
+    """(The training's shards are dealt by src.train.data: tests/train/test_data.py.)"""
+    names = []
     for rank in (0, 1):
         (epoch,) = _batches(create_eval_dataset(train_record, rank_id=rank, rank_size=2))
         names.append({str(b["file_name"][0]) for b in epoch})
-        labels.append([b["label"][0] for b in epoch])
-        (train,) = _batches(create_train_dataset(train_record, batch_size=1, crop_size=(64, 128), min_scale=1.0,
-                                                 max_scale=1.0, rank_id=rank, rank_size=2, shuffle=False))
-        assert len(train) == 3
-        for batch, label in zip(train, labels[-1]):
-            assert np.array_equal(batch["label"][0], label) or np.array_equal(batch["label"][0], label[:, ::-1])
     assert len(names[0]) == len(names[1]) == 3 and not names[0] & names[1]
     assert names[0] | names[1] == set(_sources(demo_cityscapes_root, "train"))
 
@@ -174,7 +184,6 @@ def test_crop_before_resize_matches_resize_then_crop(scale, flip):
 
 @pytest.mark.parametrize("kwargs, message", [
     ({"channel_order": "rbg"}, "channel_order must be one of"),
-    ({"rank_id": 2, "rank_size": 2}, "rank_id must be in 0..rank_size-1"),
     ({"crop_size": 0}, "crop_size must be a positive int"),
     ({"min_scale": 2.0, "max_scale": 1.0}, "need 0 < min_scale <= max_scale"),
 ])
@@ -188,10 +197,12 @@ def test_batches_do_not_depend_on_the_number_of_workers(train_record):
     """Order and augmentation are functions of (seed, rank, sample position): 1 and 2 parallel
     workers (MindSpore allows at most the core count) give the same images and labels (docs/cpu.md,
     Reproducibility)."""
-    def run(workers):
-        data = create_train_dataset(train_record, batch_size=2, crop_size=33, seed=5, num_parallel_workers=workers)
-        return [np.concatenate([np.concatenate((b["image"].ravel(), b["label"].ravel())) for b in epoch])
-                for epoch in _batches(data, epochs=2)]
+    shuffled = np.random.default_rng(1).permutation(6)
 
-    for a, b in zip(run(1), run(2)):
-        np.testing.assert_array_equal(a, b)
+    def run(workers):
+        data = create_train_dataset(train_record, (shuffled, FILE_ORDER), batch_size=2, crop_size=33, seed=5,
+                                    num_parallel_workers=workers)
+        (rows,) = _batches(data)
+        return np.concatenate([np.concatenate((b["image"].ravel(), b["label"].ravel())) for b in rows])
+
+    np.testing.assert_array_equal(run(1), run(2))
