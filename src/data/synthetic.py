@@ -312,25 +312,83 @@ def render_scene(rng, height, width):
     return canvas.image, canvas.label
 
 
-def scene(seed, split, index, height, width, shuffled_labels=False):
-    """Scene ``index`` of ``split``; ``shuffled_labels``: its label map's pixels permuted at random,
-    so that the labels carry no information about the image (the negative control of the search
-    verdict, docs/search_decisions.md)."""
-    image, label = render_scene(np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
+# Context scenes: one texture, classes told apart by extent or by position (see render_context_scene).
+_SHARED = (120, 110, 100)      # building (large) and car (small) alike
+_PATCH = (60, 140, 70)         # person (above the band) and rider (below) alike
+_CONTEXT_NOISE = 10.0          # the same for every pixel: no class has a texture of its own
+
+
+def _on_road(canvas, x0, y0, x1, y1):
+    return (canvas.label[max(y0, 0):y1, max(x0, 0):x1] == ID["road"]).all()
+
+
+def render_context_scene(rng, height, width):
+    """A scene whose classes need context (issue: a data set where the architecture matters).
+
+    - building and car: rectangles of one texture; a building is 32-128 px on a side (buildings may
+      overlap, and the band may cross one), a car 3-12 px on the road: only the extent tells them
+      apart, and inside a building nothing does within 16 px;
+    - person and rider: patches of another shared texture, 6-14 px, above (person) or below
+      (rider) a sidewalk band 4-60 px away: only the band's position tells them apart;
+    - poles: lines 1-2 px wide, which a coarse output stride loses;
+    - road elsewhere. Noise, illumination and blur are the same for every class.
+    Returns (RGB uint8 image (H, W, 3), labelIds uint8 map (H, W))."""
+    canvas = _Canvas(height, width)
+    canvas.rect(0, 0, width, height, _jitter(rng, (70, 70, 75), 10), ID["road"])
+    for _ in range(int(rng.integers(2, 5))):
+        side_h, side_w = (int(rng.integers(32, 129)) for _ in range(2))
+        x0, y0 = int(rng.integers(-side_w // 2, width)), int(rng.integers(-side_h // 2, height))
+        canvas.rect(x0, y0, x0 + side_w, y0 + side_h, _jitter(rng, _SHARED, 6), ID["building"])
+    band = int(rng.integers(int(0.35 * height), int(0.65 * height)))
+    canvas.rect(0, band, width, band + int(rng.integers(4, 9)), _jitter(rng, (180, 170, 190), 8), ID["sidewalk"])
+    for _ in range(int(rng.integers(6, 14))):
+        side_h, side_w = (int(rng.integers(3, 13)) for _ in range(2))
+        x0, y0 = int(rng.integers(0, width - side_w)), int(rng.integers(0, height - side_h))
+        if _on_road(canvas, x0 - 2, y0 - 2, x0 + side_w + 2, y0 + side_h + 2):
+            canvas.rect(x0, y0, x0 + side_w - 1, y0 + side_h - 1, _jitter(rng, _SHARED, 6), ID["car"])  # inclusive
+    for _ in range(int(rng.integers(6, 14))):
+        size, above = int(rng.integers(6, 15)), bool(rng.random() < 0.5)
+        gap = int(rng.integers(4, 61))
+        y0 = band - gap - size if above else band + 8 + gap
+        x0 = int(rng.integers(0, width - size))
+        if 0 <= y0 and y0 + size <= height and _on_road(canvas, x0 - 1, y0 - 1, x0 + size + 1, y0 + size + 1):
+            canvas.ellipse(x0 + size / 2, y0 + size / 2, size / 2, size / 2, _jitter(rng, _PATCH, 6),
+                           ID["person"] if above else ID["rider"])
+    for _ in range(int(rng.integers(3, 9))):
+        x, y, length = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(10, 61))
+        thickness = int(rng.integers(1, 3))
+        canvas.rect(x, y, x + thickness - 1, min(y + length, height), _jitter(rng, (230, 200, 40), 10), ID["pole"])
+    light = cv2.resize(rng.uniform(0.8, 1.15, (3, 5)).astype(np.float32), (width, height),
+                       interpolation=cv2.INTER_CUBIC)
+    image = canvas.image.astype(np.float32) * light[..., None]
+    image += rng.standard_normal((height, width, 1), dtype=np.float32) * _CONTEXT_NOISE
+    image += rng.standard_normal((height, width, 3), dtype=np.float32) * 3.0
+    canvas.image = cv2.GaussianBlur(np.clip(image, 0, 255).astype(np.uint8), (3, 3), 0)
+    return canvas.image, canvas.label
+
+
+SCENES = {"street": render_scene, "context": render_context_scene}
+
+
+def scene(seed, split, index, height, width, shuffled_labels=False, scenes="street"):
+    """Scene ``index`` of ``split`` of the kind ``scenes`` (``SCENES``); ``shuffled_labels``: its
+    label map's pixels permuted at random, so that the labels carry no information about the image
+    (the negative control of the search verdict, docs/search_decisions.md)."""
+    image, label = SCENES[scenes](np.random.default_rng([seed, _SPLIT_KEYS[split], index]), height, width)
     if shuffled_labels:
         rng = np.random.default_rng([seed, _SPLIT_KEYS[split], index, 1])
         label = rng.permutation(label.ravel()).reshape(label.shape)
     return image, label
 
 
-def write_split(root, split, count, height, width, seed, shuffled_labels=False):
+def write_split(root, split, count, height, width, seed, shuffled_labels=False, scenes="street"):
     """Write `count` scenes of `split` under `root`; returns their sample names."""
     names = []
     for index in range(count):
         cities = CITIES[split]
         city = cities[index % len(cities)]
         name = f"{city}_{index // len(cities):06d}_{index:06d}"
-        image, label = scene(seed, split, index, height, width, shuffled_labels)
+        image, label = scene(seed, split, index, height, width, shuffled_labels, scenes)
         for sub, suffix, array in ((IMAGE_DIR, IMAGE_SUFFIX, image[..., ::-1]), (LABEL_DIR, LABEL_SUFFIX, label)):
             folder = os.path.join(root, sub, split, city)
             os.makedirs(folder, exist_ok=True)
@@ -360,10 +418,10 @@ def _write(path, array=None, mask=None, palette=None, text=None):
         raise UserError(f"could not write '{path}'")
 
 
-def _scenes(split, count, height, width, seed, shuffled_labels=False):
+def _scenes(split, count, height, width, seed, shuffled_labels=False, scenes="street"):
     """(name, RGB image, train-id map) of the scenes of `split`."""
     for index in range(count):
-        image, label_ids = scene(seed, split, index, height, width, shuffled_labels)
+        image, label_ids = scene(seed, split, index, height, width, shuffled_labels, scenes)
         yield f"{split}_{index:05d}", image, ID_TO_TRAIN_ID[label_ids]
 
 
@@ -407,7 +465,7 @@ LAYOUT_WRITERS = {"voc": _write_voc, "ade20k": _write_ade20k, "custom": _write_c
 
 
 def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=False, dataset="cityscapes",
-             shuffled_labels=False):
+             shuffled_labels=False, scenes="street"):
     """Write a synthetic tree in `dataset`'s layout at `output_path` (built in a temporary dir, then renamed).
 
     The data root to convert: `output_path` (VOC: its VOCdevkit/VOC2012, ADE20K: its ADEChallengeData2016,
@@ -427,9 +485,10 @@ def generate(output_path, num_train, num_val, height, width, seed=0, overwrite=F
     with atomic_folder(output_path, replace=True) as partial:
         for split, count in (("train", num_train), ("val", num_val)):
             if dataset == "cityscapes":
-                write_split(partial, split, count, height, width, seed, shuffled_labels)
+                write_split(partial, split, count, height, width, seed, shuffled_labels, scenes)
             else:
-                LAYOUT_WRITERS[dataset](partial, split, _scenes(split, count, height, width, seed, shuffled_labels))
+                LAYOUT_WRITERS[dataset](partial, split, _scenes(split, count, height, width, seed, shuffled_labels,
+                                                                scenes))
     return output_path
 
 
@@ -446,9 +505,12 @@ def main(argv=None):
     parser.add_argument("--shuffled_labels", action="store_true",
                         help="permute each label map's pixels: labels without information (the search "
                              "verdict's negative control)")
+    parser.add_argument("--scenes", default="street", choices=sorted(SCENES),
+                        help="street: the demo's street scenes; context: classes that only extent or position "
+                             "tells apart, sizes from 3 to 128 px and 1-px poles (render_context_scene)")
     args = parser.parse_args(argv)
     generate(args.output_path, args.num_train, args.num_val, args.height, args.width, args.seed, args.overwrite,
-             args.dataset, args.shuffled_labels)
+             args.dataset, args.shuffled_labels, args.scenes)
     print(f"wrote {args.num_train} train + {args.num_val} val images to {args.output_path}")
 
 

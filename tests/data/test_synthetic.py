@@ -91,3 +91,40 @@ def test_shuffled_labels_keep_each_scene_and_its_class_counts_but_not_where_they
     assert np.array_equal(np.bincount(shuffled.ravel(), minlength=256), np.bincount(label.ravel(), minlength=256))
     assert (shuffled == label).mean() < 0.5  # a scene's labels come in large regions; permuted, they do not
     assert np.array_equal(synthetic.scene(0, "train", 3, 64, 128, shuffled_labels=True)[1], shuffled)
+
+
+def _context_scenes(count=6):
+    return [synthetic.scene(0, "train", index, 256, 512, scenes="context") for index in range(count)]
+
+
+def test_context_scenes_tell_classes_apart_only_by_extent_and_position():
+    ids = {name: NAME_TO_LABEL[name].id for name in ("road", "sidewalk", "building", "car", "person", "rider",
+                                                       "pole")}
+    colours = {"building": [], "car": [], "person": [], "rider": []}
+    for image, label in _context_scenes():
+        assert set(np.unique(label)) <= set(ids.values())
+        band_rows = np.nonzero((label == ids["sidewalk"]).mean(axis=1) > 0.5)[0]  # poles may cross it
+        person_rows, rider_rows = (np.nonzero(label == ids[name])[0] for name in ("person", "rider"))
+        assert len(band_rows) and person_rows.max(initial=-1) < band_rows.min() <= band_rows.max() < \
+            rider_rows.min(initial=10 ** 6)
+        _, _, stats, _ = cv2.connectedComponentsWithStats((label == ids["car"]).astype(np.uint8), connectivity=4)
+        assert (stats[1:, cv2.CC_STAT_WIDTH:cv2.CC_STAT_HEIGHT + 1] <= 12).all()  # cars are small...
+        _, _, stats, _ = cv2.connectedComponentsWithStats((label == ids["building"]).astype(np.uint8),
+                                                          connectivity=4)
+        assert stats[1:, cv2.CC_STAT_AREA].max(initial=0) > 20 * 20 or not stats[1:].size  # ...buildings are not
+        poles = (label == ids["pole"]).astype(np.uint8)
+        assert cv2.erode(poles, np.ones((1, 3), np.uint8)).sum() == 0  # no pole is 3 px wide
+        for name in colours:
+            colours[name].append(image[label == ids[name]].reshape(-1, 3))
+    means = {name: np.concatenate(values).mean(axis=0) for name, values in colours.items()}
+    assert np.abs(means["building"] - means["car"]).max() < 12  # one texture: colour does not tell them
+    assert np.abs(means["person"] - means["rider"]).max() < 12
+    assert all(len(np.concatenate(values)) for values in colours.values())  # every class occurs
+
+
+def test_cli_writes_context_scenes(tmp_path):
+    synthetic.main(["--output_path", str(tmp_path / "ctx"), "--num_train", "1", "--num_val", "0",
+                    "--height", "64", "--width", "128", "--scenes", "context"])
+    (sample,) = find_samples(str(tmp_path / "ctx"), "train")
+    label = cv2.imread(sample.label_path, cv2.IMREAD_UNCHANGED)
+    assert NAME_TO_LABEL["sidewalk"].id in label and NAME_TO_LABEL["sky"].id not in label
