@@ -7,7 +7,7 @@
 2. Searches once per seed with the search config (config/demo_search.yaml: 4 layers, B 2, F 4),
    all in this process (the node functions compile once), and decodes each search.
 3. Draws as many random architectures from the same space (same number of cells and blocks; a
-   path that starts at level 0 or 1 and moves by at most one level per cell; per block two
+   path drawn uniformly from the valid ones, ``src.nas.decode.uniform_random_path``; per block two
    distinct earlier states, each with a uniformly drawn op other than none), seeded.
 4. Retrains every architecture with config/demo.yaml for ``--train_epochs`` epochs (the same
    budget for all; seed 0) and evaluates it on the val split at one scale without flip.
@@ -33,9 +33,8 @@ from src.config import load_config  # noqa: E402
 from src.data.mindrecord_writer import find_mindrecord  # noqa: E402
 from src.architecture import Architecture  # noqa: E402
 from src.layers.operations import PRIMITIVES  # noqa: E402
+from src.nas.decode import uniform_random_path  # noqa: E402
 from src.nas.search_trainer import SearchTrainer  # noqa: E402
-
-NUM_LEVELS = 4
 
 
 def run(command):
@@ -45,10 +44,7 @@ def run(command):
 
 def random_architecture(rng, num_layers, num_blocks):
     """A uniformly drawn member of the search space (see the module docstring)."""
-    path = [int(rng.integers(0, 2))]
-    for _ in range(num_layers - 1):
-        choices = [level for level in (path[-1] - 1, path[-1], path[-1] + 1) if 0 <= level < NUM_LEVELS]
-        path.append(int(rng.choice(choices)))
+    path = uniform_random_path(num_layers, rng)
     ops = [name for name in PRIMITIVES if name != "none"]
     cell = []
     for block in range(num_blocks):
@@ -57,14 +53,15 @@ def random_architecture(rng, num_layers, num_blocks):
     return Architecture(path, cell, {"source": "random", "seed": int(rng.integers(1 << 31))})
 
 
-def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs):
-    """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml."""
+def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
+    """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml with ``seed``
+    (kept in ``out_dir``: a finished one is read, not rerun)."""
     results = os.path.join(out_dir, "eval", "eval_results.json")
     if not os.path.exists(results):
         config = os.path.join(ROOT, "config", "demo.yaml")
         run([sys.executable, "train.py", "--config_path", config, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "train"),
-             "--epochs", str(train_epochs)])
+             "--epochs", str(train_epochs), "--seed", str(seed)])
         checkpoints = sorted(os.listdir(os.path.join(out_dir, "train", "checkpoints")))
         run([sys.executable, "eval.py", "--config_path", config, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "eval"),

@@ -38,6 +38,23 @@ def move_mask(num_layers, num_levels=NUM_LEVELS):
     return (source <= layer) & (target >= 0) & (target < num_levels)
 
 
+def uniform_random_path(num_layers, rng, num_levels=NUM_LEVELS):
+    """A network path drawn uniformly from all valid paths (the chance baseline of a search): each
+    level is drawn in proportion to the number of valid paths that continue from it."""
+    counts = [np.ones(num_levels)]  # counts[-1][s]: valid paths from level s at the last layer
+    for _ in range(num_layers - 1):
+        after = counts[-1]
+        counts.append(np.array([after[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
+    counts.reverse()  # counts[l][s]: valid paths from level s at layer l to the last layer
+    path, level = [], 0  # the stem is at level 0
+    for layer in range(num_layers):
+        options = np.arange(max(level - 1, 0), min(level + 2, num_levels))
+        weights = counts[layer][options]
+        level = int(rng.choice(options, p=weights / weights.sum()))
+        path.append(level)
+    return path
+
+
 def normalize_betas(betas):
     """(L, levels, 3) raw logits -> move probabilities: softmax over each node's existing moves.
 

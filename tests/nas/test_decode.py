@@ -6,7 +6,7 @@ import pytest
 
 from src.config import SCHEMA
 from src.nas.decode import (PATH_DECODES, best_paths, decode_cell, decode_path, move_log_scores,
-                            normalize_betas, path_log_probability, path_score)
+                            normalize_betas, path_log_probability, path_score, uniform_random_path)
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
               "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -67,6 +67,22 @@ def test_valid_path_count_matches_trellis():
     assert len(all_valid_paths(12)) == sum(forward[-1]) == backward[0][0] + backward[0][1]
     paths = all_valid_paths(5)
     assert uniform_path_mean_level(5) == Fraction(int(paths.sum()), paths.size)
+
+
+def test_random_paths_are_drawn_uniformly_from_the_valid_ones():
+    """The chance baseline of the search-quality benchmark: every valid path equally likely (a
+    random walk from level 0 would give the all-0 path 1/16 instead of 1/34 at 4 layers)."""
+    valid = {tuple(path) for path in all_valid_paths(4).tolist()}
+    rng = np.random.default_rng(0)
+    draws = 34 * 600
+    counts = {}
+    for _ in range(draws):
+        path = tuple(uniform_random_path(4, rng))
+        counts[path] = counts.get(path, 0) + 1
+    assert set(counts) == valid and len(valid) == 34
+    assert max(abs(count - 600) for count in counts.values()) < 5 * 600 ** 0.5  # binomial sd ~24
+    mean_level = np.mean([np.mean(uniform_random_path(12, rng)) for _ in range(3000)])
+    assert mean_level == pytest.approx(float(uniform_path_mean_level(12)), abs=0.03)
 
 
 @pytest.mark.parametrize("path_decode", list(PATH_DECODES))
