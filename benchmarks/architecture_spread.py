@@ -21,7 +21,7 @@ import os
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from search_quality import random_architecture, retrain_and_evaluate, run  # noqa: E402
+from search_quality import generated_mindrecord, random_architecture, retrain_and_evaluate  # noqa: E402
 import numpy as np  # noqa: E402
 
 RATIO_TARGET = 2.0  # spread across architectures / spread across seeds
@@ -37,15 +37,7 @@ def main():
     parser.add_argument("--data", default="48 48 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH")
     args = parser.parse_args()
     out = os.path.abspath(args.output_path)
-    num_train, num_val, height, width = args.data.split()
-    data, mindrecord = os.path.join(out, "cityscapes"), os.path.join(out, "mindrecord")
-    if not os.path.exists(os.path.join(mindrecord, "cityscapes_val.mindrecord")):
-        run([sys.executable, "-m", "src.data.synthetic", "--output_path", data, "--num_train", num_train,
-             "--num_val", num_val, "--height", height, "--width", width, "--seed", "0", "--overwrite",
-             "--scenes", args.scenes])
-        for split in ("train", "val"):
-            run([sys.executable, "build_mindrecord.py", "--data_path", data, "--output_path", mindrecord,
-                 "--split", split, "--overwrite"])
+    mindrecord = generated_mindrecord(out, args.data, args.scenes)
     rng = np.random.default_rng(2026)
     architectures = []
     for index in range(args.architectures):

@@ -42,6 +42,21 @@ def run(command):
     subprocess.run(command, cwd=ROOT, check=True)
 
 
+def generated_mindrecord(out, data, scenes="street"):
+    """The MindRecord folder of a generated data set under ``out`` (``data``: "NUM_TRAIN NUM_VAL
+    HEIGHT WIDTH", seed 0), made once: a resumed benchmark reuses it."""
+    num_train, num_val, height, width = data.split()
+    images, mindrecord = os.path.join(out, "cityscapes"), os.path.join(out, "mindrecord")
+    if not os.path.exists(os.path.join(mindrecord, "cityscapes_val.mindrecord")):
+        run([sys.executable, "-m", "src.data.synthetic", "--output_path", images, "--num_train", num_train,
+             "--num_val", num_val, "--height", height, "--width", width, "--seed", "0", "--overwrite",
+             "--scenes", scenes])
+        for split in ("train", "val"):
+            run([sys.executable, "build_mindrecord.py", "--data_path", images, "--output_path", mindrecord,
+                 "--split", split, "--overwrite"])
+    return mindrecord
+
+
 def random_architecture(rng, num_layers, num_blocks):
     """A uniformly drawn member of the search space (see the module docstring)."""
     path = uniform_random_path(num_layers, rng)
@@ -80,14 +95,7 @@ def main():
     parser.add_argument("--search_config", default=os.path.join(ROOT, "config", "demo_search.yaml"))
     args = parser.parse_args()
     out = os.path.abspath(args.output_path)
-    num_train, num_val, height, width = args.data.split()
-    data, mindrecord = os.path.join(out, "cityscapes"), os.path.join(out, "mindrecord")
-    if not os.path.exists(os.path.join(mindrecord, "cityscapes_val.mindrecord")):
-        run([sys.executable, "-m", "src.data.synthetic", "--output_path", data, "--num_train", num_train,
-             "--num_val", num_val, "--height", height, "--width", width, "--seed", "0", "--overwrite"])
-        for split in ("train", "val"):
-            run([sys.executable, "build_mindrecord.py", "--data_path", data, "--output_path", mindrecord,
-                 "--split", split, "--overwrite"])
+    mindrecord = generated_mindrecord(out, args.data)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     ms.set_context(mode=ms.PYNATIVE_MODE)
     groups = {"searched": [], "random": []}

@@ -49,8 +49,11 @@ class RunState:
     @property
     def at_epoch_end(self):
         """Whether the steps just run ended an epoch (or the run)."""
-        return self.step // self.steps_per_epoch > self.sink_start // self.steps_per_epoch or \
-            self.step == self.total_steps
+        return self.passed_multiple_of(self.steps_per_epoch)
+
+    def passed_multiple_of(self, every):
+        """Whether the steps just run reached a multiple of ``every`` (or the last step)."""
+        return self.step // every > self.sink_start // every or self.step == self.total_steps
 
     @property
     def epoch(self):
@@ -141,7 +144,7 @@ class ProgressLogger(Callback):
             self.first_call_end = now
         else:
             self.steps_timed += steps
-        if state.step // self.log_interval > state.sink_start // self.log_interval or state.step == state.total_steps:
+        if state.passed_multiple_of(self.log_interval):
             LOG.info("step %d/%d epoch %d loss %.4f lr %.3e step %.3fs %.2f samples/s eta %s", state.step,
                      state.total_steps, state.epoch, loss, lr, step_time, state.global_batch / step_time,
                      self.eta(now))
@@ -177,7 +180,7 @@ class CheckpointSaver(Callback):
     def on_train_step_end(self, run_context):
         state = self.state
         every = self.every_steps or state.steps_per_epoch
-        if state.step // every > state.sink_start // every or state.step == state.total_steps:
+        if state.passed_multiple_of(every):
             path = save_train_checkpoint(run_context.original_args().train_network, self.directory,
                                          state.step, state.checkpoint_meta(self.meta), self.keep)
             state.last_checkpoint = path
