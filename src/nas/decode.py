@@ -140,6 +140,38 @@ def path_log_probability(betas, path):
     return path_score(betas, path, "paper")
 
 
+def encode_architecture(path, cell, num_levels=NUM_LEVELS, confidence=30.0, primitives=None):
+    """(alphas, betas) logits that make the supernet one architecture of its space, the inverse of
+    the decode: every softmax one-hot up to exp(-2 * confidence). Alpha: each block's two rows of
+    ``cell`` get their op, the block's other edges ``none``. Beta: the path's moves, and every node
+    off the path moves away from the path's next node, so the path's nodes see only the path
+    (the supernet then differs from the retrain network only in its prev-prev inputs and its heads:
+    ``SearchSupernet.scored_levels``)."""
+    if primitives is None:
+        from src.layers.operations import PRIMITIVES as primitives
+    num_blocks = len(cell) // 2
+    alphas = np.full((num_cell_edges(num_blocks), len(primitives)), -confidence)
+    for start, count in edge_block_ranges(num_blocks):
+        alphas[start:start + count, 0] = confidence
+    for row, (state, op) in enumerate(cell):
+        edge = edge_block_ranges(num_blocks)[row // 2][0] + state
+        alphas[edge] = -confidence
+        alphas[edge, primitives.index(op)] = confidence
+    betas = np.full((len(path), num_levels, NUM_MOVES), -confidence)
+    mask = move_mask(len(path), num_levels)
+    previous = 0  # the stem
+    for layer, target in enumerate(path):
+        for source in range(num_levels):
+            moves = [k for k in range(NUM_MOVES) if mask[layer, source, k]]
+            if source == previous:
+                betas[layer, source, target - source + 1] = confidence
+            elif moves:
+                away = [k for k in moves if source - 1 + k != target]
+                betas[layer, source, away[0]] = confidence
+        previous = target
+    return alphas, betas
+
+
 def edge_block_ranges(num_blocks):
     """[(first_edge, num_edges)] per block: block b has 2+b incoming edges (states 0..b+1)."""
     ranges, start = [], 0

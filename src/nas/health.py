@@ -13,14 +13,14 @@ What the trainer records (``GradientMoments``; docs/search_decisions.md):
 * per architecture step: the data loss's gradient of alpha (edges, ops) and of beta (L, 4, 3) on
   that step's batch of half B, before weight decay, any regulariser and Adam (a deterministic
   term has no spread and would count as evidence), added with
-  ``alpha_moments.add(grad)`` / ``beta_moments.add(grad)``: a step count and, per logit, the sum
-  and the sum of squares, since the first architecture step (not reset per epoch);
-* per epoch, into arch_history.npz: each moments' ``count``, ``total``, ``total_sq`` (the
+  ``alpha_moments.add(grad)`` / ``beta_moments.add(grad)``: a step count, the sum and the sum of
+  outer products of the flattened gradients, since the first architecture step (not reset per
+  epoch): a decision's per-step vote is a linear function of the gradient, so its mean and its
+  step-to-step variance follow exactly (a one-sample z test of the votes; the logits' gradients
+  are strongly correlated through the softmax, so per-logit spreads alone would overstate it);
+* per epoch, into arch_history.npz: each moments' ``count``, ``total``, ``total_outer`` (the
   verdict can be recomputed from the file), and the figures of ``epoch_figures`` (the alpha and
   beta the architecture steps started from are the reference of "since the start").
-
-No cross-products are recorded, so a decision's per-step spread is bounded by the sum of its
-logits' spreads (Minkowski): conservative, never optimistic.
 """
 import dataclasses
 from statistics import NormalDist
@@ -39,31 +39,38 @@ DECIDED, NOT_DETERMINED = "decided", "not determined by the data"
 
 @dataclasses.dataclass
 class GradientMoments:
-    """Running count, sum and sum of squares of per-step gradients, per logit."""
+    """Running count, sum (gradient shape) and sum of outer products (size x size, flattened
+    gradients) of per-step gradients."""
 
     count: int
     total: np.ndarray
-    total_sq: np.ndarray
+    total_outer: np.ndarray
 
     @classmethod
     def zeros(cls, shape):
-        return cls(0, np.zeros(shape), np.zeros(shape))
+        size = int(np.prod(shape))
+        return cls(0, np.zeros(shape), np.zeros((size, size)))
 
     def add(self, grad):
         grad = np.asarray(grad, dtype=np.float64)
         self.count += 1
         self.total = self.total + grad
-        self.total_sq = self.total_sq + grad ** 2
+        self.total_outer = self.total_outer + np.outer(grad, grad)
 
     def mean(self):
         return self.total / max(self.count, 1)
 
-    def std(self):
-        """Per-step standard deviation (n - 1 in the denominator; 0 for fewer than 2 steps)."""
+    def covariance(self):
+        """Per-step covariance of the flattened gradients (n - 1 in the denominator; 0 for fewer
+        than 2 steps)."""
         if self.count < 2:
-            return np.zeros_like(self.total)
-        spread = self.total_sq - self.total ** 2 / self.count
-        return np.sqrt(np.maximum(spread, 0.0) / (self.count - 1))
+            return np.zeros_like(self.total_outer)
+        total = self.total.ravel()
+        return (self.total_outer - np.outer(total, total) / self.count) / (self.count - 1)
+
+    def std(self):
+        """Per-step standard deviation of each logit's gradient."""
+        return np.sqrt(np.maximum(np.diag(self.covariance()), 0.0)).reshape(np.shape(self.total))
 
 
 def architecture_change(alphas0, alphas, betas0, betas):
@@ -118,8 +125,10 @@ def parameter_free_ops(alphas):
 def _z(weights, moments):
     """z of the descent along ``weights`` (a direction in logit space that favours the decision):
     mean per-step vote -weights . grad over its standard error."""
-    error = np.abs(weights).ravel() @ moments.std().ravel() / np.sqrt(max(moments.count, 1))
-    effect = -weights.ravel() @ moments.mean().ravel()
+    weights = np.ravel(weights)
+    variance = max(float(weights @ moments.covariance() @ weights), 0.0)
+    error = np.sqrt(variance / max(moments.count, 1))
+    effect = -weights @ moments.mean().ravel()
     if error == 0:
         return float(np.sign(effect) * np.inf) if effect else 0.0
     return float(effect / error)

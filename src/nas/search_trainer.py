@@ -58,7 +58,7 @@ HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy
 # stream + "_" + field.
 EVIDENCE_STREAMS = ("alpha", "beta")
 EVAL_BATCHES_PER_CALL = 8  # training batches per supernet call when scoring (SearchTrainer.eval_batch)
-EVIDENCE_FIELDS = ("count", "total", "total_sq")
+EVIDENCE_FIELDS = ("count", "total", "total_outer")
 FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
                "parameter_free_ops")
 
@@ -403,16 +403,22 @@ def legacy_stem_head_name(name):
 
 def read_evidence(params, remove=False):
     """{stream: GradientMoments} of a search checkpoint's parameters, None for a checkpoint written
-    before they were recorded; ``remove``: take the entries out of ``params``."""
+    before they were recorded (or before their outer products were); ``remove``: take every
+    evidence entry out of ``params``."""
     names = {stream: [evidence_entry(stream, field) for field in EVIDENCE_FIELDS]
              for stream in EVIDENCE_STREAMS}
-    if not all(name in params for stream_names in names.values() for name in stream_names):
-        return None
+    complete = all(name in params for stream_names in names.values() for name in stream_names)
     take = params.pop if remove else params.get
+    if remove:
+        for stale in [name for name in params if name.startswith("arch_evidence/")
+                      and not any(name in stream_names for stream_names in names.values())]:
+            del params[stale]
+    if not complete:
+        return None
     evidence = {}
     for stream, stream_names in names.items():
-        count, total, total_sq = (take(name).asnumpy() for name in stream_names)
-        evidence[stream] = GradientMoments(int(count), total, total_sq)
+        count, total, total_outer = (take(name).asnumpy() for name in stream_names)
+        evidence[stream] = GradientMoments(int(count), total, total_outer)
     return evidence
 
 

@@ -160,6 +160,9 @@ class SearchSupernet(nn.Cell):
         last = num_layers - 1
         self.head_levels = [level for layer, level in supernet_nodes(num_layers, num_levels)
                             if layer == last]
+        # Last-layer levels whose heads are summed into the logits: all in the search; the path's
+        # last level when the supernet stands for one architecture (decode.encode_architecture).
+        self.scored_levels = tuple(self.head_levels)
         self.heads = nn.CellList([
             SearchHead(out_channels[(last, level)], head_channels, num_classes,
                        max(1, ASPP_RATE_TIMES_STRIDE // (4 * 2 ** level)), norm)
@@ -210,6 +213,8 @@ class SearchSupernet(nn.Cell):
         size = x.shape[2:]
         logits = None
         for level, head in zip(self.head_levels, self.heads):
+            if level not in self.scored_levels:
+                continue
             level_logits = resize_bilinear(head(outputs[(self.num_layers - 1, level)]), size)
             logits = level_logits if logits is None else logits + level_logits
         return logits

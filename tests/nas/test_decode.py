@@ -5,8 +5,9 @@ import numpy as np
 import pytest
 
 from src.config import SCHEMA
-from src.nas.decode import (PATH_DECODES, best_paths, decode_cell, decode_path, move_log_scores,
-                            normalize_betas, path_log_probability, path_score, uniform_random_path)
+from src.nas.decode import (PATH_DECODES, best_paths, decode_cell, decode_path, encode_architecture,
+                            move_log_scores, normalize_betas, path_log_probability, path_score,
+                            uniform_random_path)
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
               "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -259,3 +260,28 @@ def test_decode_cell_rejects_wrong_shape():
         decode_cell(np.zeros((19, 8)), PRIMITIVES)
     with pytest.raises(ValueError):
         decode_cell(np.zeros((20, 7)), PRIMITIVES)
+
+
+@pytest.mark.parametrize("num_layers,num_blocks", [(4, 2), (12, 5)])
+def test_encoded_architecture_decodes_to_itself_and_isolates_its_path(num_layers, num_blocks):
+    """encode_architecture is the decode's inverse (both path decodes), its softmaxes are one-hot,
+    and no node off the path moves into the path's next node (the supernet as that architecture)."""
+    rng = np.random.default_rng(7)
+    for _ in range(20):
+        path = uniform_random_path(num_layers, rng)
+        cell = [[int(state), str(rng.choice(PRIMITIVES[1:]))] for block in range(num_blocks)
+                for state in sorted(rng.choice(block + 2, size=2, replace=False))]
+        alphas, betas = encode_architecture(path, cell, primitives=PRIMITIVES)
+        assert decode_cell(alphas, PRIMITIVES) == cell
+        for path_decode in PATH_DECODES:
+            assert decode_path(betas, path_decode) == path
+        weights = np.exp(alphas) / np.exp(alphas).sum(axis=1, keepdims=True)
+        assert np.allclose(weights.max(axis=1), 1.0) and np.allclose(weights.sum(axis=1), 1.0)
+        probabilities = normalize_betas(betas)
+        for layer, target in enumerate(path):
+            previous = path[layer - 1] if layer else 0
+            into_target = [probabilities[layer, source, target - source + 1]
+                           for source in range(max(target - 1, 0), min(target + 2, 4))
+                           if source <= layer]
+            assert np.isclose(probabilities[layer, previous, target - previous + 1], 1.0)
+            assert np.isclose(sum(into_target), 1.0), (path, layer)

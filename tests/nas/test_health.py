@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from src.nas.decode import best_paths, decode_cell, decode_path, move_mask
-from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, op_margins,
-                            parameter_free_ops, path_margin, verdict)
+from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, op_evidence,
+                            op_margins, parameter_free_ops, path_margin, verdict)
 
 LAYERS, EDGES, OPS = 12, 20, 8
 GENOTYPE = [[0, "dil_conv_5x5"], [1, "sep_conv_3x3"], [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
@@ -116,6 +116,22 @@ def test_gradient_moments_match_numpy():
         stats.add(grad)
     np.testing.assert_allclose(stats.mean(), grads.mean(axis=0))
     np.testing.assert_allclose(stats.std(), grads.std(axis=0, ddof=1))
+    np.testing.assert_allclose(stats.covariance(), np.cov(grads.reshape(30, 12), rowvar=False), atol=1e-12)
+
+
+def test_noise_shared_by_two_ops_does_not_hide_the_difference_between_them():
+    """Softmax couples an edge's logit gradients: noise common to two ops cancels in the vote
+    between them, so a small steady difference decides (per-logit spreads alone would say z ~ 1)."""
+    rng = np.random.default_rng(0)
+    alphas = np.zeros((EDGES, OPS))
+    for row, (state, op) in enumerate(GENOTYPE):
+        alphas[STARTS[row // 2] + state, PRIMITIVES.index(op)] = 1.0
+    moments = GradientMoments.zeros(alphas.shape)
+    for _ in range(40):
+        grad = np.zeros_like(alphas) + rng.standard_normal()  # shared by every logit
+        grad -= 0.2 * (alphas > 0)  # the kept ops are favoured by a steady 0.2
+        moments.add(grad + 0.01 * rng.standard_normal(alphas.shape))
+    assert min(op_evidence(alphas, moments)) > 10
 
 
 def test_margins_and_parameter_free_count():

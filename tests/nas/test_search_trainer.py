@@ -80,7 +80,7 @@ def test_search_records_its_evidence_and_verdict(full_run):
         assert history[key].shape == (2,), key
     assert history["op_prob_margin"].shape == (2, 2) and history["alpha_change"][-1] > 0
     moments = {s: GradientMoments(int(history[s + "_count"][-1]), history[s + "_total"][-1],
-                                  history[s + "_total_sq"][-1]) for s in ("alpha", "beta")}
+                                  history[s + "_total_outer"][-1]) for s in ("alpha", "beta")}
     expected = verdict(history["alphas"][-1], history["betas"][-1], moments["alpha"], moments["beta"],
                        trainer.cfg.path_decode)
     provenance = json.loads((out / "architecture.json").read_text())["provenance"]

@@ -171,3 +171,39 @@ def test_partial_channel_k_must_divide_the_channels():
         build_search_net(False, num_classes=3, num_layers=1, filter_multiplier=4,
                          block_multiplier=1, stem_channels=2, memory_mode="partial_channel",
                          partial_channel_k=3)
+
+
+def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(pynative_mode):
+    """With encode_architecture's logits and the path's head only, the logits depend on the path's
+    nodes and not on the others (here path [0, 0, 0]: every prev-prev input lies on the path too);
+    with all heads scored (the search) they do."""
+    from src.nas.decode import encode_architecture
+    net = build_search_net(True, num_classes=3, num_layers=3, filter_multiplier=2, block_multiplier=2,
+                           stem_channels=4, seed=3)
+    net.set_train(False)
+    path = [0, 0, 0]
+    alphas, betas = encode_architecture(path, [[0, "sep_conv_3x3"], [1, "skip_connect"],
+                                               [0, "avg_pool_3x3"], [2, "dil_conv_3x3"]])
+    net.alphas.set_data(ms.Tensor(alphas.astype(np.float32)))
+    net.betas.set_data(ms.Tensor(betas.astype(np.float32)))
+    x, _ = _tiny_batch()
+
+    def logits_after_redrawing(node):
+        """Logits with the weights of ``node`` (layer, level) redrawn (restored after)."""
+        params = [p for p in net.trainable_params() if p.name.startswith("node%d_%d." % node)]
+        saved = [p.asnumpy() for p in params]
+        rng = np.random.default_rng(0)
+        for p in params:
+            p.set_data(ms.Tensor(rng.standard_normal(p.shape).astype(np.float32)))
+        logits = net(x).asnumpy()
+        for p, value in zip(params, saved):
+            p.set_data(ms.Tensor(value))
+        return logits
+
+    net.scored_levels = (path[-1],)
+    fixed = net(x).asnumpy()
+    for node in [(0, 1), (1, 1), (1, 2), (2, 1), (2, 2), (2, 3)]:  # off the path
+        np.testing.assert_allclose(logits_after_redrawing(node), fixed, rtol=1e-5, atol=1e-6, err_msg=str(node))
+    assert np.abs(logits_after_redrawing((1, 0)) - fixed).max() > 1e-3  # on the path
+    net.scored_levels = tuple(net.head_levels)
+    assert np.abs(logits_after_redrawing((2, 1)) - net(x).asnumpy()).max() > 1e-3
