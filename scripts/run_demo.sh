@@ -6,7 +6,7 @@
 #   architecture  6 evaluate  7 export MINDIR + ONNX  8 predict colour masks  9 OUTPUT_DIR/report.md
 # Settings: config/demo_search.yaml (search) and config/demo.yaml (retrain, eval, export, predict).
 # Environment (for smaller runs, e.g. the tests): DEMO_SEARCH_CONFIG, DEMO_CONFIG (other YAML files),
-# DEMO_DATA="NUM_TRAIN NUM_VAL HEIGHT WIDTH" (default "48 12 256 512"), PYTHON (default python).
+# DEMO_DATA="NUM_TRAIN NUM_VAL HEIGHT WIDTH" (default "96 12 256 512"), PYTHON (default python).
 set -euo pipefail
 case "${1:-}" in -h|--help) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;; esac
 ROOT="$(cd "$(dirname "$0")/.." && pwd)"
@@ -14,7 +14,7 @@ OUT="$(mkdir -p "${1:-demo_output}" && cd "${1:-demo_output}" && pwd)"
 PY="${PYTHON:-python}"
 SEARCH_CONFIG="${DEMO_SEARCH_CONFIG:-$ROOT/config/demo_search.yaml}"
 CONFIG="${DEMO_CONFIG:-$ROOT/config/demo.yaml}"
-read -r NUM_TRAIN NUM_VAL HEIGHT WIDTH <<< "${DEMO_DATA:-48 12 256 512}"
+read -r NUM_TRAIN NUM_VAL HEIGHT WIDTH <<< "${DEMO_DATA:-96 12 256 512}"
 ARCH="$OUT/arch/architecture.json"
 cd "$ROOT"
 

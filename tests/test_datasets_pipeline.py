@@ -90,7 +90,7 @@ def test_own_data_search_retrain_export_predict(tmp_path):
         ok("build_mindrecord.py", "--dataset", "custom", "--data_path", str(root), "--output_path", str(data),
            "--split", split, "--num_workers", "1")
     ok("search.py", "--config_path", "config/demo_search.yaml", "--dataset", "custom", "--mode", "pynative",
-       "--epochs", "1", "--arch_start_epoch", "0", "--crop_size", "33", "--num_layers", "2", "--filter_multiplier",
+       "--epochs", "1", "--arch_start_epoch", "0", "--batch_size", "2", "--crop_size", "33", "--num_layers", "2", "--filter_multiplier",
        "2", "--stem_channels", "8", "--data_path", str(data), "--output_path", str(tmp_path / "search"))
     arch = tmp_path / "search" / "architecture.json"
     ckpt = _train("custom", data, tmp_path / "train", "--arch_path", str(arch))

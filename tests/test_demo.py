@@ -17,7 +17,7 @@ NUM_TRAIN, NUM_VAL, HEIGHT, WIDTH = 16, 4, 64, 128
 STAGES = 9
 # Smaller than config/demo*.yaml, same keys: a 2-layer search, then the found network retrained.
 SEARCH_OVERRIDES = dict(num_layers=2, filter_multiplier=2, block_multiplier=1, stem_channels=8,
-                        crop_size=33, epochs=2, arch_start_epoch=1, log_interval=8)
+                        crop_size=33, batch_size=2, epochs=2, arch_start_epoch=1, log_interval=8)
 TRAIN_OVERRIDES = dict(filter_multiplier=4, crop_size=65, epochs=30, log_interval=40)
 FAR_ABOVE_CHANCE = 4  # times the mIoU of always predicting the most frequent class
 

@@ -16,7 +16,7 @@ import mindspore as ms
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["--config_path", os.path.join(ROOT, "config", "demo_search.yaml"), "--epochs", "2",
-        "--arch_start_epoch", "1", "--crop_size", "33", "--num_layers", "2", "--log_interval", "1"]
+        "--arch_start_epoch", "1", "--batch_size", "2", "--crop_size", "33", "--num_layers", "2", "--log_interval", "1"]
 KILL_VAR = "AUTODEEPLAB_TEST_KILL_AT"
 
 

@@ -41,11 +41,7 @@ def move_mask(num_layers, num_levels=NUM_LEVELS):
 def uniform_random_path(num_layers, rng, num_levels=NUM_LEVELS):
     """A network path drawn uniformly from all valid paths (the chance baseline of a search): each
     level is drawn in proportion to the number of valid paths that continue from it."""
-    counts = [np.ones(num_levels)]  # counts[-1][s]: valid paths from level s at the last layer
-    for _ in range(num_layers - 1):
-        after = counts[-1]
-        counts.append(np.array([after[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
-    counts.reverse()  # counts[l][s]: valid paths from level s at layer l to the last layer
+    _, counts = valid_path_counts(num_layers, num_levels)  # counts[l][s]: paths from s at l to the end
     path, level = [], 0  # the stem is at level 0
     for layer in range(num_layers):
         options = np.arange(max(level - 1, 0), min(level + 2, num_levels))
@@ -53,6 +49,33 @@ def uniform_random_path(num_layers, rng, num_levels=NUM_LEVELS):
         level = int(rng.choice(options, p=weights / weights.sum()))
         path.append(level)
     return path
+
+
+def valid_path_counts(num_layers, num_levels=NUM_LEVELS):
+    """(from_stem, to_end): from_stem[l][s] valid path prefixes from the stem ending at level s of
+    layer l; to_end[l][s] valid continuations from level s at layer l to the last layer."""
+    from_stem = [np.array([1.0, 1.0] + [0.0] * (num_levels - 2))]
+    for _ in range(num_layers - 1):
+        before = from_stem[-1]
+        from_stem.append(np.array([before[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
+    to_end = [np.ones(num_levels)]
+    for _ in range(num_layers - 1):
+        after = to_end[-1]
+        to_end.append(np.array([after[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
+    return np.array(from_stem), np.array(to_end[::-1])
+
+
+def uniform_move_frequencies(num_layers, num_levels=NUM_LEVELS):
+    """(L, levels, 3): the fraction of all valid paths that take each move (the move layout of
+    ``betas``): the moves of a uniformly drawn path, on average. Also returns the path count."""
+    from_stem, to_end = valid_path_counts(num_layers, num_levels)
+    total = from_stem[-1].sum()
+    frequencies = np.zeros((num_layers, num_levels, NUM_MOVES))
+    mask = move_mask(num_layers, num_levels)
+    for layer, source, move in zip(*np.nonzero(mask)):
+        reaching = 1.0 if layer == 0 else from_stem[layer - 1][source]
+        frequencies[layer, source, move] = reaching * to_end[layer][source - 1 + move] / total
+    return frequencies, int(total)
 
 
 def normalize_betas(betas):

@@ -3,10 +3,14 @@
 Why not the logits alone: Adam moves every logit by about its lr per step whatever the gradient's
 sign consistency, so after n steps pure noise gives margins of order lr * sqrt(n) or more, and a
 large architecture lr makes them look confident. Evidence is the gradient itself: over n steps the
-mean per-step gradient of a decision (chosen op minus runner-up, decoded path minus runner-up
-path) against its per-step spread, a z statistic that does not depend on the lr. A decision is
-supported when z clears a Bonferroni bound over all decisions of the architecture; the
-architecture is "decided" when every decision is supported (``verdict``).
+mean per-step gradient of a decision against its per-step spread, a z statistic that does not
+depend on the lr. A decision is the decoded choice against chance: the kept op of an edge against
+the mean of the edge's other non-``none`` ops (a uniformly drawn op), the decoded path against the
+mean move of a uniformly drawn valid path. It is supported when z clears a bound that holds
+whichever candidate the search picked: Bonferroni over every candidate of every decision (7 ops
+per kept edge, every valid path). The architecture is "decided" when every decision is supported
+(``verdict``); how close the runner-up is, is the margins' business (``op_margins``,
+``path_margin``).
 
 What the trainer records (``GradientMoments``; docs/search_decisions.md):
 
@@ -27,12 +31,13 @@ from statistics import NormalDist
 
 import numpy as np
 
-from src.nas.decode import DEFAULT_PATH_DECODE, best_paths, decode_cell, edge_block_ranges, move_mask
+from src.nas.decode import (DEFAULT_PATH_DECODE, best_paths, decode_cell, decode_path, edge_block_ranges,
+                             move_mask, uniform_move_frequencies)
 
 # Op kinds of the op table (src.layers.operations.OP_TABLE) with no trainable weight: zero,
 # identity, and pools (whose BN in search is non-affine).
 PARAMETER_FREE_KINDS = ("zero", "identity", "max_pool", "avg_pool")
-SIGNIFICANCE = 0.05  # family-wise, over all decisions of one architecture (Bonferroni)
+SIGNIFICANCE = 0.05  # family-wise, over every candidate of every decision (Bonferroni)
 MIN_STEPS = 20  # fewer architecture steps: the per-step spread itself is not yet known
 DECIDED, NOT_DETERMINED = "decided", "not determined by the data"
 
@@ -135,32 +140,35 @@ def _z(weights, moments):
 
 
 def op_evidence(alphas, moments):
-    """Per kept edge: the smallest z of the chosen op against each other non-``none`` op."""
+    """Per kept edge: z of the chosen op against the mean of the edge's other non-``none`` ops."""
     alphas = np.asarray(alphas, dtype=np.float64)
     kept, _ = _kept_edges(alphas)
     evidence = []
     for edge, op in kept:
-        scores = []
-        for other in range(1, alphas.shape[1]):
-            if other != op:
-                weights = np.zeros_like(alphas)
-                weights[edge, op], weights[edge, other] = 1.0, -1.0
-                scores.append(_z(weights, moments))
-        evidence.append(min(scores))
+        others = [other for other in range(1, alphas.shape[1]) if other != op]
+        weights = np.zeros_like(alphas)
+        weights[edge, others] = -1.0 / len(others)
+        weights[edge, op] = 1.0
+        evidence.append(_z(weights, moments))
     return evidence
 
 
 def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE):
-    """z of the decoded path against the runner-up path, along the move logits: +1 on the decoded
-    path's moves, -1 on the runner-up's (shared moves cancel), as for the op choices."""
-    best, runner_up, _ = path_margin(betas, path_decode)
-    if runner_up is None:
-        return float("inf")
-    weights = np.zeros(np.shape(betas))
-    for path, sign in ((best, 1.0), (runner_up, -1.0)):
-        for layer, (source, target) in enumerate(zip([0] + path[:-1], path)):
-            weights[layer, source, target - source + 1] += sign
+    """z of the decoded path against a uniformly drawn valid path, along the move logits: +1 on the
+    decoded path's moves, minus each move's share of all valid paths."""
+    best = decode_path(betas, path_decode)
+    weights, _ = uniform_move_frequencies(*np.shape(betas)[:2])
+    weights = -weights
+    for layer, (source, target) in enumerate(zip([0] + best[:-1], best)):
+        weights[layer, source, target - source + 1] += 1.0
     return _z(weights, moments)
+
+
+def candidates(alphas, betas):
+    """How many choices the decisions were picked from: the non-``none`` ops of each kept edge and
+    the valid paths (the verdict's bound covers whichever the search picked)."""
+    kept, primitives = _kept_edges(np.asarray(alphas))
+    return len(kept) * (len(primitives) - 1) + uniform_move_frequencies(*np.shape(betas)[:2])[1]
 
 
 def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECODE):
@@ -179,21 +187,22 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
             significance=SIGNIFICANCE, min_steps=MIN_STEPS):
     """Decided, or not determined by the data with what to do.
 
-    Decisions: the op on each kept edge (against every other non-``none`` op) and the network
-    path (against the runner-up path). Each needs z >= the one-sided Bonferroni bound at
-    ``significance`` over all decisions; the architecture is decided when all are supported
-    after at least ``min_steps`` architecture steps. Which edges a block keeps is not tested.
+    Decisions: the op on each kept edge and the network path, each against chance (module
+    docstring). Each needs z >= the one-sided bound at ``significance`` Bonferroni-corrected over
+    all ``candidates``; the architecture is decided when all are supported after at least
+    ``min_steps`` architecture steps. Which edges a block keeps is not tested.
     Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps.
     """
     op_z = op_evidence(alphas, alpha_moments)
     path_z = path_evidence(betas, beta_moments, path_decode)
-    bound = NormalDist().inv_cdf(1 - significance / (len(op_z) + 1))
+    bound = NormalDist().inv_cdf(1 - significance / candidates(alphas, betas))
     steps = min(alpha_moments.count, beta_moments.count)
     weakest = min(op_z + [path_z])
     decided = steps >= min_steps and weakest >= bound
     supported = sum(z >= bound for z in op_z)
     if decided:
-        advice = "every op choice and the path are supported by the architecture gradients beyond noise"
+        advice = ("every op choice and the path beat a uniformly drawn alternative in the architecture "
+                  "gradients beyond noise")
     else:
         if steps < min_steps:
             longer = f"fewer than {min_steps} architecture steps say nothing yet"

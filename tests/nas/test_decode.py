@@ -7,7 +7,7 @@ import pytest
 from src.config import SCHEMA
 from src.nas.decode import (PATH_DECODES, best_paths, decode_cell, decode_path, encode_architecture,
                             move_log_scores, normalize_betas, path_log_probability, path_score,
-                            uniform_random_path)
+                            uniform_move_frequencies, uniform_random_path)
 
 PRIMITIVES = ["none", "max_pool_3x3", "avg_pool_3x3", "skip_connect", "sep_conv_3x3",
               "sep_conv_5x5", "dil_conv_3x3", "dil_conv_5x5"]
@@ -68,6 +68,18 @@ def test_valid_path_count_matches_trellis():
     assert len(all_valid_paths(12)) == sum(forward[-1]) == backward[0][0] + backward[0][1]
     paths = all_valid_paths(5)
     assert uniform_path_mean_level(5) == Fraction(int(paths.sum()), paths.size)
+
+
+@pytest.mark.parametrize("num_layers", [1, 4, 12])
+def test_uniform_move_frequencies_count_the_valid_paths_through_each_move(num_layers):
+    paths = all_valid_paths(num_layers)
+    expected = np.zeros((num_layers, 4, 3))
+    for path in paths:
+        for layer, (source, target) in enumerate(zip([0] + list(path[:-1]), path)):
+            expected[layer, source, target - source + 1] += 1
+    frequencies, count = uniform_move_frequencies(num_layers)
+    assert count == len(paths)
+    np.testing.assert_allclose(frequencies, expected / len(paths))
 
 
 def test_random_paths_are_drawn_uniformly_from_the_valid_ones():
