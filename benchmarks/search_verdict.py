@@ -1,9 +1,11 @@
 """Does the search's verdict tell data from noise? The same search on real and on shuffled labels.
 
-    python benchmarks/search_verdict.py --output_path DIR [--data "48 12 256 512"]
+    python benchmarks/search_verdict.py --output_path DIR [--data "96 12 256 512"]
         [--run NAME "OVERRIDES" ...]
 
-The default is the demo's search on the demo's data; the other rows of the docs' table came from
+The default is the demo's search on the demo's data; the other rows of the docs' tables came from
+    --run lr0.01 "--arch_lr 0.01", --run halfwarmup "--arch_start_epoch 5 --arch_lr 0.03", and
+    (with the search config of before 2026-12-06: batch 2, 3 epochs, arch lr 3e-3)
     --data "192 24 256 512" --run lr0.01 "--batch_size 8 --epochs 6 --arch_start_epoch 2 --arch_lr 0.01"
         --run auxskip "--batch_size 8 --epochs 6 --arch_start_epoch 2 --arch_lr 0.01 --aux_skip_weight 1"
 
@@ -81,7 +83,7 @@ def row(name, data_set, history, provenance):
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--output_path", required=True)
-    parser.add_argument("--data", default="48 12 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH of both data sets")
+    parser.add_argument("--data", default="96 12 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH of both data sets")
     parser.add_argument("--run", nargs=2, action="append", metavar=("NAME", "OVERRIDES"),
                         help="a search: its name and search.py overrides (default: %s)" % DEFAULT_RUNS)
     args = parser.parse_args(argv)
