@@ -187,8 +187,9 @@ def _verdict_lines(demo_path, history, lines):
     lines.append("\n**Search verdict: %s.** %s." % (provenance["verdict"], provenance["verdict_advice"]))
     if provenance["verdict"] != "decided":
         lines.append("The demo retrains the decoded architecture all the same, to run every stage.")
-    lines.append("\nEvidence (z of the mean architecture gradient over its step-to-step spread, "
-                 "bound %.2f, %d architecture steps): op per kept edge %s; path %s "
+    lines.append("\nEvidence against chance (z of each choice's mean architecture-gradient vote against "
+                 "a uniformly drawn alternative, over its step-to-step spread; bound %.2f over every "
+                 "candidate, %d architecture steps): op per kept edge %s; path %s "
                  "(docs/search_decisions.md)." % (
                      evidence["z_bound"], evidence["architecture_steps"],
                      ", ".join(z_text(z) for z in evidence["op_z"]), z_text(evidence["path_z"])))
