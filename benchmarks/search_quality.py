@@ -3,7 +3,7 @@ random ones of the same space, retrained identically, on generated scenes where 
 matters.
 
     python benchmarks/search_quality.py --output_path DIR [--search_seeds 0 1 2 3] [--uniform 8]
-        [--noise_seeds 3] [--train_epochs 30] [--scenes context] [--data "48 48 256 512"]
+        [--noise_seeds 3] [--train_epochs 15] [--scenes context] [--data "96 48 256 512"]
         [--search_config config/demo_search.yaml] [--search "SEARCH.PY OVERRIDES"]
 
 1. Data: ``python -m src.data.synthetic --scenes SCENES`` (seed 0) and its MindRecord files.
@@ -27,8 +27,8 @@ matters.
    searched mean at least the cost-matched mean.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
-one is read, not rerun), so an interrupted run resumes. A benchmark (about an hour on a 2-core
-CPU), not a test. Its table is in docs/search.md, Does the search beat chance?
+one is read, not rerun), so an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU
+beside other jobs), not a test. Its table is in docs/search.md, Does the search beat chance?
 """
 import argparse
 import json
@@ -222,9 +222,9 @@ def main():
     parser.add_argument("--search_seeds", type=int, nargs="+", default=[0, 1, 2, 3])
     parser.add_argument("--uniform", type=int, default=8, help="uniformly drawn architectures")
     parser.add_argument("--noise_seeds", type=int, default=3, help="retrain seeds of the first uniform one, in all")
-    parser.add_argument("--train_epochs", type=int, default=30)
+    parser.add_argument("--train_epochs", type=int, default=15)
     parser.add_argument("--scenes", default="context", help="src.data.synthetic --scenes")
-    parser.add_argument("--data", default="48 48 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH")
+    parser.add_argument("--data", default="96 48 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH")
     parser.add_argument("--search_config", default=os.path.join(ROOT, "config", "demo_search.yaml"))
     parser.add_argument("--search", default="", help="search.py overrides, e.g. \"--epochs 12\"")
     args = parser.parse_args()
