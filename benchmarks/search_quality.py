@@ -47,6 +47,7 @@ from scipy import stats  # noqa: E402  (a dependency of MindSpore)
 from src.architecture import Architecture  # noqa: E402
 from src.config import load_config  # noqa: E402
 from src.device import init_device  # noqa: E402
+from src.fileio import atomic_path  # noqa: E402
 from src.layers.operations import PRIMITIVES  # noqa: E402
 from src.nas.decode import uniform_random_path  # noqa: E402
 
@@ -116,9 +117,8 @@ class Cache:
     def get(self, key, compute):
         if key not in self.values:
             self.values[key] = compute()
-            with open(self.path + ".tmp", "w") as handle:
+            with atomic_path(self.path) as temporary, open(temporary, "w") as handle:
                 json.dump(self.values, handle, indent=1)
-            os.replace(self.path + ".tmp", self.path)
         return self.values[key]
 
 
@@ -158,14 +158,12 @@ def supernet_scores(cfg, search_dir, mindrecord, arch_paths):
     from src.data.mindrecord_writer import find_mindrecord
     from src.nas.decode import encode_architecture
     from src.nas.search_data import half_batches
-    from src.nas.search_trainer import SearchTrainer
+    from src.nas.search_trainer import SearchTrainer, latest_search_checkpoint
 
     ms.set_context(mode=ms.PYNATIVE_MODE)  # as search.py: the supernet's loop eager, its edges compiled
     heldout = find_mindrecord(mindrecord, "val")
     trainer = SearchTrainer(cfg, find_mindrecord(mindrecord, "train"), search_dir, heldout)
-    checkpoints = sorted((name for name in os.listdir(search_dir) if name.startswith("search_epoch")),
-                         key=lambda name: int(name[len("search_epoch"):-len(".ckpt")]))
-    trainer.resume(os.path.join(search_dir, checkpoints[-1]))
+    trainer.resume(latest_search_checkpoint(search_dir))
     net = trainer.net
     scores = {}
     for arch_path in arch_paths:

@@ -54,15 +54,12 @@ def uniform_random_path(num_layers, rng, num_levels=NUM_LEVELS):
 def valid_path_counts(num_layers, num_levels=NUM_LEVELS):
     """(from_stem, to_end): from_stem[l][s] valid path prefixes from the stem ending at level s of
     layer l; to_end[l][s] valid continuations from level s at layer l to the last layer."""
-    from_stem = [np.array([1.0, 1.0] + [0.0] * (num_levels - 2))]
-    for _ in range(num_layers - 1):
-        before = from_stem[-1]
-        from_stem.append(np.array([before[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
-    to_end = [np.ones(num_levels)]
-    for _ in range(num_layers - 1):
-        after = to_end[-1]
-        to_end.append(np.array([after[max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
-    return np.array(from_stem), np.array(to_end[::-1])
+    def unrolled(first):  # a level is reached from (or continues to) levels s-1, s, s+1
+        counts = [first]
+        for _ in range(num_layers - 1):
+            counts.append(np.array([counts[-1][max(s - 1, 0):s + 2].sum() for s in range(num_levels)]))
+        return np.array(counts)
+    return unrolled(np.array([1.0, 1.0] + [0.0] * (num_levels - 2))), unrolled(np.ones(num_levels))[::-1]
 
 
 def uniform_move_frequencies(num_layers, num_levels=NUM_LEVELS):
@@ -172,12 +169,12 @@ def encode_architecture(path, cell, num_levels=NUM_LEVELS, confidence=30.0, prim
     ``SearchSupernet.scored_levels``)."""
     if primitives is None:
         from src.layers.operations import PRIMITIVES as primitives
-    num_blocks = len(cell) // 2
-    alphas = np.full((num_cell_edges(num_blocks), len(primitives)), -confidence)
-    for start, count in edge_block_ranges(num_blocks):
+    blocks = edge_block_ranges(len(cell) // 2)
+    alphas = np.full((num_cell_edges(len(blocks)), len(primitives)), -confidence)
+    for start, count in blocks:
         alphas[start:start + count, 0] = confidence
     for row, (state, op) in enumerate(cell):
-        edge = edge_block_ranges(num_blocks)[row // 2][0] + state
+        edge = blocks[row // 2][0] + state
         alphas[edge] = -confidence
         alphas[edge, primitives.index(op)] = confidence
     betas = np.full((len(path), num_levels, NUM_MOVES), -confidence)

@@ -501,12 +501,17 @@ def heldout_mindrecord(data_path):
         return None
 
 
-def last_good_checkpoint_note(output_dir):
-    """What an interrupted search leaves: its newest complete checkpoint and how to continue."""
+def latest_search_checkpoint(output_dir):
+    """The newest complete search_epoch<N>.ckpt in ``output_dir``, or None."""
     epochs = sorted(int(name[len("search_epoch"):-len(".ckpt")]) for name in os.listdir(output_dir)
                     if name.startswith("search_epoch") and name.endswith(".ckpt")
                     and name[len("search_epoch"):-len(".ckpt")].isdigit())
-    if not epochs:
+    return os.path.join(output_dir, "search_epoch%d.ckpt" % epochs[-1]) if epochs else None
+
+
+def last_good_checkpoint_note(output_dir):
+    """What an interrupted search leaves: its newest complete checkpoint and how to continue."""
+    path = latest_search_checkpoint(output_dir)
+    if path is None:
         return "no search checkpoint written yet"
-    path = os.path.join(output_dir, "search_epoch%d.ckpt" % epochs[-1])
     return "last good checkpoint %s; continue with --resume %s" % (path, path)
