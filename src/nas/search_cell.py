@@ -99,7 +99,11 @@ def sep_conv(x, depthwise, pointwise, runs, eps):
 def search_op(x, kind, kernel, dilation, weights, runs, eps):
     """One op of the table at stride 1 on (N, R*C, H, W), ``weights`` its edge's stacked weights."""
     if kind == "max_pool":
-        return batch_norm(ops.max_pool2d(x, kernel, stride=1, padding=kernel // 2), eps)
+        # MaxPool "SAME" (padding left out of the max, as the retrain's Pool), not
+        # ops.max_pool2d: the latter's argmax gradient on CPU grows faster than the input, 7.6 s
+        # against 0.07 s per forward + backward at (2, 80, 81, 81), paper size's level 0, for
+        # the same values and gradients (docs/search_step.md).
+        return batch_norm(ops.MaxPool(kernel_size=kernel, strides=1, pad_mode="SAME")(x), eps)
     if kind == "avg_pool":
         return batch_norm(ops.avg_pool2d(x, kernel, stride=1, padding=kernel // 2,
                                          count_include_pad=False), eps)

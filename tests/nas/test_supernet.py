@@ -7,10 +7,10 @@ from conftest import build_search_net, default_norm
 from mindspore import ops
 
 from src.errors import UserError
-from src.layers.operations import make_op
+from src.layers.operations import OP_TABLE, make_op
 from src.nas import supernet
 from src.layers.conv import draw_conv_weight
-from src.nas.search_cell import (batch_norm, edge_forward, mixed_op, node_forward, relu_conv_bn,
+from src.nas.search_cell import (edge_forward, mixed_op, node_forward, relu_conv_bn, search_op,
                                  sep_conv, state_terms)
 from src.nas.supernet import incoming_levels, prev_prev_key, supernet_nodes
 
@@ -56,10 +56,9 @@ def test_functional_ops_equal_op_table(name):
     elif name.startswith("dil"):
         w = np.concatenate([c.conv.weight.asnumpy() for c in cells])
         got = relu_conv_bn(xt, ms.Tensor(w), eps, dilation=2, groups=runs)
-    elif name.startswith("max"):
-        got = batch_norm(ops.max_pool2d(xt, 3, stride=1, padding=1), eps)
     else:
-        got = batch_norm(ops.avg_pool2d(xt, 3, stride=1, padding=1, count_include_pad=False), eps)
+        kind, kernel, dilation = OP_TABLE[name]
+        got = search_op(xt, kind, kernel, dilation, (), runs, eps)
     np.testing.assert_allclose(got.asnumpy(), expected, rtol=1e-4, atol=1e-4)
 
 
