@@ -47,8 +47,13 @@ SEARCH_KEPT_PER_STATE = 7.7      # floats kept per element of a node's states
 RECOMPUTE_KEPT_PER_PARAMETER = 4.8  # recompute: floats kept per supernet parameter
 RECOMPUTE_KEPT_NODES = 2.7       # recompute: the largest node's activations, this many times
 TRAIN_KEPT_PER_FEATURE = 2.55    # floats kept per element of a cell output
-SEARCH_SECONDS_PER_MIXED = 4.9e-6  # one iteration (weight + architecture step), per element
-SEARCH_SECONDS_PER_STATE = 1.7e-6
+# One search iteration (weight + architecture step): kernels per element, plus the dispatch of
+# each compiled node piece (node_forward's calls, forward and backward of both steps). Fitted
+# 2026-12-06 on benchmarks/search_step.py at demo size, 4 layers B 5 crop 129 and paper size
+# (2.8, 11.7 and 117.7 s; the fit gives 2.8, 11.8, 117.2 s).
+SEARCH_SECONDS_PER_MIXED = 7.5e-7
+SEARCH_SECONDS_PER_STATE = 2.6e-7
+SEARCH_SECONDS_PER_CALL = 0.020
 TRAIN_SECONDS_PER_GFLOP = 0.0083  # forward + backward + update
 SEARCH_ONLY_KEYS = tuple(name for name, key in SCHEMA.items() if key.stages == (SEARCH,))
 
@@ -56,8 +61,10 @@ SEARCH_ONLY_KEYS = tuple(name for name, key in SCHEMA.items() if key.stages == (
 def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     """Element counts of the supernet's feature maps for one batch: ``mixed`` (inputs of the mixed
     ops, C/k channels per move), ``state`` (node inputs, block states and outputs; the stem),
-    ``largest_node`` (the kept floats of the largest single node, for recompute) and
-    ``edge_shapes`` (the distinct (level, moves) of the nodes: one compiled edge graph each)."""
+    ``largest_node`` (the kept floats of the largest single node, for recompute),
+    ``edge_shapes`` (the distinct (level, moves) of the nodes: one compiled edge graph each) and
+    ``calls`` (compiled pieces called per forward pass: each node's inputs, states that feed
+    edges, edges and output)."""
     from src.layers.conv import downsampled_size
     from src.nas.decode import num_cell_edges
     from src.nas.supernet import incoming_levels, level_sizes, supernet_nodes
@@ -69,7 +76,7 @@ def search_feature_counts(cfg, memory_mode=None, partial_k=None):
     quarter = downsampled_size(half)
     sizes = level_sizes((quarter, quarter), 4)
     counts = {"mixed": 0, "state": 3 * cfg.batch_size * cfg.stem_channels * half * half,
-              "largest_node": 0, "edge_shapes": set()}
+              "largest_node": 0, "edge_shapes": set(), "calls": 0}
     for layer, level in supernet_nodes(cfg.num_layers, 4):
         runs = len(incoming_levels(layer, level, 4))
         channels = cfg.filter_multiplier * 2 ** level
@@ -82,6 +89,7 @@ def search_feature_counts(cfg, memory_mode=None, partial_k=None):
         counts["largest_node"] = max(counts["largest_node"], SEARCH_KEPT_PER_MIXED * mixed
                                      + SEARCH_KEPT_PER_STATE * state)
         counts["edge_shapes"].add((level, runs))
+        counts["calls"] += 2 + (blocks + 1) + edges
     return counts
 
 
@@ -118,8 +126,8 @@ def search_estimate(cfg, memory_mode=None, partial_k=None):
              "graphs and pools": SEARCH_POOLS_GB
                                  + SEARCH_GB_PER_EDGE_SHAPE * len(counts["edge_shapes"]),
              "activations": kept * FLOAT_BYTES / GB}
-    seconds = (SEARCH_SECONDS_PER_MIXED * counts["mixed"]
-               + SEARCH_SECONDS_PER_STATE * counts["state"])
+    seconds = (SEARCH_SECONDS_PER_MIXED * counts["mixed"] + SEARCH_SECONDS_PER_STATE * counts["state"]
+               + SEARCH_SECONDS_PER_CALL * counts["calls"])
     if memory_mode == "recompute":
         seconds *= 4 / 3  # one more forward pass per step
     return parts, seconds

@@ -22,6 +22,8 @@ def test_feature_counts_of_one_layer_by_hand():
     assert counts["mixed"] == 2 * 4 * level0 + 2 * 8 * level1
     assert counts["state"] == 3 * 2 * 2 * 17 * 17 + 3 * 4 * level0 + 3 * 8 * level1
     assert counts["edge_shapes"] == {(0, 1), (1, 1)}
+    # Per node: its inputs, 2 states feeding edges (prev-prev, prev), 2 edges, its output.
+    assert counts["calls"] == 2 * (1 + 2 + 2 + 1)
 
 
 def test_partial_channel_sends_a_kth_of_the_channels_through_the_mixed_ops():
