@@ -240,6 +240,10 @@ SCHEMA = {
                          "kept through the weight-only epochs, then falling linearly to 0 at the last "
                          "architecture step (against the skip-connect collapse; 0: the paper's supernet)",
                          {"minimum": 0.0}),
+        alpha_logsumexp_weight=("float", 0.0, "beta-DARTS' Beta-Decay: the architecture step's loss adds this "
+                                "weight x the mean over edges of logsumexp(alpha), rising linearly to it at the "
+                                "last architecture step (flattens the op weights against the skip-connect "
+                                "collapse; 0: the paper's search)", {"minimum": 0.0}),
     ),
 }
 

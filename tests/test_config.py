@@ -149,6 +149,7 @@ BAD_VALUES = [
     ("memory_mode", "all", "must be one of none, recompute, partial_channel"),
     ("partial_channel_k", "0", "must be >= 1"),
     ("aux_skip_weight", "-0.5", "must be >= 0"),
+    ("alpha_logsumexp_weight", "-1", "must be >= 0"),
     ("eval_interval", "-1", "must be >= 0"),
     ("dataset", "coco", "must be one of cityscapes, voc, ade20k, custom"),
     ("classes_path", "", "an empty path is not a folder or file"),

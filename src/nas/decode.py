@@ -11,18 +11,10 @@ Conventions (README, Decode):
 """
 import numpy as np
 
+from src.numeric import softmax
+
 NUM_LEVELS = 4
 NUM_MOVES = 3
-
-
-def _softmax(logits, mask):
-    """Softmax along the last axis over the entries where ``mask`` is true; others are 0."""
-    masked = np.where(mask, logits, -np.inf)
-    peak = masked.max(axis=-1, keepdims=True)
-    peak = np.where(np.isfinite(peak), peak, 0.0)
-    exp = np.where(mask, np.exp(masked - peak), 0.0)
-    total = exp.sum(axis=-1, keepdims=True)
-    return np.divide(exp, total, out=np.zeros_like(exp), where=total > 0)
 
 
 def move_mask(num_layers, num_levels=NUM_LEVELS):
@@ -84,7 +76,7 @@ def normalize_betas(betas):
     betas = np.asarray(betas, dtype=np.float64)
     if betas.ndim != 3 or betas.shape[2] != NUM_MOVES:
         raise ValueError(f"betas must have shape (layers, levels, 3), got {betas.shape}")
-    return _softmax(betas, move_mask(betas.shape[0], betas.shape[1]))
+    return softmax(betas, mask=move_mask(betas.shape[0], betas.shape[1]))
 
 
 # How a move is scored in the path decode (the architecture file records the name used).
@@ -221,7 +213,7 @@ def decode_cell(alphas, primitives=None):
         raise ValueError(f"alphas must have shape (edges, {len(primitives)}), got {alphas.shape}")
     if primitives[0] != "none":
         raise ValueError(f"primitives[0] must be 'none', got {primitives[0]!r}")
-    weights = _softmax(alphas, np.ones_like(alphas, dtype=bool))[:, 1:]
+    weights = softmax(alphas)[:, 1:]
     num_blocks = 0
     while num_cell_edges(num_blocks + 1) <= alphas.shape[0]:
         num_blocks += 1

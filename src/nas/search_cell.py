@@ -231,6 +231,7 @@ def node_forward(node_ops, prev_prev, alpha_weights, beta_weights, size, num_blo
     # One unstack per weight: its backward is one stack of the edges' gradients, where indexing
     # each edge would add a zero-filled copy of the whole stacked weight per edge.
     edge_weights = list(zip(*[ops.unstack(stacked, axis=0) for stacked in tensors[:num_edge_w]]))
+    edge_alphas = ops.unstack(alpha_weights, axis=0)  # likewise: a PyNative getitem costs ~1.5 ms
     runs = len(tensors[num_edge_w + 1:]) // 2
     states = list(node_ops.inputs(prev_prev, size, eps, *tensors[num_edge_w:]))
     shared = []  # per state, its state_terms
@@ -240,7 +241,7 @@ def node_forward(node_ops, prev_prev, alpha_weights, beta_weights, size, num_blo
             if state == len(shared):
                 shared.append(node_ops.state(states[state], runs, partial_k, eps))
             edge = start + state
-            out = node_ops.edge(alpha_weights[edge], runs, partial_k, eps, *shared[state],
+            out = node_ops.edge(edge_alphas[edge], runs, partial_k, eps, *shared[state],
                                 *edge_weights[edge])
             block = out if block is None else block + out
         states.append(block)

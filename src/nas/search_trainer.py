@@ -44,6 +44,7 @@ from src.nas.decode import DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decod
 from src.nas.health import GradientMoments, epoch_figures, verdict
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import build_supernet
+from src.numeric import softmax
 from src.train.checkpoint import write_checkpoint_atomic
 from src.train.loss import CrossEntropyLoss
 from src.train.lr import cosine_schedule
@@ -135,11 +136,18 @@ class Architect:
     def reset_health(self):
         self.steps, self.alpha_norms, self.beta_norms = 0, [], []
 
-    def step(self, arch_grads):
+    def step(self, arch_grads, logsumexp_weight=0.0):
         """Adam on alpha/beta with the data loss's gradients, which are also the verdict's evidence
-        (before Adam's weight decay: a deterministic term would count as signal)."""
+        (before Adam's weight decay and the Beta-Decay term: a deterministic term would count as
+        signal). ``logsumexp_weight`` > 0 adds beta-DARTS' Beta-Decay, the gradient of
+        weight x mean over edges of logsumexp(alpha): weight x softmax(alpha) / edges."""
         alpha_grad, beta_grad = (grad.asnumpy() for grad in arch_grads)
-        self.optimizer(tuple(arch_grads))
+        applied = tuple(arch_grads)
+        if logsumexp_weight:
+            alphas = self.net.alphas.asnumpy()
+            applied = (ms.Tensor(alpha_grad + logsumexp_weight * softmax(alphas) / len(alphas)),
+                       applied[1])
+        self.optimizer(applied)
         self.steps += 1
         self.alpha_norms.append(float(np.linalg.norm(alpha_grad)))
         self.beta_norms.append(float(np.linalg.norm(beta_grad)))
@@ -157,12 +165,11 @@ class Architect:
         normalised beta per node (its existing moves). Raises ``FrozenArchitectureError`` when
         steps ran and every architecture gradient was exactly zero."""
         alphas, betas = self.net.alphas.asnumpy(), self.net.betas.asnumpy()
-        exp = np.exp(alphas - alphas.max(axis=-1, keepdims=True))
         mask = move_mask(*betas.shape[:2])
         health = {"arch_steps": self.steps,
                   "alpha_grad_norm": float(np.mean(self.alpha_norms)) if self.steps else 0.0,
                   "beta_grad_norm": float(np.mean(self.beta_norms)) if self.steps else 0.0,
-                  "alpha_entropy": mean_entropy(exp / exp.sum(axis=-1, keepdims=True)),
+                  "alpha_entropy": mean_entropy(softmax(alphas)),
                   "beta_entropy": mean_entropy(normalize_betas(betas), mask),
                   **epoch_figures(self.start[0], alphas, self.start[1], betas, self.path_decode)}
         if self.steps and not any(self.alpha_norms) and not any(self.beta_norms):
@@ -208,9 +215,9 @@ class SearchTrainer:
         self.weight_optimizer(grads[:len(self.weights)])
         return float(loss.asnumpy())
 
-    def arch_step(self, image, label):
+    def arch_step(self, image, label, logsumexp_weight=0.0):
         loss, grads = self.grad(ms.Tensor(image), ms.Tensor(label))
-        self.architect.step(grads[len(self.weights):])
+        self.architect.step(grads[len(self.weights):], logsumexp_weight)
         return float(loss.asnumpy())
 
     def batches(self, epoch, half, shuffle=True):
@@ -228,7 +235,8 @@ class SearchTrainer:
             started = time.time()
             self.net.aux_skip_weight = self.aux_skip_weight(epoch, step)
             loss = self.weight_step(image, label)
-            arch_loss = self.arch_step(*next(arch_batches)) if search_arch else float("nan")
+            arch_loss = (self.arch_step(*next(arch_batches), self.alpha_logsumexp_weight(epoch, step))
+                         if search_arch else float("nan"))
             losses.append(loss)
             reclaim_signals()  # MindSpore's runtime replaces the SIGINT handler during a step
             if (step + 1) % self.cfg.log_interval == 0 or step + 1 == self.steps_per_epoch:
@@ -238,14 +246,26 @@ class SearchTrainer:
                 break
         return float(np.mean(losses))
 
+    def arch_steps_done(self, epoch, step):
+        """(architecture steps before this one, all of the run's), or None before the first."""
+        start, total = self.cfg.arch_start_epoch, self.cfg.epochs
+        if epoch < start or total <= start:
+            return None
+        return (epoch - start) * self.steps_per_epoch + step, (total - start) * self.steps_per_epoch
+
     def aux_skip_weight(self, epoch, step):
         """DARTS-' auxiliary skip weight at a step: ``aux_skip_weight`` through the weight-only
         epochs, then falling linearly to 0 at the last architecture step (0: the paper's supernet)."""
-        start, total = self.cfg.arch_start_epoch, self.cfg.epochs
-        if epoch < start or total <= start:
+        progress = self.arch_steps_done(epoch, step)
+        if progress is None:
             return self.cfg.aux_skip_weight
-        done = (epoch - start) * self.steps_per_epoch + step
-        return self.cfg.aux_skip_weight * (1.0 - done / ((total - start) * self.steps_per_epoch))
+        return self.cfg.aux_skip_weight * (1.0 - progress[0] / progress[1])
+
+    def alpha_logsumexp_weight(self, epoch, step):
+        """beta-DARTS' Beta-Decay weight of this architecture step: rising linearly from
+        ``alpha_logsumexp_weight`` / steps at the first to ``alpha_logsumexp_weight`` at the last."""
+        progress = self.arch_steps_done(epoch, step)
+        return 0.0 if progress is None else self.cfg.alpha_logsumexp_weight * (progress[0] + 1) / progress[1]
 
     @property
     def eval_batch(self):

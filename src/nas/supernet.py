@@ -198,18 +198,21 @@ class SearchSupernet(nn.Cell):
         alpha_weights = ops.softmax(self.alphas, axis=-1)
         if self.aux_skip_weight:
             alpha_weights = alpha_weights + self.aux_skip_weight * self.skip_column
-        move_probs = ops.gather_nd(self.normalized_betas(), self.move_index)
+        # One split, not a slice per node: each PyNative op costs its dispatch (docs/search_step.md).
+        node_move_probs = ops.split(ops.gather_nd(self.normalized_betas(), self.move_index),
+                                    [len(sources) for _, _, sources, _ in self.nodes])
         outputs = {"stem1": stem1, "stem2": stem2}
-        first_move = 0
-        for layer, level, sources, pp_key in self.nodes:
+        num_edge_w = len(EDGE_WEIGHT_NAMES)
+        for (layer, level, sources, pp_key), move_probs in zip(self.nodes, node_move_probs):
             weights = self.node_weights[(layer, level)]
-            tensors = [w * 1 for w in weights[:-len(sources)]]
+            # The stacked edge weights reach the compiled functions unstacked (node_forward); the
+            # weights passed to them directly go as tensors (w * 1), not Parameters.
+            tensors = list(weights[:num_edge_w]) + [weights[num_edge_w] * 1]
             for source, transition_w in zip(sources, weights[-len(sources):]):
                 tensors += [outputs["stem2" if layer == 0 else (layer - 1, source)], transition_w * 1]
             outputs[(layer, level)] = self.node_forward(
-                outputs[pp_key], alpha_weights, move_probs[first_move:first_move + len(sources)],
-                sizes[level], self.block_multiplier, self.partial_k, self.bn_eps, *tensors)
-            first_move += len(sources)
+                outputs[pp_key], alpha_weights, move_probs, sizes[level], self.block_multiplier,
+                self.partial_k, self.bn_eps, *tensors)
         size = x.shape[2:]
         logits = None
         for level, head in zip(self.head_levels, self.heads):

@@ -100,6 +100,35 @@ def test_aux_skip_weight_holds_through_warm_up_then_falls_to_zero(demo_mindrecor
     assert paper.aux_skip_weight(0, 0) == 0.0
 
 
+def test_alpha_logsumexp_weight_rises_to_its_value_at_the_last_architecture_step(demo_mindrecord_dir, tmp_path):
+    trainer = make_trainer(demo_mindrecord_dir, tmp_path, epochs=4, arch_start_epoch=2,
+                           alpha_logsumexp_weight=2.0)
+    steps, last = 2 * trainer.steps_per_epoch, trainer.steps_per_epoch - 1
+    assert trainer.alpha_logsumexp_weight(1, last) == 0.0  # weight-only epochs: no architecture step
+    assert trainer.alpha_logsumexp_weight(2, 0) == pytest.approx(2.0 / steps)
+    assert trainer.alpha_logsumexp_weight(3, last) == pytest.approx(2.0)
+
+
+def test_beta_decay_adds_the_logsumexp_gradient_to_the_applied_step_not_to_the_evidence(demo_mindrecord_dir,
+                                                                                      tmp_path):
+    trainer = make_trainer(demo_mindrecord_dir, tmp_path)
+    architect = trainer.architect
+    rng = np.random.default_rng(1)
+    alphas = rng.standard_normal(trainer.net.alphas.shape).astype(np.float32)
+    trainer.net.alphas.set_data(ms.Tensor(alphas))
+    data_grads = (ms.Tensor(rng.standard_normal(alphas.shape).astype(np.float32)),
+                  ms.Tensor(rng.standard_normal(trainer.net.betas.shape).astype(np.float32)))
+    applied = []
+    architect.optimizer = applied.append
+    architect.step(data_grads, logsumexp_weight=3.0)
+    # d/d alpha of 3 * mean_e logsumexp(alpha_e) = 3 * softmax(alpha_e) / edges
+    exp = np.exp(alphas - alphas.max(axis=1, keepdims=True))
+    expected = data_grads[0].asnumpy() + 3.0 * exp / exp.sum(axis=1, keepdims=True) / len(alphas)
+    np.testing.assert_allclose(applied[0][0].asnumpy(), expected, rtol=1e-5, atol=1e-7)
+    np.testing.assert_array_equal(applied[0][1].asnumpy(), data_grads[1].asnumpy())
+    np.testing.assert_array_equal(architect.evidence["alpha"].total, data_grads[0].asnumpy())
+
+
 def test_resume_continues_identically(full_run, demo_mindrecord_dir, tmp_path):
     # 1 epoch + resume 1 epoch (from the run's own epoch-1 checkpoint) == 2 epochs in one go.
     trainer, _, out = full_run
