@@ -4,7 +4,8 @@
         [--run NAME "OVERRIDES" ...]
 
 The default is the demo's search on the demo's data; the other rows of the docs' tables came from
-    --run lr0.01 "--arch_lr 0.01", --run halfwarmup "--arch_start_epoch 5 --arch_lr 0.03", and
+    --run lr0.01 "--arch_lr 0.01", --run halfwarmup "--arch_start_epoch 5 --arch_lr 0.03",
+    --run bd1 "--alpha_logsumexp_weight 1" --run bd0.1 "--alpha_logsumexp_weight 0.1", and
     (with the search config of before 2026-12-06: batch 2, 3 epochs, arch lr 3e-3)
     --data "192 24 256 512" --run lr0.01 "--batch_size 8 --epochs 6 --arch_start_epoch 2 --arch_lr 0.01"
         --run auxskip "--batch_size 8 --epochs 6 --arch_start_epoch 2 --arch_lr 0.01 --aux_skip_weight 1"
