@@ -24,6 +24,7 @@ augmentation are functions of (seed, half, epoch), so no RNG state is needed). A
 architecture steps whose architecture gradients are all exactly zero stops the search
 (``FrozenArchitectureError``).
 """
+import itertools
 import json
 import logging
 import os
@@ -274,29 +275,47 @@ class SearchTrainer:
         calls of one shape (compiled once) instead of one call per training batch."""
         return EVAL_BATCHES_PER_CALL * self.cfg.batch_size
 
-    def validate(self, batches=None):
-        """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order), in
-        calls of ``eval_batch`` crops. The supernet's BN normalises with the call's own statistics,
-        so the last call is filled up with the set's first crops (scored once, in the first call)."""
+    def score(self, named_batches):
+        """mIoU of the supernet on each named set of (image, label) batches. The sets' crops go
+        through together, in calls of ``eval_batch`` crops (one call scores the demo's held-out
+        images and half B at once). The supernet's BN normalises with the call's own statistics
+        (label-free, so a set scored beside another still sees none of its labels), and the last
+        call is filled up with the first call's crops (scored once, in the first call)."""
         self.net.set_train(False)
-        matrix = ConfusionMatrix(self.cfg.num_classes, self.cfg.ignore_label)
+        matrices = {name: ConfusionMatrix(self.cfg.num_classes, self.cfg.ignore_label)
+                    for name in named_batches}
+        crops = ((name, image, label) for name, batches in named_batches.items()
+                 for images, labels in batches for image, label in zip(images, labels))
         first = None
-        for image, label in regroup(batches or self.batches(0, "B", shuffle=False), self.eval_batch):
-            first = image if first is None else first
-            filler = np.resize(first, (self.eval_batch - len(image),) + first.shape[1:])
-            logits = self.net(ms.Tensor(np.concatenate([image, filler])))
-            matrix.update(logits.asnumpy()[:len(image)].argmax(axis=1), label)
+        while True:
+            chunk = list(itertools.islice(crops, self.eval_batch))
+            if not chunk:
+                break
+            images = np.stack([image for _, image, _ in chunk])
+            first = images if first is None else first
+            filler = np.resize(first, (self.eval_batch - len(chunk),) + first.shape[1:])
+            filled = np.concatenate([images, filler])
+            predictions = self.net(ms.Tensor(filled)).asnumpy()[:len(chunk)].argmax(axis=1)
+            for (name, _, label), prediction in zip(chunk, predictions):
+                matrices[name].update(prediction, label)
         self.net.set_train(True)
-        return matrix.scores()["miou"]
+        return {name: matrix.scores()["miou"] for name, matrix in matrices.items()}
 
-    def validate_heldout(self):
-        """mIoU of the supernet on the held-out records (NaN without them): the search trains
-        the weights on half A and the architecture on half B, so only these are unseen."""
-        if not self.heldout_path:
-            return float("nan")
-        return self.validate(half_batches(self.heldout_path, self.heldout_indices, 0, "B",
-                                          self.cfg.batch_size, self.cfg.crop_size, self.cfg.seed,
-                                          self.cfg.ignore_label, shuffle=False))
+    def validate(self, batches=None):
+        """mIoU of the supernet on ``batches`` (default: half B, epoch-0 crops, file order)."""
+        return self.score({"B": batches or self.batches(0, "B", shuffle=False)})["B"]
+
+    def epoch_scores(self):
+        """(mIoU on half B, mIoU on the held-out records or NaN without them), from one pass: the
+        search trains the weights on half A and the architecture on half B, so only the held-out
+        records are unseen."""
+        sets = {"B": self.batches(0, "B", shuffle=False)}
+        if self.heldout_path:
+            sets["heldout"] = half_batches(self.heldout_path, self.heldout_indices, 0, "B",
+                                           self.cfg.batch_size, self.cfg.crop_size, self.cfg.seed,
+                                           self.cfg.ignore_label, shuffle=False)
+        scores = self.score(sets)
+        return scores["B"], scores.get("heldout", float("nan"))
 
     def write_architecture(self, epoch, checkpoint_path, judged):
         """architecture.json of the current alpha/beta (see ``write_decoded_architecture``), with
@@ -314,8 +333,7 @@ class SearchTrainer:
         for epoch in range(self.start_epoch, until_epoch or self.cfg.epochs):
             loss = self.train_epoch(epoch)
             health = self.architect.epoch_health()
-            health["miou_heldout"] = self.validate_heldout()
-            miou = self.validate()
+            miou, health["miou_heldout"] = self.epoch_scores()
             judged = self.architect.verdict()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
             # The checkpoint last: a run killed before it resumes from the previous epoch and

@@ -281,3 +281,43 @@ def test_scoring_batches_are_recut_in_order_to_the_call_size():
     assert [len(image) for image, _ in regrouped] == [4, 2]
     np.testing.assert_array_equal(np.concatenate([image for image, _ in regrouped]), images)
     np.testing.assert_array_equal(np.concatenate([label for _, label in regrouped]), -images)
+
+
+class ClassFromFirstPixel:
+    """A stand-in supernet: every pixel's logits pick the class written in the crop's first pixel;
+    records the batch size of each call."""
+
+    def __init__(self, num_classes):
+        self.num_classes, self.calls = num_classes, []
+
+    def set_train(self, mode=True):
+        pass
+
+    def __call__(self, images):
+        images = images.asnumpy()
+        self.calls.append(len(images))
+        chosen = images[:, 0, 0, 0].astype(int)
+        one_hot = np.eye(self.num_classes, dtype=np.float32)[chosen]  # (N, C)
+        return ms.Tensor(np.broadcast_to(one_hot[:, :, None, None],
+                                         one_hot.shape + images.shape[2:]).copy())
+
+
+def test_sets_scored_together_keep_their_own_scores_and_the_filler_counts_nowhere():
+    """Half B (8 crops) and the held-out set (2 crops) in calls of 8: two full calls, each crop
+    scored into its own set, the second call's 6 filler crops into none."""
+    from types import SimpleNamespace
+
+    trainer = SearchTrainer.__new__(SearchTrainer)
+    trainer.cfg = SimpleNamespace(num_classes=4, ignore_label=255, batch_size=1)
+    trainer.net = ClassFromFirstPixel(4)
+
+    def crops(predicted, label, count):
+        image = np.zeros((count, 3, 2, 2), np.float32)
+        image[:, 0, 0, 0] = predicted
+        return image, np.full((count, 2, 2), label, np.int32)
+
+    half_b = [crops(1, 1, 2) for _ in range(4)]  # predicted right: mIoU 1
+    heldout = [crops(3, 2, 2)]  # predicted 3 where the label is 2: mIoU 0
+    scores = trainer.score({"B": half_b, "heldout": heldout})
+    assert trainer.net.calls == [8, 8]
+    assert scores == {"B": 1.0, "heldout": 0.0}
