@@ -49,6 +49,7 @@ from src.numeric import softmax
 from src.train.checkpoint import write_checkpoint_atomic
 from src.train.loss import CrossEntropyLoss
 from src.train.lr import cosine_schedule
+from src.train.progress_log import format_duration
 
 LOG = logging.getLogger("search")
 META_KEY = SEARCH_META_KEY  # the JSON string of ``SearchTrainer.meta`` in every search checkpoint
@@ -207,6 +208,7 @@ class SearchTrainer:
         self.criterion = CrossEntropyLoss(cfg.ignore_label)
         self.grad = ms.value_and_grad(self._loss, None, self.weights + self.net.arch_parameters())
         self.start_epoch = 0
+        self.clock = None  # (time at the end of this process's first step, gradient calls since)
 
     def _loss(self, image, label):
         return self.criterion(self.net(image), label)
@@ -240,12 +242,32 @@ class SearchTrainer:
                          if search_arch else float("nan"))
             losses.append(loss)
             reclaim_signals()  # MindSpore's runtime replaces the SIGINT handler during a step
+            eta = self.eta(epoch, step, time.time())
             if (step + 1) % self.cfg.log_interval == 0 or step + 1 == self.steps_per_epoch:
-                LOG.info("epoch %d step %d/%d weight_loss %.4f arch_loss %.4f %.2fs", epoch + 1,
-                         step + 1, self.steps_per_epoch, loss, arch_loss, time.time() - started)
+                LOG.info("epoch %d step %d/%d weight_loss %.4f arch_loss %.4f %.2fs eta %s", epoch + 1,
+                         step + 1, self.steps_per_epoch, loss, arch_loss, time.time() - started, eta)
             if step + 1 == self.steps_per_epoch:
                 break
         return float(np.mean(losses))
+
+    def gradient_calls_left(self, epoch, step):
+        """Gradient calls of the run after step ``step`` of ``epoch``: one per weight step, one more
+        per architecture step (the two cost the same)."""
+        def per_step(e):
+            return 2 if e >= self.cfg.arch_start_epoch else 1
+        return ((self.steps_per_epoch - step - 1) * per_step(epoch)
+                + sum(self.steps_per_epoch * per_step(e) for e in range(epoch + 1, self.cfg.epochs)))
+
+    def eta(self, epoch, step, now):
+        """Time left, at the mean time per gradient call since this process's first step (which
+        compiles); epoch ends are spread over the calls. Unknown ("-") until a second step."""
+        if self.clock is None:
+            self.clock = (now, 0)
+            return "-"
+        start, calls = self.clock
+        calls += 2 if epoch >= self.cfg.arch_start_epoch else 1
+        self.clock = (start, calls)
+        return format_duration((now - start) / calls * self.gradient_calls_left(epoch, step))
 
     def arch_steps_done(self, epoch, step):
         """(architecture steps before this one, all of the run's), or None before the first."""

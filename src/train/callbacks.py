@@ -15,6 +15,7 @@ from mindspore.train.callback import Callback
 
 from src.errors import UserError, reclaim_signals
 from src.train.checkpoint import save_train_checkpoint
+from src.train.progress_log import format_duration
 
 LOG = logging.getLogger("autodeeplab.train")
 
@@ -157,8 +158,7 @@ class ProgressLogger(Callback):
             per_step = (now - self.first_call_end) / self.steps_timed
         else:
             per_step = (now - self.epoch_start) / max(self.state.sink_steps, 1)
-        seconds = int(round((self.state.total_steps - self.state.step) * per_step))
-        return "%dh%02dm%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
+        return format_duration((self.state.total_steps - self.state.step) * per_step)
 
     def end_epoch(self, now):
         elapsed = now - self.epoch_start

@@ -1,5 +1,5 @@
 """The training log in the output folder: one CSV row per step, one per validation, and a PNG of
-the loss, lr and val mIoU curves.
+the loss, lr and val mIoU curves; the ETA format the logs share.
 
 A resumed run keeps the rows up to its starting step and drops the ones a killed run wrote
 after its last checkpoint, so the CSVs always describe one consistent run.
@@ -16,6 +16,12 @@ VAL_COLUMNS = ("step", "epoch", "miou", "pixel_accuracy")
 CSV_NAME = "train_log.csv"
 VAL_CSV_NAME = "val_log.csv"
 PNG_NAME = "loss_curve.png"
+
+
+def format_duration(seconds):
+    """``seconds`` as 1h02m03s: the ETA of the training and search logs."""
+    seconds = int(round(seconds))
+    return "%dh%02dm%02ds" % (seconds // 3600, seconds // 60 % 60, seconds % 60)
 
 
 def _keep_rows(path, columns, start_step):

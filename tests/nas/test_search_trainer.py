@@ -321,3 +321,17 @@ def test_sets_scored_together_keep_their_own_scores_and_the_filler_counts_nowher
     scores = trainer.score({"B": half_b, "heldout": heldout})
     assert trainer.net.calls == [8, 8]
     assert scores == {"B": 1.0, "heldout": 0.0}
+
+
+def test_eta_counts_an_architecture_step_as_a_second_call_and_starts_after_the_first_step():
+    from types import SimpleNamespace
+
+    trainer = SearchTrainer.__new__(SearchTrainer)
+    trainer.cfg = SimpleNamespace(epochs=4, arch_start_epoch=2)
+    trainer.steps_per_epoch, trainer.clock = 3, None
+    assert trainer.gradient_calls_left(0, 0) == 2 + 3 + 6 + 6  # weight-only epochs: 1 call a step
+    assert trainer.gradient_calls_left(2, 1) == 2 + 6
+    assert trainer.gradient_calls_left(3, 2) == 0
+    assert trainer.eta(0, 0, 100.0) == "-"  # the first step compiles: no rate yet
+    assert trainer.eta(0, 1, 102.0) == "0h00m32s"  # 1 call in 2 s, 16 calls left
+    assert trainer.eta(2, 0, 110.0) == "0h00m33s"  # 3 calls in 10 s, 10 left
