@@ -250,13 +250,15 @@ class SearchTrainer:
                 break
         return float(np.mean(losses))
 
+    def calls_per_step(self, epoch):
+        """Gradient calls of one step of ``epoch``: the weight step's, and the architecture step's
+        (the two cost the same) from ``arch_start_epoch`` on."""
+        return 2 if epoch >= self.cfg.arch_start_epoch else 1
+
     def gradient_calls_left(self, epoch, step):
-        """Gradient calls of the run after step ``step`` of ``epoch``: one per weight step, one more
-        per architecture step (the two cost the same)."""
-        def per_step(e):
-            return 2 if e >= self.cfg.arch_start_epoch else 1
-        return ((self.steps_per_epoch - step - 1) * per_step(epoch)
-                + sum(self.steps_per_epoch * per_step(e) for e in range(epoch + 1, self.cfg.epochs)))
+        """Gradient calls of the run after step ``step`` of ``epoch``."""
+        return ((self.steps_per_epoch - step - 1) * self.calls_per_step(epoch)
+                + sum(self.steps_per_epoch * self.calls_per_step(e) for e in range(epoch + 1, self.cfg.epochs)))
 
     def eta(self, epoch, step, now):
         """Time left, at the mean time per gradient call since this process's first step (which
@@ -265,7 +267,7 @@ class SearchTrainer:
             self.clock = (now, 0)
             return "-"
         start, calls = self.clock
-        calls += 2 if epoch >= self.cfg.arch_start_epoch else 1
+        calls += self.calls_per_step(epoch)
         self.clock = (start, calls)
         return format_duration((now - start) / calls * self.gradient_calls_left(epoch, step))
 
