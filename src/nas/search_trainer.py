@@ -258,7 +258,8 @@ class SearchTrainer:
     def gradient_calls_left(self, epoch, step):
         """Gradient calls of the run after step ``step`` of ``epoch``."""
         return ((self.steps_per_epoch - step - 1) * self.calls_per_step(epoch)
-                + sum(self.steps_per_epoch * self.calls_per_step(e) for e in range(epoch + 1, self.cfg.epochs)))
+                + sum(self.steps_per_epoch * self.calls_per_step(later)
+                      for later in range(epoch + 1, self.cfg.epochs)))
 
     def eta(self, epoch, step, now):
         """Time left, at the mean time per gradient call since this process's first step (which
