@@ -25,6 +25,11 @@ matters.
    mean difference, spread across uniform architectures against retrain seeds; a table, a plot
    (DIR/search_quality.png) and PASS/FAIL: searched >= uniform + 4 points with p < 0.05, and the
    searched mean at least the cost-matched mean.
+8. What the retrained mIoU follows: Spearman rho against each architecture's parameters,
+   multiply-adds, first cell's level, mean level and parameter-free ops (what a search should pick).
+
+The uniform retrains and the noise run first (printed as they finish): whether the data separates
+architectures beyond the retrain noise is known before the searches.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
 one is read, not rerun), so an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU
@@ -195,6 +200,16 @@ def describe(arch):
     return f"path {arch.network_path} cell " + " ".join(f"({s}, {op})" for s, op in arch.cell)
 
 
+def architecture_features(arch, cost):
+    """What the retrained mIoU might follow, per architecture: its cost, its path and its cell."""
+    from src.layers.operations import OP_TABLE
+    from src.nas.health import PARAMETER_FREE_KINDS
+    params, macs = cost(arch)
+    return {"parameters": params, "multiply-adds": macs, "first cell's level": arch.network_path[0],
+            "mean level": float(np.mean(arch.network_path)),
+            "parameter-free ops": sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in arch.cell)}
+
+
 def plot(groups, path):
     """val mIoU per group, one point per retrain, the group mean as a bar."""
     import matplotlib
@@ -238,16 +253,7 @@ def main():
                                                   "data_path": mindrecord})
     init_device(search_cfg)  # before MindSpore runs anything in this process (the model counts)
 
-    searched = []
-    for seed in args.search_seeds:
-        folder = os.path.join(out, f"search_seed{seed}")
-        if not os.path.exists(os.path.join(folder, "done")):
-            run([sys.executable, "search.py", "--config_path", args.search_config, "--data_path", mindrecord,
-                 "--output_path", folder, "--seed", str(seed)] + overrides)
-            open(os.path.join(folder, "done"), "w").close()
-        searched.append(os.path.join(folder, "architecture.json"))
-    first = Architecture.load(searched[0])
-    num_layers, num_blocks = len(first.network_path), len(first.cell) // 2
+    num_layers, num_blocks = search_cfg.num_layers, search_cfg.block_multiplier
     rng = np.random.default_rng(UNIFORM_SEED)
     uniform = []
     for index in range(args.uniform):
@@ -257,15 +263,29 @@ def main():
         if not os.path.exists(arch_path):
             arch.save(arch_path)
         uniform.append(arch_path)
-    matched = [cost_matched(path, seed, os.path.join(out, f"cost_matched{seed}"), cost, num_layers, num_blocks)
-               for path, seed in zip(searched, args.search_seeds)]
 
     retrain = lambda arch_path, seed=0: retrain_and_evaluate(
         arch_path, os.path.join(os.path.dirname(arch_path), f"retrain_seed{seed}"), mindrecord,
         args.train_epochs, seed)
-    groups = {name: [retrain(path) for path in paths]
-              for name, paths in (("searched", searched), ("uniform", uniform), ("cost-matched", matched))}
-    noise = [groups["uniform"][0]] + [retrain(uniform[0], seed) for seed in range(1, args.noise_seeds)]
+    # The uniform retrains and the noise first: whether the data separates architectures beyond the
+    # retrain noise is known before the searches' hour.
+    uniform_miou = [retrain(path) for path in uniform]
+    noise = [uniform_miou[0]] + [retrain(uniform[0], seed) for seed in range(1, args.noise_seeds)]
+    print(f"uniform retrains: sd {100 * np.std(uniform_miou, ddof=1):.2f} across architectures, "
+          f"{100 * np.std(noise, ddof=1):.2f} across seeds of uniform0", flush=True)
+    searched = []
+    for seed in args.search_seeds:
+        folder = os.path.join(out, f"search_seed{seed}")
+        if not os.path.exists(os.path.join(folder, "done")):
+            run([sys.executable, "search.py", "--config_path", args.search_config, "--data_path", mindrecord,
+                 "--output_path", folder, "--seed", str(seed)] + overrides)
+            open(os.path.join(folder, "done"), "w").close()
+        searched.append(os.path.join(folder, "architecture.json"))
+    matched = [cost_matched(path, seed, os.path.join(out, f"cost_matched{seed}"), cost, num_layers, num_blocks)
+               for path, seed in zip(searched, args.search_seeds)]
+
+    groups = {"searched": [retrain(path) for path in searched], "uniform": uniform_miou,
+              "cost-matched": [retrain(path) for path in matched]}
     ranked = searched + uniform + matched
     supernet = Cache(os.path.join(out, "supernet_scores.json"))
     missing = [path for path in ranked if os.path.relpath(path, out) not in supernet.values]
@@ -303,6 +323,11 @@ def main():
     print(f"retrain noise: sd {100 * seed_sd:.2f} across {len(noise)} seeds; spread across uniform "
           f"architectures sd {100 * spread:.2f} (ratio {spread / seed_sd:.2f})")
     print(f"supernet ranking vs retrained mIoU ({len(ranked)} architectures): Kendall tau {tau:.3f} (p = {tau_p:.3f})")
+    features = [architecture_features(Architecture.load(path), cost) for path in ranked]
+    print(f"\nwhat the retrained mIoU follows ({len(ranked)} architectures): Spearman rho (p)")
+    for name in features[0]:
+        rho, rho_p = stats.spearmanr([f[name] for f in features], retrained_miou)
+        print(f"- {name}: {rho:+.2f} ({rho_p:.3f})")
     plot({**groups, "uniform0 seeds": noise}, os.path.join(out, "search_quality.png"))
     passed = (gap >= TARGET_GAP and p_value < SIGNIFICANCE
               and np.mean(groups["searched"]) >= np.mean(groups["cost-matched"]))
