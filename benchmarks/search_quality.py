@@ -26,7 +26,7 @@ matters.
    (DIR/search_quality.png) and PASS/FAIL: searched >= uniform + 4 points with p < 0.05, and the
    searched mean at least the cost-matched mean.
 8. What the retrained mIoU follows: Spearman rho against each architecture's parameters,
-   multiply-adds, first cell's level, mean level and parameter-free ops (what a search should pick).
+   multiply-adds, first and last cell's levels, mean level and parameter-free ops (what a search should pick).
 
 The uniform retrains and the noise run first (printed as they finish): whether the data separates
 architectures beyond the retrain noise is known before the searches.
@@ -206,7 +206,7 @@ def architecture_features(arch, cost):
     from src.nas.health import PARAMETER_FREE_KINDS
     params, macs = cost(arch)
     return {"parameters": params, "multiply-adds": macs, "first cell's level": arch.network_path[0],
-            "mean level": float(np.mean(arch.network_path)),
+            "last cell's level": arch.network_path[-1], "mean level": float(np.mean(arch.network_path)),
             "parameter-free ops": sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in arch.cell)}
 
 
