@@ -17,7 +17,7 @@ matters.
 5. Every architecture retrained with config/demo.yaml for ``--train_epochs`` epochs, seed 0 (runs
    are repeatable: the same data order and initialisation for all), and scored on every val
    image (one scale, no flip); the first uniform architecture also with seeds 1 ..
-   ``--noise_seeds`` - 1: the retrain noise.
+   ``--noise_seeds`` - 1: the retrain noise (printed by class too: which classes carry it).
 6. The supernet's ranking: the first search's last supernet made each retrained architecture in
    turn (``src.nas.decode.encode_architecture``, its path's head alone) and scored on 4 epochs of
    val crops; Kendall tau against the retrained mIoU.
@@ -95,11 +95,16 @@ def random_architecture(rng, num_layers, num_blocks):
     return Architecture(path, cell, {"source": "random", "seed": int(rng.integers(1 << 31))})
 
 
+def eval_results(retrain_dir):
+    """eval.py's scores of the retrain kept in ``retrain_dir`` (mIoU, per-class IoU)."""
+    with open(os.path.join(retrain_dir, "eval", "eval_results.json")) as handle:
+        return json.load(handle)
+
+
 def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
     """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml with ``seed``
     (kept in ``out_dir``: a finished one is read, not rerun)."""
-    results = os.path.join(out_dir, "eval", "eval_results.json")
-    if not os.path.exists(results):
+    if not os.path.exists(os.path.join(out_dir, "eval", "eval_results.json")):
         run([sys.executable, "train.py", "--config_path", DEMO_CONFIG, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "train"),
              "--epochs", str(train_epochs), "--seed", str(seed)])
@@ -108,8 +113,7 @@ def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "eval"),
              "--ckpt_path", os.path.join(out_dir, "train", "checkpoints", checkpoints[-1]),
              "--flip", "false", "--scales", "1.0"])
-    with open(results) as handle:
-        return float(json.load(handle)["miou"])
+    return float(eval_results(out_dir)["miou"])
 
 
 class Cache:
@@ -312,6 +316,13 @@ def main():
         values = 100 * np.asarray(values)
         print(f"| {name} | {len(values)} | {values.mean():.2f} | {values.std(ddof=1):.2f} | "
               f"{', '.join(f'{v:.2f}' for v in values)} |")
+    noise_ious = [eval_results(os.path.join(os.path.dirname(uniform[0]), f"retrain_seed{seed}"))["class_iou"]
+                  for seed in range(args.noise_seeds)]
+    classes = [name for name, iou in noise_ious[0].items() if iou is not None]
+    print(f"\nthe retrain noise by class (uniform0, seeds 0-{args.noise_seeds - 1}; IoU %)\n\n| seed | "
+          + " | ".join(classes) + " |\n|---|" + "---|" * len(classes))
+    for seed, ious in enumerate(noise_ious):
+        print(f"| {seed} | " + " | ".join(f"{100 * ious[name]:.1f}" for name in classes) + " |")
     gap = np.mean(groups["searched"]) - np.mean(groups["uniform"])
     low, high = bootstrap_interval(groups["searched"], groups["uniform"])
     p_value = stats.mannwhitneyu(groups["searched"], groups["uniform"], alternative="greater").pvalue
