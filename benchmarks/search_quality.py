@@ -33,7 +33,7 @@ architectures beyond the retrain noise is known before the searches.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
 one is read, not rerun), so an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU
-beside other jobs), not a test. Its table is in docs/search.md, Does the search beat chance?
+beside other jobs with 96 scenes; 2 h 15 min alone with 960), not a test. Its table is in docs/search.md, Does the search beat chance?
 """
 import argparse
 import json
