@@ -26,14 +26,16 @@ matters.
    (DIR/search_quality.png) and PASS/FAIL: searched >= uniform + 4 points with p < 0.05, and the
    searched mean at least the cost-matched mean.
 8. What the retrained mIoU follows: Spearman rho against each architecture's parameters,
-   multiply-adds, first and last cell's levels, mean level and parameter-free ops (what a search should pick).
+   multiply-adds, first and last cell's levels, mean level and parameter-free ops (what a search
+   should pick).
 
 The uniform retrains and the noise run first (printed as they finish): whether the data separates
 architectures beyond the retrain noise is known before the searches.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
 one is read, not rerun), so an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU
-beside other jobs with 96 scenes; 2 h 15 min alone with 960), not a test. Its table is in docs/search.md, Does the search beat chance?
+beside other jobs with 96 scenes; 2 h 15 min alone with 960), not a test. Its tables are in
+docs/search.md, Does the search beat chance?
 """
 import argparse
 import json
@@ -95,10 +97,15 @@ def random_architecture(rng, num_layers, num_blocks):
     return Architecture(path, cell, {"source": "random", "seed": int(rng.integers(1 << 31))})
 
 
-def eval_results(retrain_dir):
-    """eval.py's scores of the retrain kept in ``retrain_dir`` (mIoU, per-class IoU)."""
-    with open(os.path.join(retrain_dir, "eval", "eval_results.json")) as handle:
+def eval_results(folder):
+    """eval.py's scores of the retrain kept in ``folder`` (mIoU, per-class IoU)."""
+    with open(os.path.join(folder, "eval", "eval_results.json")) as handle:
         return json.load(handle)
+
+
+def retrain_dir(arch_path, seed):
+    """Where the retrain of ``arch_path`` with ``seed`` is kept."""
+    return os.path.join(os.path.dirname(arch_path), f"retrain_seed{seed}")
 
 
 def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
@@ -269,8 +276,7 @@ def main():
         uniform.append(arch_path)
 
     retrain = lambda arch_path, seed=0: retrain_and_evaluate(
-        arch_path, os.path.join(os.path.dirname(arch_path), f"retrain_seed{seed}"), mindrecord,
-        args.train_epochs, seed)
+        arch_path, retrain_dir(arch_path, seed), mindrecord, args.train_epochs, seed)
     # The uniform retrains and the noise first: whether the data separates architectures beyond the
     # retrain noise is known before the searches' hour.
     uniform_miou = [retrain(path) for path in uniform]
@@ -316,7 +322,7 @@ def main():
         values = 100 * np.asarray(values)
         print(f"| {name} | {len(values)} | {values.mean():.2f} | {values.std(ddof=1):.2f} | "
               f"{', '.join(f'{v:.2f}' for v in values)} |")
-    noise_ious = [eval_results(os.path.join(os.path.dirname(uniform[0]), f"retrain_seed{seed}"))["class_iou"]
+    noise_ious = [eval_results(retrain_dir(uniform[0], seed))["class_iou"]
                   for seed in range(args.noise_seeds)]
     classes = [name for name, iou in noise_ious[0].items() if iou is not None]
     print(f"\nthe retrain noise by class (uniform0, seeds 0-{args.noise_seeds - 1}; IoU %)\n\n| seed | "
