@@ -213,12 +213,11 @@ def describe(arch):
 
 def architecture_features(arch, cost):
     """What the retrained mIoU might follow, per architecture: its cost, its path and its cell."""
-    from src.layers.operations import OP_TABLE
-    from src.nas.health import PARAMETER_FREE_KINDS
+    from src.nas.health import count_parameter_free
     params, macs = cost(arch)
     return {"parameters": params, "multiply-adds": macs, "first cell's level": arch.network_path[0],
             "last cell's level": arch.network_path[-1], "mean level": float(np.mean(arch.network_path)),
-            "parameter-free ops": sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in arch.cell)}
+            "parameter-free ops": count_parameter_free(arch.cell)}
 
 
 def plot(groups, path):

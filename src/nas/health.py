@@ -121,10 +121,16 @@ def path_margin(betas, path_decode=DEFAULT_PATH_DECODE):
     return best, runner_up, best_score - runner_score
 
 
-def parameter_free_ops(alphas):
-    """Number of kept edges whose op has no trainable weight (kinds ``PARAMETER_FREE_KINDS``)."""
+def count_parameter_free(cell):
+    """Number of a cell's ``(input, op)`` edges whose op has no trainable weight (kinds
+    ``PARAMETER_FREE_KINDS``)."""
     from src.layers.operations import OP_TABLE
-    return sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in decode_cell(alphas))
+    return sum(OP_TABLE[op].kind in PARAMETER_FREE_KINDS for _, op in cell)
+
+
+def parameter_free_ops(alphas):
+    """Number of kept edges of the cell ``alphas`` decode to whose op has no trainable weight."""
+    return count_parameter_free(decode_cell(alphas))
 
 
 def _z(weights, moments):
