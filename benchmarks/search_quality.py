@@ -33,8 +33,9 @@ The uniform retrains and the noise run first (printed as they finish): whether t
 architectures beyond the retrain noise is known before the searches.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
-one is read, not rerun), so an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU
-beside other jobs with 96 scenes; 2 h 15 min alone with 960), not a test. Its tables are in
+one is read, not rerun; an interrupted search or retrain continues from its last checkpoint), so
+an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU beside other jobs with 96
+scenes; 2 h 15 min alone with 960), not a test. Its tables are in
 docs/search.md, Does the search beat chance?
 """
 import argparse
@@ -112,9 +113,12 @@ def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
     """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml with ``seed``
     (kept in ``out_dir``: a finished one is read, not rerun)."""
     if not os.path.exists(os.path.join(out_dir, "eval", "eval_results.json")):
+        checkpoints = os.path.join(out_dir, "train", "checkpoints")
+        interrupted = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []  # zero-padded steps
+        resume = ["--resume", os.path.join(checkpoints, interrupted[-1])] if interrupted else []
         run([sys.executable, "train.py", "--config_path", DEMO_CONFIG, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "train"),
-             "--epochs", str(train_epochs), "--seed", str(seed)])
+             "--epochs", str(train_epochs), "--seed", str(seed)] + resume)
         checkpoints = sorted(os.listdir(os.path.join(out_dir, "train", "checkpoints")))
         run([sys.executable, "eval.py", "--config_path", DEMO_CONFIG, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "eval"),
@@ -282,12 +286,16 @@ def main():
     noise = [uniform_miou[0]] + [retrain(uniform[0], seed) for seed in range(1, args.noise_seeds)]
     print(f"uniform retrains: sd {100 * np.std(uniform_miou, ddof=1):.2f} across architectures, "
           f"{100 * np.std(noise, ddof=1):.2f} across seeds of uniform0", flush=True)
+    from src.nas.search_trainer import latest_search_checkpoint
+
     searched = []
     for seed in args.search_seeds:
         folder = os.path.join(out, f"search_seed{seed}")
         if not os.path.exists(os.path.join(folder, "done")):
+            interrupted = latest_search_checkpoint(folder) if os.path.isdir(folder) else None
             run([sys.executable, "search.py", "--config_path", args.search_config, "--data_path", mindrecord,
-                 "--output_path", folder, "--seed", str(seed)] + overrides)
+                 "--output_path", folder, "--seed", str(seed)] + overrides
+                + (["--resume", interrupted] if interrupted else []))
             open(os.path.join(folder, "done"), "w").close()
         searched.append(os.path.join(folder, "architecture.json"))
     matched = [cost_matched(path, seed, os.path.join(out, f"cost_matched{seed}"), cost, num_layers, num_blocks)

@@ -13,6 +13,15 @@ import pytest
 # could pick either (src/layers/conv.py, dense_conv_library; tested in tests/layers/test_conv.py).
 os.environ["AUTODEEPLAB_DENSE_CONV"] = "sgemm"
 
+
+def pytest_collection_modifyitems(items):
+    """Files marked ``heavy`` (entry scripts end to end, compiled networks: tens of seconds to
+    minutes each) first, the rest after them in collection order. With pytest.ini's ``--dist
+    loadfile --no-loadscope-reorder`` the workers take files in this order, so the light files
+    fill the end of the run instead of one heavy file running alone on one worker."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 DEMO_TRAIN, DEMO_VAL = 6, 3
 DEMO_HEIGHT, DEMO_WIDTH = 64, 128
 

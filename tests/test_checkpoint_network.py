@@ -12,6 +12,8 @@ import pytest
 
 from src.config import CONFIG_DIR, load_config, parse_config
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARCHITECTURE = {"network_path": [0, 1, 1, 0],
                 "cell": [[0, "sep_conv_3x3"], [1, "dil_conv_3x3"], [1, "skip_connect"], [0, "sep_conv_5x5"]],

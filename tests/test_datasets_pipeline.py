@@ -18,6 +18,8 @@ from src.data import datasets
 from src.data.mindrecord_writer import build_mindrecord
 from src.data.synthetic import generate
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--filter_multiplier", "2", "--crop_size", "33", "--batch_size", "2", "--num_parallel_workers", "1",
         "--log_interval", "1", "--mode", "pynative"]

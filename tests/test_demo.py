@@ -12,6 +12,8 @@ import yaml
 
 import src  # noqa: F401  (CPU set-up before mindspore)
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NUM_TRAIN, NUM_VAL, HEIGHT, WIDTH = 16, 4, 64, 128
 STAGES = 9

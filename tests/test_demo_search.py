@@ -20,6 +20,8 @@ import pytest
 
 import src  # noqa: F401  (CPU set-up before mindspore)
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ENTROPY_FALL = 0.01  # of its maximum, ln 8
 

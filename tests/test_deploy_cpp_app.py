@@ -15,6 +15,8 @@ import pytest
 
 from test_deploy_bad_inputs import write_identity_onnx
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 APP_SOURCE = os.path.join(REPO, "ascend310_infer")
 LITE_HOME = os.path.join(os.environ.get("AUTODEEPLAB_CACHE", os.path.expanduser("~/.cache/autodeeplab")),

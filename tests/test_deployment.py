@@ -31,6 +31,8 @@ from src.config import load_config
 from src.data.labels import TRAIN_CLASS_NAMES as TRAIN_NAMES
 from src.data.labels import TRAIN_ID_PALETTE, TRAIN_ID_TO_ID
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 HEIGHT, WIDTH = 65, 97
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable

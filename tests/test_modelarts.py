@@ -16,6 +16,8 @@ import pytest
 
 from src.errors import UserError
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 FAKE_MOXING = os.path.join(REPO, "tests", "fake_moxing")
 BUCKET = "obs://bucket"

@@ -12,6 +12,8 @@ import pytest
 from src.config import CONFIG_DIR, load_config, parse_config
 from src.errors import UserError
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 S_CONFIG = os.path.join(CONFIG_DIR, "autodeeplab_s.yaml")
 # The port's single-device training flags (its README), then a network small enough for the test.

@@ -18,6 +18,8 @@ import mindspore as ms
 
 from src.fileio import KILL_VAR, LOCK_NAME
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 TINY = ["--config_path", os.path.join(ROOT, "config", "autodeeplab_s.yaml"), "--filter_multiplier", "2",
         "--crop_size", "33", "--batch_size", "2", "--min_scale", "0.5", "--max_scale", "1.0",

@@ -20,6 +20,8 @@ import mindspore as ms
 
 from src.architecture import AUTODEEPLAB, Architecture
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["--config_path", os.path.join(ROOT, "config", "demo.yaml"), "--batch_size", "2", "--epochs", "8",
         "--log_interval", "4", "--save_checkpoint_steps", "12", "--keep_checkpoint_max", "3"]

@@ -14,6 +14,8 @@ import pytest
 import src  # noqa: F401  (CPU set-up before mindspore)
 import mindspore as ms
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ARGS = ["--config_path", os.path.join(ROOT, "config", "demo_search.yaml"), "--epochs", "2",
         "--arch_start_epoch", "1", "--batch_size", "2", "--crop_size", "33", "--num_layers", "2", "--log_interval", "1"]

@@ -20,6 +20,8 @@ from src.architecture import AUTODEEPLAB, Architecture
 from src.kernels.build import CACHE_VAR, HASH_SUFFIX, cache_dir, kernel_library
 from src.layers.conv import DENSE_CONV_VAR, SGEMM_VERDICT_SUFFIX
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 PYTHON = sys.executable
 TINY = ["--config_path", os.path.join(ROOT, "config", "autodeeplab_s.yaml"), "--filter_multiplier", "2",

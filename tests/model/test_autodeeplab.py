@@ -38,7 +38,7 @@ def images(n, h, w, seed=0):
     return Tensor(np.random.RandomState(seed).randn(n, 3, h, w).astype(np.float32))
 
 
-pytestmark = pytest.mark.usefixtures("pynative_mode")
+pytestmark = [pytest.mark.usefixtures("pynative_mode"), pytest.mark.heavy]  # heavy: scheduled first (conftest.py)
 FIVE_BLOCKS = [[0, "skip_connect"], [1, "max_pool_3x3"], [2, "avg_pool_3x3"], [0, "sep_conv_5x5"],
                [3, "dil_conv_3x3"], [1, "sep_conv_3x3"], [4, "dil_conv_5x5"], [2, "skip_connect"],
                [5, "sep_conv_3x3"], [0, "avg_pool_3x3"]]

@@ -15,6 +15,8 @@ from src.nas.search_trainer import (Architect, FrozenArchitectureError, SearchTr
                                     weight_parameter_groups)
 from src.train.loss import CrossEntropyLoss
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 TINY = dict(num_classes=3, filter_multiplier=4, block_multiplier=2, stem_channels=8, seed=0)
 
 

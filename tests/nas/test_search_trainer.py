@@ -19,6 +19,8 @@ from src.nas.decode import decode_cell, decode_path
 from src.nas.search_trainer import SearchTrainer, regroup
 from test_train import PYTHON, ROOT, TINY, env, run_train
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 
 def tiny_cfg(data_dir, out_dir):
     return load_config("config/search.yaml", dict(

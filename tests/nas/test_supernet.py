@@ -14,6 +14,8 @@ from src.nas.search_cell import (edge_forward, mixed_op, node_forward, relu_conv
                                  sep_conv, state_terms)
 from src.nas.supernet import incoming_levels, prev_prev_key, supernet_nodes
 
+pytestmark = pytest.mark.heavy  # scheduled first (conftest.py)
+
 
 def test_connectivity_at_12_layers():
     nodes = supernet_nodes(12, 4)
