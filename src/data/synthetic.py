@@ -328,9 +328,8 @@ def render_context_scene(rng, height, width):
     - building and car: rectangles of one texture; a building is 32-128 px on a side (buildings may
       overlap, and the band may cross one), a car 3-12 px on the road: only the extent tells them
       apart, and inside a building nothing does within 16 px;
-    - person and rider: patches of another shared texture, 6-40 px, above (person) or below
-      (rider) a sidewalk band 4-60 px away: only the band's position tells them apart (up to 100 px
-      from a patch's far side);
+    - person and rider: patches of another shared texture, 6-14 px, above (person) or below
+      (rider) a sidewalk band 4-60 px away: only the band's position tells them apart;
     - poles: lines 1-2 px wide, which a coarse output stride loses;
     - road elsewhere. Noise, illumination and blur are the same for every class.
     Returns (RGB uint8 image (H, W, 3), labelIds uint8 map (H, W))."""
@@ -348,7 +347,7 @@ def render_context_scene(rng, height, width):
         if _on_road(canvas, x0 - 2, y0 - 2, x0 + side_w + 2, y0 + side_h + 2):
             canvas.rect(x0, y0, x0 + side_w - 1, y0 + side_h - 1, _jitter(rng, _SHARED, 6), ID["car"])  # inclusive
     for _ in range(int(rng.integers(6, 14))):
-        size, above = int(rng.integers(6, 41)), bool(rng.random() < 0.5)
+        size, above = int(rng.integers(6, 15)), bool(rng.random() < 0.5)
         gap = int(rng.integers(4, 61))
         y0 = band - gap - size if above else band + 8 + gap
         x0 = int(rng.integers(0, width - size))
@@ -357,10 +356,8 @@ def render_context_scene(rng, height, width):
                            ID["person"] if above else ID["rider"])
     for _ in range(int(rng.integers(3, 9))):
         x, y, length = int(rng.integers(0, width)), int(rng.integers(0, height)), int(rng.integers(10, 61))
-        thickness, colour = int(rng.integers(1, 3)), _jitter(rng, (230, 200, 40), 10)
-        touches_a_pole = (canvas.label[y:y + length + 1, max(x - 1, 0):x + thickness + 1] == ID["pole"]).any()
-        if not touches_a_pole:  # poles stay 1-2 px wide
-            canvas.rect(x, y, x + thickness - 1, min(y + length, height), colour, ID["pole"])
+        thickness = int(rng.integers(1, 3))
+        canvas.rect(x, y, x + thickness - 1, min(y + length, height), _jitter(rng, (230, 200, 40), 10), ID["pole"])
     light = cv2.resize(rng.uniform(0.8, 1.15, (3, 5)).astype(np.float32), (width, height),
                        interpolation=cv2.INTER_CUBIC)
     image = canvas.image.astype(np.float32) * light[..., None]
