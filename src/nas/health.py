@@ -73,6 +73,14 @@ class GradientMoments:
         total = self.total.ravel()
         return (self.total_outer - np.outer(total, total) / self.count) / (self.count - 1)
 
+    def since(self, earlier):
+        """The moments of the steps after ``earlier`` (the same run's moments at fewer steps)."""
+        return GradientMoments(self.count - earlier.count, self.total - earlier.total,
+                               self.total_outer - earlier.total_outer)
+
+    def copy(self):
+        return GradientMoments(self.count, self.total.copy(), self.total_outer.copy())
+
     def std(self):
         """Per-step standard deviation of each logit's gradient."""
         return np.sqrt(np.maximum(np.diag(self.covariance()), 0.0)).reshape(np.shape(self.total))
@@ -145,29 +153,40 @@ def _z(weights, moments):
     return float(effect / error)
 
 
-def op_evidence(alphas, moments):
-    """Per kept edge: z of the chosen op against the mean of the edge's other non-``none`` ops."""
+def _op_directions(alphas):
+    """Per kept edge, the decision's direction in alpha's logit space: +1 on the chosen op, minus
+    the mean of the edge's other non-``none`` ops."""
     alphas = np.asarray(alphas, dtype=np.float64)
     kept, _ = _kept_edges(alphas)
-    evidence = []
+    directions = []
     for edge, op in kept:
         others = [other for other in range(1, alphas.shape[1]) if other != op]
         weights = np.zeros_like(alphas)
         weights[edge, others] = -1.0 / len(others)
         weights[edge, op] = 1.0
-        evidence.append(_z(weights, moments))
-    return evidence
+        directions.append(weights)
+    return directions
 
 
-def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE):
-    """z of the decoded path against a uniformly drawn valid path, along the move logits: +1 on the
-    decoded path's moves, minus each move's share of all valid paths."""
+def _path_direction(betas, path_decode=DEFAULT_PATH_DECODE):
+    """The decoded path's direction in beta's logit space: +1 on its moves, minus each move's share
+    of all valid paths."""
     best = decode_path(betas, path_decode)
     weights, _ = uniform_move_frequencies(*np.shape(betas)[:2])
     weights = -weights
     for layer, (source, target) in enumerate(zip([0] + best[:-1], best)):
         weights[layer, source, target - source + 1] += 1.0
-    return _z(weights, moments)
+    return weights
+
+
+def op_evidence(alphas, moments):
+    """Per kept edge: z of the chosen op against the mean of the edge's other non-``none`` ops."""
+    return [_z(weights, moments) for weights in _op_directions(alphas)]
+
+
+def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE):
+    """z of the decoded path against a uniformly drawn valid path, along the move logits."""
+    return _z(_path_direction(betas, path_decode), moments)
 
 
 def candidates(alphas, betas):
@@ -190,20 +209,32 @@ def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECOD
 
 
 def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH_DECODE,
-            significance=SIGNIFICANCE, min_steps=MIN_STEPS):
+            significance=SIGNIFICANCE, min_steps=MIN_STEPS, earlier=None):
     """Decided, or not determined by the data with what to do.
 
     Decisions: the op on each kept edge and the network path, each against chance (module
     docstring). Each needs z >= the one-sided bound at ``significance`` Bonferroni-corrected over
     all ``candidates``; the architecture is decided when all are supported after at least
     ``min_steps`` architecture steps. Which edges a block keeps is not tested.
-    Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps.
+    ``earlier``: the (alpha, beta) moments at fewer steps (about half), or None. The advice then
+    gives the weakest decision's z over those steps and over the steps since, apart: a steady
+    signal gives both alike, and only then does a longer search add to the evidence.
+    Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps, and the
+    weakest decision's (earlier steps, z over them, later steps, z over them) or None.
     """
-    op_z = op_evidence(alphas, alpha_moments)
-    path_z = path_evidence(betas, beta_moments, path_decode)
+    directions = [(weights, 0) for weights in _op_directions(alphas)] + [(_path_direction(betas, path_decode), 1)]
+    moments = (alpha_moments, beta_moments)
+    zs = [_z(weights, moments[stream]) for weights, stream in directions]
+    op_z, path_z = zs[:-1], zs[-1]
     bound = NormalDist().inv_cdf(1 - significance / candidates(alphas, betas))
     steps = min(alpha_moments.count, beta_moments.count)
-    weakest = min(op_z + [path_z])
+    weakest_index = int(np.argmin(zs))
+    weakest = zs[weakest_index]
+    halves = None
+    if earlier is not None and min_steps <= earlier[0].count <= steps - min_steps:
+        weights, stream = directions[weakest_index]
+        later = moments[stream].since(earlier[stream])
+        halves = (earlier[stream].count, _z(weights, earlier[stream]), later.count, _z(weights, later))
     decided = steps >= min_steps and weakest >= bound
     supported = sum(z >= bound for z in op_z)
     if decided:
@@ -217,6 +248,9 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
             longer += " would be needed"
         else:
             longer = "the gradients do not favour every decoded choice"
+        if halves is not None:
+            longer += (f"; the weakest decision's z is {halves[1]:.2f} over the first {halves[0]} architecture "
+                       f"steps and {halves[3]:.2f} over the {halves[2]} since: a steady signal gives both alike")
         advice = (f"{supported} of {len(op_z)} op choices and {'the' if path_z >= bound else 'not the'} "
                   f"path are supported after {steps} architecture steps (z bound {bound:.2f}); "
                   f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")
@@ -225,4 +259,4 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
         advice += (f"; {free} of {len(op_z)} kept ops are parameter-free: the skip-connect collapse "
                    "(docs/search_decisions.md)")
     return {"verdict": DECIDED if decided else NOT_DETERMINED, "decided": decided, "advice": advice,
-            "z_bound": bound, "op_z": op_z, "path_z": path_z, "steps": steps}
+            "z_bound": bound, "op_z": op_z, "path_z": path_z, "steps": steps, "weakest_halves": halves}

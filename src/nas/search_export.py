@@ -5,7 +5,8 @@ from src.checkpoint import SEARCH, read_checkpoint
 from src.nas.decode import DEFAULT_PATH_DECODE
 from src.nas.health import verdict
 from src.nas.search_plot import draw_architecture
-from src.nas.search_trainer import read_evidence, verdict_provenance, write_decoded_architecture
+from src.nas.search_trainer import (halfway_evidence, history_evidence, read_evidence, verdict_provenance,
+                                    write_decoded_architecture)
 
 
 def export_architecture(ckpt_path, output_dir):
@@ -19,7 +20,10 @@ def export_architecture(ckpt_path, output_dir):
     provenance = {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")}
     evidence = read_evidence(ckpt.params)
     if evidence is not None:  # checkpoints written before the evidence was recorded have no verdict
-        provenance.update(verdict_provenance(verdict(alphas, betas, evidence["alpha"], evidence["beta"], path_decode)))
+        steps = evidence["alpha"].count
+        earlier = halfway_evidence(history_evidence(os.path.dirname(os.path.abspath(ckpt_path)), steps), steps)
+        provenance.update(verdict_provenance(verdict(alphas, betas, evidence["alpha"], evidence["beta"], path_decode,
+                                                     earlier=earlier)))
     architecture = write_decoded_architecture(paths["architecture"], alphas, betas, provenance, path_decode)
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")

@@ -133,6 +133,7 @@ class Architect:
         self.start = (net.alphas.asnumpy().copy(), net.betas.asnumpy().copy())
         self.evidence = {stream: GradientMoments.zeros(start.shape)
                          for stream, start in zip(EVIDENCE_STREAMS, self.start)}
+        self.epoch_evidence = []  # the evidence at each epoch end: the verdict's earlier half
         self.reset_health()
 
     def reset_health(self):
@@ -157,9 +158,15 @@ class Architect:
         self.evidence["beta"].add(beta_grad)
 
     def verdict(self):
-        """Did the data decide the current architecture? (``src.nas.health.verdict``)"""
+        """Did the data decide the current architecture? (``src.nas.health.verdict``, with the
+        evidence of the last epoch end at or before half the steps as its earlier half)."""
         return verdict(self.net.alphas.asnumpy(), self.net.betas.asnumpy(), self.evidence["alpha"],
-                       self.evidence["beta"], self.path_decode)
+                       self.evidence["beta"], self.path_decode,
+                       earlier=halfway_evidence(self.epoch_evidence, self.evidence["alpha"].count))
+
+    def end_epoch(self):
+        """Keep a copy of this epoch end's evidence."""
+        self.epoch_evidence.append({stream: moments.copy() for stream, moments in self.evidence.items()})
 
     def epoch_health(self):
         """This epoch's figures: architecture steps run, mean L2 norms of the alpha and beta
@@ -360,6 +367,7 @@ class SearchTrainer:
             health = self.architect.epoch_health()
             miou, health["miou_heldout"] = self.epoch_scores()
             judged = self.architect.verdict()
+            self.architect.end_epoch()
             checkpoint_path = os.path.join(self.output_dir, f"search_epoch{epoch + 1}.ckpt")
             # The checkpoint last: a run killed before it resumes from the previous epoch and
             # rewrites this epoch's history row; killed after it, the row is already there.
@@ -370,15 +378,17 @@ class SearchTrainer:
                      "checkpoint %s", epoch + 1, loss, miou, health["miou_heldout"], checkpoint_path)
             log_health(epoch + 1, health, judged)
 
-    def resume_evidence(self, params):
+    def resume_evidence(self, params, folder):
         """The verdict's gradient moments from a checkpoint (a checkpoint written before they were
-        recorded: from zero, and the verdict then covers the steps since the resume)."""
+        recorded: from zero, and the verdict then covers the steps since the resume), and those of
+        its earlier epoch ends from the arch_history.npz beside it in ``folder``."""
         evidence = read_evidence(params, remove=True)
         if evidence is None:
             LOG.warning("checkpoint without the architecture-gradient moments: the search verdict "
                         "covers the architecture steps from this resume on")
         else:
             self.architect.evidence = evidence
+            self.architect.epoch_evidence = history_evidence(folder, evidence["alpha"].count)
 
     def append_history(self, epoch, loss, miou, health):
         """One row per epoch: alpha, beta, mean weight loss, mIoU on B and the health figures
@@ -435,7 +445,7 @@ class SearchTrainer:
                 raise UserError(f"checkpoint {path} was made with {key}={meta.get(key)}, this run "
                                 f"has {value}; resume with the same settings")
         split = tuple(params.pop(key).asnumpy().astype(np.int64) for key in SPLIT_KEYS)
-        self.resume_evidence(params)
+        self.resume_evidence(params, os.path.dirname(os.path.abspath(path)))
         if any(not np.array_equal(a, b) for a, b in zip(split, self.split)):
             raise UserError(f"checkpoint {path} used a different A/B split of the train records; "
                             "resume on the same MindRecord with the same seed")
@@ -483,6 +493,34 @@ def read_evidence(params, remove=False):
         count, total, total_outer = (take(name).asnumpy() for name in stream_names)
         evidence[stream] = GradientMoments(int(count), total, total_outer)
     return evidence
+
+
+def history_evidence(folder, steps):
+    """The evidence at each epoch end that ``folder``/arch_history.npz records, up to ``steps``
+    architecture steps (a resume's earlier halves; none from a history written before they were
+    kept)."""
+    path = os.path.join(folder, "arch_history.npz")
+    if not os.path.exists(path):
+        return []
+    history = np.load(path)
+    if not all(f"{stream}_{field}" in history for stream in EVIDENCE_STREAMS for field in EVIDENCE_FIELDS):
+        return []
+    rows = []
+    for row in range(len(history["epoch"])):
+        counts = [history[f"{stream}_count"][row] for stream in EVIDENCE_STREAMS]
+        if np.isfinite(counts).all() and max(counts) <= steps:
+            rows.append({stream: GradientMoments(int(history[f"{stream}_count"][row]),
+                                                 history[f"{stream}_total"][row],
+                                                 history[f"{stream}_total_outer"][row])
+                         for stream in EVIDENCE_STREAMS})
+    return rows
+
+
+def halfway_evidence(epoch_evidence, steps):
+    """(alpha, beta) moments of the last epoch end at or before half of ``steps`` architecture
+    steps (the verdict's ``earlier``), or None."""
+    halfway = [(e["alpha"], e["beta"]) for e in epoch_evidence if e["alpha"].count <= steps / 2]
+    return halfway[-1] if halfway else None
 
 
 def log_health(epoch, health, judged):

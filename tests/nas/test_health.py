@@ -119,6 +119,50 @@ def test_gradient_moments_match_numpy():
     np.testing.assert_allclose(stats.covariance(), np.cov(grads.reshape(30, 12), rowvar=False), atol=1e-12)
 
 
+def test_moments_since_an_earlier_count_are_the_later_steps_own():
+    grads = np.random.default_rng(1).standard_normal((30, 4, 3))
+    stats, earlier, later = (GradientMoments.zeros((4, 3)) for _ in range(3))
+    for step, grad in enumerate(grads):
+        stats.add(grad)
+        (earlier if step < 12 else later).add(grad)
+    since = stats.since(earlier)
+    assert since.count == later.count == 18
+    np.testing.assert_allclose(since.mean(), later.mean())
+    np.testing.assert_allclose(since.covariance(), later.covariance(), atol=1e-12)
+
+
+def moments_of(pushes, seed):
+    """(first half's, whole run's) alpha and beta moments of one unit-noise step per push
+    strength in ``pushes``, towards the planted architecture."""
+    alpha_push, beta_push = planted_directions()
+    rng = np.random.default_rng(seed)
+    whole = [GradientMoments.zeros(alpha_push.shape), GradientMoments.zeros(beta_push.shape)]
+    first = None
+    for step, strength in enumerate(pushes):
+        if step == len(pushes) // 2:
+            first = [GradientMoments(m.count, m.total, m.total_outer) for m in whole]
+        for moments, push in zip(whole, (alpha_push, beta_push)):
+            moments.add(-strength * push + rng.standard_normal(push.shape))
+    return first, whole
+
+
+def test_the_advice_tells_a_signal_that_stopped_from_a_steady_one():
+    """The weakest decision's z over each half of the steps: a push that stops halfway has its
+    evidence in the first half only; a steady push of the same total has it in both."""
+    alphas, betas = planted_directions()
+    first, whole = moments_of([0.5] * 100 + [0.0] * 100, seed=0)
+    stopped = verdict(alphas, betas, *whole, earlier=first)
+    steps_then, z_then, steps_since, z_since = stopped["weakest_halves"]
+    assert (steps_then, steps_since) == (100, 100) and z_then - z_since > 3, stopped
+    assert f"z is {z_then:.2f} over the first 100 architecture steps and {z_since:.2f} over the 100 since" \
+        in stopped["advice"]
+    first, whole = moments_of([0.25] * 200, seed=0)
+    steady = verdict(alphas, betas, *whole, earlier=first)
+    _, z_then, _, z_since = steady["weakest_halves"]
+    assert z_then > 0 and z_since > 0 and abs(z_then - z_since) < 2, steady
+    assert verdict(alphas, betas, *whole)["weakest_halves"] is None  # no earlier moments given
+
+
 def test_noise_shared_by_two_ops_does_not_hide_the_difference_between_them():
     """Softmax couples an edge's logit gradients: noise common to two ops cancels in the vote
     between them, so a small steady difference decides (per-logit spreads alone would say z ~ 1)."""

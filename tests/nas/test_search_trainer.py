@@ -137,7 +137,11 @@ def test_resume_continues_identically(full_run, demo_mindrecord_dir, tmp_path):
     resumed = make_trainer(demo_mindrecord_dir, tmp_path)
     resumed.resume(str(out / "search_epoch1.ckpt"))
     assert resumed.start_epoch == 1
+    # the earlier epoch ends' evidence (the verdict's earlier halves) from the history beside it
+    assert [e["alpha"].count for e in resumed.architect.epoch_evidence] == [trainer.steps_per_epoch]
     resumed.run()
+    assert [e["beta"].count for e in resumed.architect.epoch_evidence] == \
+        [e["beta"].count for e in trainer.architect.epoch_evidence]
     expected, got = params_of(trainer), params_of(resumed)
     assert expected.keys() == got.keys()
     for name in expected:
@@ -145,6 +149,26 @@ def test_resume_continues_identically(full_run, demo_mindrecord_dir, tmp_path):
     for stream, moments in trainer.architect.evidence.items():  # the verdict's evidence resumes too
         assert resumed.architect.evidence[stream].count == moments.count, stream
         np.testing.assert_allclose(resumed.architect.evidence[stream].total, moments.total, rtol=1e-4, atol=1e-7)
+
+
+def test_the_earlier_half_is_the_last_epoch_end_at_or_before_half_the_steps(tmp_path):
+    """What the verdict compares a decision's later steps with, for the search (its epoch ends)
+    and for decode.py and a resume (the arch_history.npz beside the checkpoint)."""
+    from src.nas.search_trainer import halfway_evidence, history_evidence
+
+    counts = [0, 20, 40, 60, 80]
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "arch_history.npz", epoch=np.arange(1, 6), **{
+        f"{stream}_{field}": np.stack([value(count) for count in counts])
+        for stream, shape in (("alpha", (2, 8)), ("beta", (1, 4, 3)))
+        for field, value in (("count", lambda c: np.array(c)),
+                             ("total", lambda c, shape=shape: rng.standard_normal(shape)),
+                             ("total_outer", lambda c, shape=shape: np.eye(int(np.prod(shape)))))})
+    rows = history_evidence(str(tmp_path), 60)  # a resume at 60 steps: the rows after it are not its past
+    assert [row["alpha"].count for row in rows] == [0, 20, 40, 60]
+    assert halfway_evidence(rows, 60)[1].count == 20 and halfway_evidence(rows, 80)[0].count == 40
+    assert halfway_evidence(rows[:1], 60)[0].count == 0 and halfway_evidence([], 60) is None
+    assert history_evidence(str(tmp_path / "elsewhere"), 60) == []
 
 
 def test_weight_loss_falls_on_a_repeated_batch(demo_mindrecord_dir, tmp_path):
