@@ -184,11 +184,6 @@ def op_evidence(alphas, moments):
     return [_z(weights, moments) for weights in _op_directions(alphas)]
 
 
-def path_evidence(betas, moments, path_decode=DEFAULT_PATH_DECODE):
-    """z of the decoded path against a uniformly drawn valid path, along the move logits."""
-    return _z(_path_direction(betas, path_decode), moments)
-
-
 def candidates(alphas, betas):
     """How many choices the decisions were picked from: the non-``none`` ops of each kept edge and
     the valid paths (the verdict's bound covers whichever the search picked)."""
