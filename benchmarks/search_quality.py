@@ -5,6 +5,7 @@ matters.
     python benchmarks/search_quality.py --output_path DIR [--search_seeds 0 1 2 3] [--uniform 8]
         [--noise_seeds 3] [--train_epochs 15] [--scenes context] [--data "96 48 256 512"]
         [--search_config config/demo_search.yaml] [--search "SEARCH.PY OVERRIDES"]
+        [--retrain "TRAIN.PY OVERRIDES"]
 
 1. Data: ``python -m src.data.synthetic --scenes SCENES`` (seed 0) and its MindRecord files.
 2. Searched: search.py once per search seed (the search config and overrides; graph mode as
@@ -14,7 +15,8 @@ matters.
    earlier states, each with a uniformly drawn op other than none; numpy seed 2026).
 4. Cost-matched random: per searched architecture, the first uniform draw (numpy seed 1000 + the
    search seed) whose retrain network has parameters and multiply-adds within 20% of it.
-5. Every architecture retrained with config/demo.yaml for ``--train_epochs`` epochs, seed 0 (runs
+5. Every architecture retrained with config/demo.yaml (and ``--retrain``'s overrides) for
+   ``--train_epochs`` epochs, seed 0 (runs
    are repeatable: the same data order and initialisation for all), and scored on every val
    image (one scale, no flip); the first uniform architecture also with seeds 1 ..
    ``--noise_seeds`` - 1: the retrain noise (printed by class too: which classes carry it).
@@ -34,7 +36,8 @@ architectures beyond the retrain noise is known before the searches.
 
 Every search, retrain, model count and supernet score is kept under DIR as it comes (a finished
 one is read, not rerun; an interrupted search or retrain continues from its last checkpoint), so
-an interrupted run resumes. A benchmark (83 minutes on a 2-core CPU beside other jobs with 96
+an interrupted run resumes. DIR/protocol.json records the options that shape the results: a rerun
+with other ones stops rather than mixing results of two protocols. A benchmark (83 minutes on a 2-core CPU beside other jobs with 96
 scenes; 2 h 15 min alone with 960), not a test. Its tables are in
 docs/search.md, Does the search beat chance?
 """
@@ -109,22 +112,43 @@ def retrain_dir(arch_path, seed):
     return os.path.join(os.path.dirname(arch_path), f"retrain_seed{seed}")
 
 
-def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0):
-    """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml with ``seed``
-    (kept in ``out_dir``: a finished one is read, not rerun)."""
+def retrain_and_evaluate(arch_path, out_dir, mindrecord, train_epochs, seed=0, overrides=()):
+    """val mIoU of ``arch_path`` after ``train_epochs`` epochs of config/demo.yaml with ``seed`` and
+    train.py ``overrides`` (kept in ``out_dir``: a finished one is read, not rerun)."""
     if not os.path.exists(os.path.join(out_dir, "eval", "eval_results.json")):
         checkpoints = os.path.join(out_dir, "train", "checkpoints")
         interrupted = sorted(os.listdir(checkpoints)) if os.path.isdir(checkpoints) else []  # zero-padded steps
         resume = ["--resume", os.path.join(checkpoints, interrupted[-1])] if interrupted else []
         run([sys.executable, "train.py", "--config_path", DEMO_CONFIG, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "train"),
-             "--epochs", str(train_epochs), "--seed", str(seed)] + resume)
+             "--epochs", str(train_epochs), "--seed", str(seed)] + list(overrides) + resume)
         checkpoints = sorted(os.listdir(os.path.join(out_dir, "train", "checkpoints")))
         run([sys.executable, "eval.py", "--config_path", DEMO_CONFIG, "--arch_path", arch_path,
              "--data_path", mindrecord, "--output_path", os.path.join(out_dir, "eval"),
              "--ckpt_path", os.path.join(out_dir, "train", "checkpoints", checkpoints[-1]),
              "--flip", "false", "--scales", "1.0"])
     return float(eval_results(out_dir)["miou"])
+
+
+PROTOCOL_OPTIONS = ("scenes", "data", "search_config", "search", "train_epochs", "retrain")
+
+
+def check_protocol(out, options):
+    """Record ``options`` in ``out``/protocol.json, or stop when a run there used other ones (its
+    results would be read as this run's)."""
+    path = os.path.join(out, "protocol.json")
+    if os.path.exists(path):
+        with open(path) as handle:
+            recorded = json.load(handle)
+        changed = sorted(key for key in options if recorded.get(key) != options[key])
+        if changed:
+            sys.exit(f"error: {out} holds a run with other " + ", ".join(
+                f"--{key} ({recorded.get(key)!r} there, {options[key]!r} now)" for key in changed)
+                + "; pass another --output_path or the same options")
+        return
+    os.makedirs(out, exist_ok=True)
+    with atomic_path(path) as temporary, open(temporary, "w") as handle:
+        json.dump(options, handle, indent=1)
 
 
 class Cache:
@@ -254,8 +278,10 @@ def main():
     parser.add_argument("--data", default="96 48 256 512", help="NUM_TRAIN NUM_VAL HEIGHT WIDTH")
     parser.add_argument("--search_config", default=os.path.join(ROOT, "config", "demo_search.yaml"))
     parser.add_argument("--search", default="", help="search.py overrides, e.g. \"--epochs 12\"")
+    parser.add_argument("--retrain", default="", help="train.py overrides, e.g. \"--base_lr 0.02\"")
     args = parser.parse_args()
     out = os.path.abspath(args.output_path)
+    check_protocol(out, {key: getattr(args, key) for key in PROTOCOL_OPTIONS})
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(message)s")
     mindrecord = generated_mindrecord(out, args.data, args.scenes)
     height, width = (int(v) for v in args.data.split()[2:])
@@ -279,7 +305,7 @@ def main():
         uniform.append(arch_path)
 
     retrain = lambda arch_path, seed=0: retrain_and_evaluate(
-        arch_path, retrain_dir(arch_path, seed), mindrecord, args.train_epochs, seed)
+        arch_path, retrain_dir(arch_path, seed), mindrecord, args.train_epochs, seed, shlex.split(args.retrain))
     # The uniform retrains and the noise first: whether the data separates architectures beyond the
     # retrain noise is known before the searches' hour.
     uniform_miou = [retrain(path) for path in uniform]
@@ -314,7 +340,8 @@ def main():
     retrained_miou = groups["searched"] + groups["uniform"] + groups["cost-matched"]
 
     print(f"\n{args.scenes} scenes ({args.data}); search: {os.path.relpath(args.search_config, ROOT)} "
-          f"{args.search or '(as shipped)'}; retrain: config/demo.yaml, {args.train_epochs} epochs, seed 0; "
+          f"{args.search or '(as shipped)'}; retrain: config/demo.yaml {args.retrain or '(as shipped)'}, "
+          f"{args.train_epochs} epochs, seed 0; "
           "val mIoU at one scale, no flip\n")
     print("| group | architecture | params | multiply-adds | supernet held-out mIoU | retrained val mIoU |")
     print("|---|---|---|---|---|---|")
