@@ -1,6 +1,6 @@
 """Decode a search checkpoint into an architecture (README, Decode).
 
-    python decode.py --ckpt_path search_epoch40.ckpt --output_path DIR
+    python decode.py --ckpt_path search_epoch40.ckpt --output_path DIR [--path_decode evidence]
     (ModelArts: --enable_modelarts true --data_url OBS --checkpoint_url OBS_CKPT --train_url OBS_OUTPUT)
 
 Writes DIR/architecture.json (path, genotype, provenance), DIR/net_arch.npy + DIR/cell_arch.npy
@@ -11,6 +11,7 @@ import argparse
 from src.errors import UserError, run_main
 from src.fileio import check_output_location
 from src.modelarts import add_arguments, argparse_job
+from src.nas.decode import PATH_DECODES
 
 
 def main(argv=None):
@@ -18,6 +19,8 @@ def main(argv=None):
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--ckpt_path", help="search checkpoint written by search.py (required)")
     parser.add_argument("--output_path", help="folder for the architecture files (required)")
+    parser.add_argument("--path_decode", choices=tuple(PATH_DECODES),
+                        help="how the network path is decoded (docs/search_decisions.md); default: the search's")
     add_arguments(parser)
     args = parser.parse_args(argv)
     import src  # noqa: F401  (CPU set-up before mindspore)
@@ -28,7 +31,7 @@ def main(argv=None):
         check_output_location(output_path, "folder", "--output_path")
         if not ckpt_path or not output_path:
             raise UserError("pass --ckpt_path (a search checkpoint) and --output_path")
-        for name, path in export_architecture(ckpt_path, output_path).items():
+        for name, path in export_architecture(ckpt_path, output_path, args.path_decode).items():
             print(f"{name}: {path}")
 
 

@@ -234,8 +234,9 @@ SCHEMA = {
         partial_channel_k=("int", 4, "partial_channel: 1/k of the channels go through the mixed op",
                            {"minimum": 1}),
         path_decode=("str", "rescaled", "score of a network-path move: rescaled = p * k / 3 for a node with k "
-                     "moves (no level favoured by uninformative betas); paper = p (favours levels 0 and 3)",
-                     {"choices": ("rescaled", "paper")}),
+                     "moves (no level favoured by uninformative betas); paper = p (favours levels 0 and 3); "
+                     "evidence = the move's z in the architecture gradients (not the Adam-moved betas)",
+                     {"choices": ("rescaled", "paper", "evidence")}),
         aux_skip_weight=("float", 0.0, "DARTS-: weight of an auxiliary skip connection on every supernet edge, "
                          "kept through the weight-only epochs, then falling linearly to 0 at the last "
                          "architecture step (against the skip-connect collapse; 0: the paper's supernet)",

@@ -198,3 +198,24 @@ def test_rerun_skips_every_stage(demo):
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.count("skipped") == STAGES
     assert (output / "stage_times.tsv").read_text() == before
+
+
+def test_decode_reads_the_searchs_evidence_for_the_evidence_path_decode(demo, tmp_path):
+    """decode.py --path_decode evidence decodes the path from the checkpoint's architecture-gradient
+    evidence (each move's z), records the decode, and judges that path."""
+    from src.checkpoint import read_checkpoint
+    from src.nas.decode import decode_path
+    from src.nas.health import move_evidence
+    from src.nas.search_trainer import latest_search_checkpoint, read_evidence
+
+    output, _, _ = demo
+    ckpt_path = latest_search_checkpoint(str(output / "search"))
+    result = subprocess.run([sys.executable, "decode.py", "--ckpt_path", ckpt_path, "--output_path", str(tmp_path),
+                             "--path_decode", "evidence"], cwd=ROOT, capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr[-2000:]
+    decoded = json.loads((tmp_path / "architecture.json").read_text())
+    evidence = read_evidence(read_checkpoint(ckpt_path).params)
+    assert decoded["network_path"] == decode_path(move_evidence(evidence["beta"]), "evidence")
+    assert decoded["provenance"]["path_decode"] == "evidence"
+    searched = json.loads((output / "search" / "architecture.json").read_text())["provenance"]
+    assert decoded["provenance"]["evidence"]["op_z"] == searched["evidence"]["op_z"]  # the cell's decode is the same

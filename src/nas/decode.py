@@ -86,7 +86,12 @@ PATH_DECODES = {
                 "PyTorch port's rescale, its PR #74)",
     "paper": "network path: Viterbi over log p, p = beta softmax over the moves its node has "
              "(paper-literal; near-zero betas favour the boundary levels by log(3/2) per layer)",
+    "evidence": "network path: Viterbi over each move's z, the architecture gradients' evidence for "
+                "the move against its node's mean move (src.nas.health.move_evidence), not the "
+                "Adam-moved logits",
 }
+# Decodes whose input is per-move scores made from the gradient evidence, not the beta logits.
+EVIDENCE_DECODES = ("evidence",)
 DEFAULT_PATH_DECODE = "rescaled"
 
 
@@ -94,10 +99,14 @@ def move_log_scores(betas, path_decode=DEFAULT_PATH_DECODE):
     """(L, levels, 3) log score of every move under ``path_decode`` (-inf where no move exists).
 
     "rescaled" multiplies p by k/3 (k = moves of the source node): near-zero betas give every move
-    1/3, so no level gains from having fewer moves.
+    1/3, so no level gains from having fewer moves. "evidence": ``betas`` are already the per-move
+    scores (``src.nas.health.path_decode_input``), used as they are.
     """
     if path_decode not in PATH_DECODES:
         raise ValueError(f"path_decode must be one of {', '.join(PATH_DECODES)}, got {path_decode!r}")
+    if path_decode in EVIDENCE_DECODES:
+        betas = np.asarray(betas, dtype=np.float64)
+        return np.where(move_mask(*betas.shape[:2]), betas, -np.inf)
     probs = normalize_betas(betas)
     if path_decode == "rescaled":
         probs = probs * move_mask(*probs.shape[:2]).sum(axis=2, keepdims=True) / NUM_MOVES

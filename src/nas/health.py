@@ -31,8 +31,8 @@ from statistics import NormalDist
 
 import numpy as np
 
-from src.nas.decode import (DEFAULT_PATH_DECODE, best_paths, decode_cell, decode_path, edge_block_ranges,
-                             move_mask, uniform_move_frequencies)
+from src.nas.decode import (DEFAULT_PATH_DECODE, EVIDENCE_DECODES, best_paths, decode_cell, decode_path,
+                             edge_block_ranges, move_mask, uniform_move_frequencies)
 
 # Op kinds of the op table (src.layers.operations.OP_TABLE) with no trainable weight: zero,
 # identity, and pools (whose BN in search is non-affine).
@@ -179,6 +179,30 @@ def _path_direction(betas, path_decode=DEFAULT_PATH_DECODE):
     return weights
 
 
+def move_evidence(beta_moments):
+    """(L, levels, 3) z of every move against the mean of its source node's moves (-inf where no
+    move exists; 0 before any architecture step): the per-move scores of ``path_decode:
+    evidence``. Why: Adam moves every logit by about its lr per step, so late steps whose
+    gradients carry little move the logits as much as early ones that carry much; the z weighs
+    each step by what it says."""
+    shape = np.shape(beta_moments.total)
+    mask = move_mask(*shape[:2])
+    scores = np.full(shape, -np.inf)
+    for layer, source, move in zip(*np.nonzero(mask)):
+        weights = np.zeros(shape)
+        moves = np.nonzero(mask[layer, source])[0]
+        weights[layer, source, moves] = -1.0 / len(moves)
+        weights[layer, source, move] += 1.0
+        scores[layer, source, move] = _z(weights, beta_moments) if beta_moments.count else 0.0
+    return scores
+
+
+def path_decode_input(betas, beta_moments, path_decode):
+    """What the path decode ``path_decode`` reads: the per-move evidence for the evidence decodes,
+    else the beta logits."""
+    return move_evidence(beta_moments) if path_decode in EVIDENCE_DECODES else betas
+
+
 def op_evidence(alphas, moments):
     """Per kept edge: z of the chosen op against the mean of the edge's other non-``none`` ops."""
     return [_z(weights, moments) for weights in _op_directions(alphas)]
@@ -191,12 +215,13 @@ def candidates(alphas, betas):
     return len(kept) * (len(primitives) - 1) + uniform_move_frequencies(*np.shape(betas)[:2])[1]
 
 
-def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECODE):
+def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECODE, path_input=None):
     """The per-epoch health figures (log and arch_history.npz): changes since the start, op
-    margins of the kept edges, the path margin, and the parameter-free ops among the kept edges."""
+    margins of the kept edges, the path margin (of ``path_input``, ``path_decode_input``'s, default
+    the betas), and the parameter-free ops among the kept edges."""
     alpha_change, beta_change = architecture_change(alphas0, alphas, betas0, betas)
     margins = op_margins(alphas)
-    _, _, margin = path_margin(betas, path_decode)
+    _, _, margin = path_margin(betas if path_input is None else path_input, path_decode)
     return {"alpha_change": alpha_change, "beta_change": beta_change,
             "op_prob_margin": np.array([m["prob_margin"] for m in margins]),
             "op_logit_margin": np.array([m["logit_margin"] for m in margins]),
@@ -205,7 +230,8 @@ def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECOD
 
 def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH_DECODE,
             significance=SIGNIFICANCE, min_steps=MIN_STEPS, earlier=None):
-    """Decided, or not determined by the data with what to do.
+    """Decided, or not determined by the data with what to do. ``betas``: the path decode's input
+    (``path_decode_input``).
 
     Decisions: the op on each kept edge and the network path, each against chance (module
     docstring). Each needs z >= the one-sided bound at ``significance`` Bonferroni-corrected over

@@ -2,29 +2,37 @@
 import os
 
 from src.checkpoint import SEARCH, read_checkpoint
-from src.nas.decode import DEFAULT_PATH_DECODE
-from src.nas.health import verdict
+from src.errors import UserError
+from src.nas.decode import DEFAULT_PATH_DECODE, EVIDENCE_DECODES
+from src.nas.health import path_decode_input, verdict
 from src.nas.search_plot import draw_architecture
 from src.nas.search_trainer import (halfway_evidence, history_evidence, read_evidence, verdict_provenance,
                                     write_decoded_architecture)
 
 
-def export_architecture(ckpt_path, output_dir):
-    """Write the decoded architecture files; returns {kind: path}."""
+def export_architecture(ckpt_path, output_dir, path_decode=None):
+    """Write the decoded architecture files, the path decoded by ``path_decode`` (None: the
+    search's); returns {kind: path}."""
     ckpt = read_checkpoint(ckpt_path, "--ckpt_path", expect=SEARCH).require(SEARCH, purpose="decode.py")
     alphas, betas = ckpt.params["alphas"].asnumpy(), ckpt.params["betas"].asnumpy()
     os.makedirs(output_dir, exist_ok=True)
     paths = {"architecture": os.path.join(output_dir, "architecture.json"),
              "picture": os.path.join(output_dir, "architecture.png")}
-    path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)  # the search's; older checkpoints: the default
+    if path_decode is None:  # the search's; older checkpoints: the default
+        path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)
     provenance = {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")}
     evidence = read_evidence(ckpt.params)
+    if evidence is None and path_decode in EVIDENCE_DECODES:
+        raise UserError(f"{ckpt_path} has no architecture-gradient evidence, which its path decode "
+                        f"{path_decode!r} reads: decode a checkpoint of a search that recorded it")
+    path_input = betas
     if evidence is not None:  # checkpoints written before the evidence was recorded have no verdict
         steps = evidence["alpha"].count
         earlier = halfway_evidence(history_evidence(os.path.dirname(os.path.abspath(ckpt_path)), steps), steps)
-        provenance.update(verdict_provenance(verdict(alphas, betas, evidence["alpha"], evidence["beta"], path_decode,
-                                                     earlier=earlier)))
-    architecture = write_decoded_architecture(paths["architecture"], alphas, betas, provenance, path_decode)
+        path_input = path_decode_input(betas, evidence["beta"], path_decode)
+        provenance.update(verdict_provenance(verdict(alphas, path_input, evidence["alpha"], evidence["beta"],
+                                                     path_decode, earlier=earlier)))
+    architecture = write_decoded_architecture(paths["architecture"], alphas, path_input, provenance, path_decode)
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")
     architecture.save_modelzoo_npy(paths["net_arch"], paths["cell_arch"])

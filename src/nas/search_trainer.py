@@ -42,7 +42,7 @@ from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
 from src.architecture import Architecture
 from src.nas.decode import DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decode_path, move_mask, normalize_betas
-from src.nas.health import GradientMoments, epoch_figures, verdict
+from src.nas.health import GradientMoments, epoch_figures, path_decode_input, verdict
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import build_supernet
 from src.numeric import softmax
@@ -160,9 +160,13 @@ class Architect:
     def verdict(self):
         """Did the data decide the current architecture? (``src.nas.health.verdict``, with the
         evidence of the last epoch end at or before half the steps as its earlier half)."""
-        return verdict(self.net.alphas.asnumpy(), self.net.betas.asnumpy(), self.evidence["alpha"],
+        return verdict(self.net.alphas.asnumpy(), self.path_input(), self.evidence["alpha"],
                        self.evidence["beta"], self.path_decode,
                        earlier=halfway_evidence(self.epoch_evidence, self.evidence["alpha"].count))
+
+    def path_input(self):
+        """What the path decode reads now (``src.nas.health.path_decode_input``)."""
+        return path_decode_input(self.net.betas.asnumpy(), self.evidence["beta"], self.path_decode)
 
     def end_epoch(self):
         """Keep a copy of this epoch end's evidence."""
@@ -180,7 +184,8 @@ class Architect:
                   "beta_grad_norm": float(np.mean(self.beta_norms)) if self.steps else 0.0,
                   "alpha_entropy": mean_entropy(softmax(alphas)),
                   "beta_entropy": mean_entropy(normalize_betas(betas), mask),
-                  **epoch_figures(self.start[0], alphas, self.start[1], betas, self.path_decode)}
+                  **epoch_figures(self.start[0], alphas, self.start[1], betas, self.path_decode,
+                                  self.path_input())}
         if self.steps and not any(self.alpha_norms) and not any(self.beta_norms):
             raise FrozenArchitectureError(
                 f"{self.steps} architecture steps this epoch all had exactly zero alpha and beta "
@@ -355,7 +360,7 @@ class SearchTrainer:
         provenance = {"source": "search", "checkpoint": checkpoint_path, "epoch": epoch,
                       **verdict_provenance(judged)}
         write_decoded_architecture(os.path.join(self.output_dir, "architecture.json"),
-                                   self.net.alphas.asnumpy(), self.net.betas.asnumpy(), provenance,
+                                   self.net.alphas.asnumpy(), self.architect.path_input(), provenance,
                                    self.cfg.path_decode)
 
     def run(self, until_epoch=None):
@@ -555,9 +560,10 @@ CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, 
 
 
 def write_decoded_architecture(path, alphas, betas, provenance, path_decode=DEFAULT_PATH_DECODE):
-    """Decode alpha/beta and write the (validated, retrainable) architecture file; returns the
-    Architecture: as many cells as the supernet has layers, as many blocks as it has. The
-    provenance records the path decode by name and by method."""
+    """Decode alpha and the path decode's input ``betas`` (``src.nas.health.path_decode_input``)
+    and write the (validated, retrainable) architecture file; returns the Architecture: as many
+    cells as the supernet has layers, as many blocks as it has. The provenance records the path
+    decode by name and by method."""
     architecture = Architecture(decode_path(betas, path_decode), decode_cell(alphas),
                                 {**provenance, "path_decode": path_decode,
                                  "decode": f"{PATH_DECODES[path_decode]}; {CELL_DECODE}"})

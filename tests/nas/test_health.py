@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 
 from src.nas.decode import best_paths, decode_cell, decode_path, move_mask
-from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, op_evidence,
-                            op_margins, parameter_free_ops, path_margin, verdict)
+from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, move_evidence,
+                            op_evidence, op_margins, parameter_free_ops, path_decode_input, path_margin,
+                            verdict)
 
 LAYERS, EDGES, OPS = 12, 20, 8
 GENOTYPE = [[0, "dil_conv_5x5"], [1, "sep_conv_3x3"], [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
@@ -32,9 +33,10 @@ def planted_directions():
     return alpha, beta
 
 
-def adam_search(gradient, steps, lr, seed):
+def adam_search(gradient, steps, lr, seed, weight_decay=0.0):
     """Adam (betas 0.9/0.999) on alpha/beta from 1e-3 * N(0, 1), recording the gradient moments
-    as the trainer would; ``gradient(rng)`` -> (alpha grad, beta grad) of one step."""
+    as the trainer would; ``gradient(rng)`` -> (alpha grad, beta grad) of one step.
+    ``weight_decay`` is added to the gradient before Adam, as MindSpore's nn.Adam does."""
     rng = np.random.default_rng(seed)
     params = [1e-3 * rng.standard_normal((EDGES, OPS)), 1e-3 * rng.standard_normal((LAYERS, 4, 3))]
     moments = [GradientMoments.zeros(p.shape) for p in params]
@@ -43,6 +45,7 @@ def adam_search(gradient, steps, lr, seed):
         grads = gradient(rng)
         for i, grad in enumerate(grads):
             moments[i].add(grad)
+            grad = grad + weight_decay * params[i]
             first[i] = 0.9 * first[i] + 0.1 * grad
             second[i] = 0.999 * second[i] + 0.001 * grad ** 2
             params[i] = params[i] - lr * (first[i] / (1 - 0.9 ** step)) / (
@@ -236,3 +239,41 @@ def test_on_noise_a_single_decision_is_rarely_supported_whichever_candidate_the_
         result = verdict(alphas, betas, alpha_stats, beta_stats)
         supported += max(result["op_z"] + [result["path_z"]]) >= result["z_bound"]
     assert supported <= 5
+
+
+def test_the_evidence_decode_keeps_a_weak_path_signal_that_weight_decay_erases_from_the_logits():
+    """Beta's gradients are small (about 1e-5 per move here); nn.Adam adds the weight decay to the
+    gradient and then normalises, so at that scale the decay pulls every logit back by about the
+    lr per step and the logits forget the path the gradients favour. The z of each move (``path_decode:
+    evidence``) does not depend on the gradient's scale: it decodes the planted path."""
+    alpha_push, beta_push = planted_directions()
+    push = lambda rng: (1e-5 * (-0.3 * alpha_push + rng.standard_normal((EDGES, OPS))),
+                        1e-5 * (-0.3 * beta_push + rng.standard_normal((LAYERS, 4, 3))))
+    for seed in range(4):
+        (_, betas), (_, beta_stats) = adam_search(push, steps=120, lr=0.02, seed=seed, weight_decay=1e-3)
+        assert decode_path(betas) != PATH
+        assert decode_path(path_decode_input(betas, beta_stats, "evidence"), "evidence") == PATH
+
+
+def test_move_evidence_is_each_moves_z_against_its_nodes_mean_move():
+    rng = np.random.default_rng(0)
+    moments = GradientMoments.zeros((3, 4, 3))
+    np.testing.assert_array_equal(move_evidence(moments)[move_mask(3)], 0.0)  # no step: no evidence
+    recorded = []
+    for _ in range(50):
+        grad = 0.1 * rng.standard_normal((3, 4, 3))
+        grad[0, 0, 1] -= 0.2  # descent raises the stem's move to level 0
+        grad[0, 0, 2] += 0.2  # (a softmax's logit gradients sum to zero over the node's moves)
+        recorded.append(grad * move_mask(3))
+        moments.add(recorded[-1])
+    scores = move_evidence(moments)
+    assert np.all(np.isneginf(scores[~move_mask(3)]))
+    assert scores[0, 0, 1] > 5 and scores[0, 0, 2] == pytest.approx(-scores[0, 0, 1])  # a node of two moves
+    # A node of three moves: the move's vote against the mean of the three, per step, as a z.
+    direction = np.zeros((3, 4, 3))
+    direction[1, 1, :] = -1 / 3
+    direction[1, 1, 0] += 1
+    votes = [-(direction * grad).sum() for grad in recorded]
+    assert scores[1, 1, 0] == pytest.approx(np.mean(votes) / (np.std(votes, ddof=1) / np.sqrt(len(votes))))
+    assert decode_path(path_decode_input(np.zeros((3, 4, 3)), moments, "evidence"), "evidence")[0] == 0
+    assert path_decode_input("logits", moments, "rescaled") == "logits"
