@@ -240,8 +240,10 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
     ``earlier``: the (alpha, beta) moments at fewer steps (about half), or None. The advice then
     gives the weakest decision's z over those steps and over the steps since, apart: a steady
     signal gives both alike, and only then does a longer search add to the evidence.
-    Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps, and the
-    weakest decision's (earlier steps, z over them, later steps, z over them) or None.
+    Returns a dict: verdict, decided, advice, z bound, op z per kept edge, path z, steps, the
+    weakest decision's (earlier steps, z over them, later steps, z over them) or None, and the
+    path of the evidence decode (None when that is the decode, or before ``min_steps``); the
+    advice names it when it differs from the decoded path.
     """
     directions = [(weights, 0) for weights in _op_directions(alphas)] + [(_path_direction(betas, path_decode), 1)]
     moments = (alpha_moments, beta_moments)
@@ -275,9 +277,17 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
         advice = (f"{supported} of {len(op_z)} op choices and {'the' if path_z >= bound else 'not the'} "
                   f"path are supported after {steps} architecture steps (z bound {bound:.2f}); "
                   f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")
+    evidence_path = None
+    if path_decode not in EVIDENCE_DECODES and steps >= min_steps:
+        evidence_path = decode_path(move_evidence(beta_moments), "evidence")
+        if evidence_path != decode_path(betas, path_decode):
+            advice += (f"; the architecture gradients favour path {evidence_path}, not the logits' "
+                       f"{decode_path(betas, path_decode)} (decode.py --path_decode evidence; "
+                       "docs/search_decisions.md, The evidence decode)")
     free = parameter_free_ops(alphas)
     if free * 2 > len(op_z):
         advice += (f"; {free} of {len(op_z)} kept ops are parameter-free: the skip-connect collapse "
                    "(docs/search_decisions.md)")
     return {"verdict": DECIDED if decided else NOT_DETERMINED, "decided": decided, "advice": advice,
-            "z_bound": bound, "op_z": op_z, "path_z": path_z, "steps": steps, "weakest_halves": halves}
+            "z_bound": bound, "op_z": op_z, "path_z": path_z, "steps": steps, "weakest_halves": halves,
+            "evidence_path": evidence_path}

@@ -553,7 +553,8 @@ def verdict_provenance(judged):
     return {"verdict": judged["verdict"], "verdict_advice": judged["advice"],
             "evidence": {"op_z": [finite_or_none(z) for z in judged["op_z"]],
                          "path_z": finite_or_none(judged["path_z"]),
-                         "z_bound": round(judged["z_bound"], 3), "architecture_steps": judged["steps"]}}
+                         "z_bound": round(judged["z_bound"], 3), "architecture_steps": judged["steps"],
+                         "evidence_path": judged["evidence_path"]}}
 
 
 CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op"

@@ -250,9 +250,13 @@ def test_the_evidence_decode_keeps_a_weak_path_signal_that_weight_decay_erases_f
     push = lambda rng: (1e-5 * (-0.3 * alpha_push + rng.standard_normal((EDGES, OPS))),
                         1e-5 * (-0.3 * beta_push + rng.standard_normal((LAYERS, 4, 3))))
     for seed in range(4):
-        (_, betas), (_, beta_stats) = adam_search(push, steps=120, lr=0.02, seed=seed, weight_decay=1e-3)
+        (alphas, betas), (alpha_stats, beta_stats) = adam_search(push, steps=120, lr=0.02, seed=seed,
+                                                                 weight_decay=1e-3)
         assert decode_path(betas) != PATH
         assert decode_path(path_decode_input(betas, beta_stats, "evidence"), "evidence") == PATH
+        # The logit decode's verdict points at the path the gradients favour.
+        result = verdict(alphas, betas, alpha_stats, beta_stats)
+        assert result["evidence_path"] == PATH and f"the architecture gradients favour path {PATH}" in result["advice"]
 
 
 def test_move_evidence_is_each_moves_z_against_its_nodes_mean_move():
