@@ -279,11 +279,10 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
                   f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")
     evidence_path = None
     if path_decode not in EVIDENCE_DECODES and steps >= min_steps:
-        evidence_path = decode_path(move_evidence(beta_moments), "evidence")
-        if evidence_path != decode_path(betas, path_decode):
-            advice += (f"; the architecture gradients favour path {evidence_path}, not the logits' "
-                       f"{decode_path(betas, path_decode)} (decode.py --path_decode evidence; "
-                       "docs/search_decisions.md, The evidence decode)")
+        evidence_path, decoded = decode_path(move_evidence(beta_moments), "evidence"), decode_path(betas, path_decode)
+        if evidence_path != decoded:
+            advice += (f"; the architecture gradients favour path {evidence_path}, not the logits' {decoded} "
+                       "(decode.py --path_decode evidence; docs/search_decisions.md, The evidence decode)")
     free = parameter_free_ops(alphas)
     if free * 2 > len(op_z):
         advice += (f"; {free} of {len(op_z)} kept ops are parameter-free: the skip-connect collapse "
