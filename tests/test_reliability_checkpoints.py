@@ -132,3 +132,13 @@ def test_modelzoo_variant_needs_three_cells(tmp_path):
     arch.write_text(json.dumps({"network_path": [0, 1], "cell": [[0, "sep_conv_3x3"], [1, "sep_conv_3x3"]]}))
     with pytest.raises(UserError, match="needs at least 3 cells; this architecture has 2"):
         build_model(tiny_cfg(variant="modelzoo", arch_path=str(arch)))
+
+
+def test_evidence_decode_of_a_checkpoint_without_evidence_is_refused_before_writing(files, tmp_path):
+    from src.nas.search_export import export_architecture
+
+    with pytest.raises(UserError, match="has no architecture-gradient evidence, which the path decode 'evidence' "
+                                        "reads.*or pass another --path_decode") as info:
+        export_architecture(files["search"], str(tmp_path / "arch"), "evidence")
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "arch").exists()

@@ -182,9 +182,10 @@ def _path_direction(betas, path_decode=DEFAULT_PATH_DECODE):
 def move_evidence(beta_moments):
     """(L, levels, 3) z of every move against the mean of its source node's moves (-inf where no
     move exists; 0 before any architecture step): the per-move scores of ``path_decode:
-    evidence``. Why: Adam moves every logit by about its lr per step, so late steps whose
-    gradients carry little move the logits as much as early ones that carry much; the z weighs
-    each step by what it says."""
+    evidence``. Why: nn.Adam adds the weight decay to the gradient before normalising it, so
+    where the data's gradient is as small as beta's the decay pulls every logit back by about the
+    lr per step and the logits forget what the gradients said; the z does not depend on the
+    gradient's scale."""
     shape = np.shape(beta_moments.total)
     mask = move_mask(*shape[:2])
     scores = np.full(shape, -np.inf)

@@ -15,16 +15,17 @@ def export_architecture(ckpt_path, output_dir, path_decode=None):
     search's); returns {kind: path}."""
     ckpt = read_checkpoint(ckpt_path, "--ckpt_path", expect=SEARCH).require(SEARCH, purpose="decode.py")
     alphas, betas = ckpt.params["alphas"].asnumpy(), ckpt.params["betas"].asnumpy()
+    if path_decode is None:  # the search's; older checkpoints: the default
+        path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)
+    evidence = read_evidence(ckpt.params)
+    if evidence is None and path_decode in EVIDENCE_DECODES:
+        raise UserError(f"{ckpt_path} has no architecture-gradient evidence, which the path decode "
+                        f"{path_decode!r} reads: decode a checkpoint of a search that recorded it, or "
+                        "pass another --path_decode")
     os.makedirs(output_dir, exist_ok=True)
     paths = {"architecture": os.path.join(output_dir, "architecture.json"),
              "picture": os.path.join(output_dir, "architecture.png")}
-    if path_decode is None:  # the search's; older checkpoints: the default
-        path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)
     provenance = {"source": "decode.py", "checkpoint": os.path.abspath(ckpt_path), "epoch": ckpt.meta.get("epoch")}
-    evidence = read_evidence(ckpt.params)
-    if evidence is None and path_decode in EVIDENCE_DECODES:
-        raise UserError(f"{ckpt_path} has no architecture-gradient evidence, which its path decode "
-                        f"{path_decode!r} reads: decode a checkpoint of a search that recorded it")
     path_input = betas
     if evidence is not None:  # checkpoints written before the evidence was recorded have no verdict
         steps = evidence["alpha"].count
