@@ -277,7 +277,9 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
                        f"steps and {halves[3]:.2f} over the {halves[2]} since: a steady signal gives both alike")
         advice = (f"{supported} of {len(op_z)} op choices and {'the' if path_z >= bound else 'not the'} "
                   f"path are supported after {steps} architecture steps (z bound {bound:.2f}); "
-                  f"search longer ({longer}), or retrain the paper's architecture (leave arch_path unset)")
+                  f"search longer ({longer}) or with more pixels per architecture step (batch_size, "
+                  "crop_size: each step's evidence grows with them, while a faded signal adds little per "
+                  "step), or retrain the paper's architecture (leave arch_path unset)")
     evidence_path = None
     if path_decode not in EVIDENCE_DECODES and steps >= min_steps:
         evidence_path, decoded = decode_path(move_evidence(beta_moments), "evidence"), decode_path(betas, path_decode)

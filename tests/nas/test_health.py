@@ -73,6 +73,7 @@ def test_noise_with_a_large_lr_is_not_determined(seed):
     result = verdict(alphas, betas, alpha_stats, beta_stats)
     assert result["verdict"] == NOT_DETERMINED and not result["decided"], result
     assert "search longer" in result["advice"] and "paper's architecture" in result["advice"]
+    assert "more pixels per architecture step (batch_size, crop_size" in result["advice"]
 
 
 @pytest.mark.parametrize("seed", range(4))
