@@ -65,7 +65,8 @@ def main(argv=None):
     net = trainer.net
     net.set_train(False)
     batches = list(regroup(half_batches(heldout, trainer.heldout_indices, 0, "B", cfg.batch_size, cfg.crop_size,
-                                        cfg.seed, cfg.ignore_label, shuffle=False), trainer.eval_batch))
+                                        cfg.seed, cfg.ignore_label, cfg.search_scale, shuffle=False),
+                                 trainer.eval_batch))
     alphas = net.alphas.asnumpy().copy()
     base_miou, base_loss = heldout_score(net, batches, cfg.num_classes, cfg.ignore_label)
     print(f"{args.ckpt_path}: held-out mIoU {100 * base_miou:.2f}%, cross-entropy {base_loss:.4f}")

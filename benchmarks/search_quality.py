@@ -218,7 +218,7 @@ def supernet_scores(cfg, search_dir, mindrecord, arch_paths):
         net.scored_levels = (arch.network_path[-1],)
         crops = (batch for epoch in range(SUPERNET_SCORE_EPOCHS)
                  for batch in half_batches(heldout, trainer.heldout_indices, epoch, "B", cfg.batch_size,
-                                           cfg.crop_size, cfg.seed, cfg.ignore_label))
+                                           cfg.crop_size, cfg.seed, cfg.ignore_label, cfg.search_scale))
         scores[arch_path] = trainer.validate(crops)
         print(f"supernet as {arch_path}: held-out mIoU {scores[arch_path]:.4f}", flush=True)
     return scores

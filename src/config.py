@@ -146,7 +146,7 @@ SCHEMA = {
                    {"minimum": 1, "stages": (SEARCH, TRAIN, EVAL, PREDICT),
                     "stage_help": {EVAL: "window of sliding_window (square)",
                                    PREDICT: "window of sliding_window (square)",
-                                   SEARCH: "random crop of the half-resolution images (square)"}}),
+                                   SEARCH: "random crop of the images at search_scale (square)"}}),
         min_scale=("float", 0.5, "smallest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
         max_scale=("float", 2.0, "largest random scale", {"minimum": 0.0, "exclusive_minimum": True}),
         channel_order=("str", "rgb", "rgb: ImageNet RGB normalisation; bgr: the ModelZoo port's (RGB constants on BGR)",
@@ -224,6 +224,9 @@ SCHEMA = {
     ),
     **_keys(
         "search", (SEARCH,),
+        search_scale=("float", 0.5, "scale of the train images the search crops from: 0.5 = the paper's half "
+                      "resolution; 1.0 where halving loses detail the retrain sees (small images)",
+                      {"minimum": 0.0, "exclusive_minimum": True}),
         arch_start_epoch=("int", 20, "epoch from which alpha/beta are updated", {"minimum": 0}),
         arch_lr=("float", 3e-3, "Adam learning rate of alpha/beta", {"minimum": 0.0}),
         arch_weight_decay=("float", 1e-3, "Adam weight decay of alpha/beta", {"minimum": 0.0}),

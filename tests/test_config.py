@@ -143,6 +143,7 @@ BAD_VALUES = [
     ("arch_start_epoch", "-1", "must be >= 0"),
     ("arch_lr", "-1", "must be >= 0.0"),
     ("arch_weight_decay", "-1", "must be >= 0.0"),
+    ("search_scale", "0", "must be > 0.0"),
     ("arch_betas", "0.9", "must list 2 values"),
     ("arch_betas", "0.9,1.0", "must be < 1.0"),
     ("arch_betas", "-0.1,0.9", "must be >= 0.0"),

@@ -4,7 +4,7 @@ The data module's pipeline has no way to restrict to record indices, so each hal
 ``SubsetSampler`` in a per-epoch order drawn from (seed, half, epoch) and augmented with the data
 module's own ``RandomScaleFlipCrop`` (keyed by (epoch, position), so a resumed epoch sees the same
 batches) and normalised as every stage is (``src.data.normalisation``, RGB). Search uses
-half-resolution images: min_scale = max_scale = 0.5 (docs/search.md, Method).
+images at one scale, ``search_scale`` (the paper's 0.5: half resolution; docs/search.md, Method).
 """
 import mindspore.dataset as ds
 import numpy as np
@@ -31,8 +31,9 @@ def count_records(mindrecord_path):
 
 
 def half_batches(mindrecord_path, indices, epoch, half, batch_size, crop_size, seed,
-                 ignore_label, scale=0.5, shuffle=True):
-    """Yield (image (N,3,crop,crop) float32, label (N,crop,crop) int32) batches of one half.
+                 ignore_label, scale, shuffle=True):
+    """Yield (image (N,3,crop,crop) float32, label (N,crop,crop) int32) batches of one half, crops
+    of the images resized by ``scale``.
 
     Incomplete last batches are dropped. The order and augmentation depend only on
     (seed, half, epoch), never on earlier epochs, so any epoch can be replayed exactly.

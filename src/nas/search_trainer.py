@@ -238,7 +238,8 @@ class SearchTrainer:
     def batches(self, epoch, half, shuffle=True):
         indices = self.split[0 if half == "A" else 1]
         return half_batches(self.mindrecord_path, indices, epoch, half, self.cfg.batch_size,
-                            self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label, shuffle=shuffle)
+                            self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label, self.cfg.search_scale,
+                            shuffle=shuffle)
 
     def train_epoch(self, epoch):
         """One epoch of weight steps on A and (from arch_start_epoch) arch steps on B."""
@@ -350,7 +351,7 @@ class SearchTrainer:
         if self.heldout_path:
             sets["heldout"] = half_batches(self.heldout_path, self.heldout_indices, 0, "B",
                                            self.cfg.batch_size, self.cfg.crop_size, self.cfg.seed,
-                                           self.cfg.ignore_label, shuffle=False)
+                                           self.cfg.ignore_label, self.cfg.search_scale, shuffle=False)
         scores = self.score(sets)
         return scores["B"], scores.get("heldout", float("nan"))
 

@@ -361,3 +361,14 @@ def test_eta_counts_an_architecture_step_as_a_second_call_and_starts_after_the_f
     assert trainer.eta(0, 0, 100.0) == "-"  # the first step compiles: no rate yet
     assert trainer.eta(0, 1, 102.0) == "0h00m32s"  # 1 call in 2 s, 16 calls left
     assert trainer.eta(2, 0, 110.0) == "0h00m33s"  # 3 calls in 10 s, 10 left
+
+
+def test_search_scale_sets_the_resolution_the_crops_are_cut_from(demo_mindrecord_dir, tmp_path):
+    """search_scale 0.5 (the paper's half resolution) packs twice the scene into each crop side as
+    1.0: about twice the class boundaries per crop. The scale ignored -> both alike -> fails."""
+    def boundaries(scale):
+        trainer = make_trainer(demo_mindrecord_dir, tmp_path / str(scale), search_scale=scale)
+        labels = np.concatenate([label for _, label in trainer.batches(0, "A")])
+        return np.count_nonzero(labels[:, :, 1:] != labels[:, :, :-1])
+    half, full = boundaries(0.5), boundaries(1.0)
+    assert half > 1.5 * full, (half, full)
