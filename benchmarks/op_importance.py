@@ -27,7 +27,6 @@ from src.data.mindrecord_writer import find_mindrecord  # noqa: E402
 from src.errors import UserError, run_main  # noqa: E402
 from src.eval.metrics import ConfusionMatrix  # noqa: E402
 from src.layers.operations import PRIMITIVES  # noqa: E402
-from src.nas.search_data import half_batches  # noqa: E402
 from src.nas.search_trainer import SearchTrainer, heldout_mindrecord, regroup  # noqa: E402
 from src.numeric import softmax  # noqa: E402
 
@@ -64,9 +63,7 @@ def main(argv=None):
     trainer.resume(args.ckpt_path)
     net = trainer.net
     net.set_train(False)
-    batches = list(regroup(half_batches(heldout, trainer.heldout_indices, 0, "B", cfg.batch_size, cfg.crop_size,
-                                        cfg.seed, cfg.ignore_label, cfg.search_scale, shuffle=False),
-                                 trainer.eval_batch))
+    batches = list(regroup(trainer.heldout_batches(0, shuffle=False), trainer.eval_batch))
     alphas = net.alphas.asnumpy().copy()
     base_miou, base_loss = heldout_score(net, batches, cfg.num_classes, cfg.ignore_label)
     print(f"{args.ckpt_path}: held-out mIoU {100 * base_miou:.2f}%, cross-entropy {base_loss:.4f}")

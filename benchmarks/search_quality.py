@@ -201,7 +201,6 @@ def supernet_scores(cfg, search_dir, mindrecord, arch_paths):
     import mindspore as ms
     from src.data.mindrecord_writer import find_mindrecord
     from src.nas.decode import encode_architecture
-    from src.nas.search_data import half_batches
     from src.nas.search_trainer import SearchTrainer, latest_search_checkpoint
 
     ms.set_context(mode=ms.PYNATIVE_MODE)  # as search.py: the supernet's loop eager, its edges compiled
@@ -216,9 +215,7 @@ def supernet_scores(cfg, search_dir, mindrecord, arch_paths):
         net.alphas.set_data(ms.Tensor(alphas.astype(np.float32)))
         net.betas.set_data(ms.Tensor(betas.astype(np.float32)))
         net.scored_levels = (arch.network_path[-1],)
-        crops = (batch for epoch in range(SUPERNET_SCORE_EPOCHS)
-                 for batch in half_batches(heldout, trainer.heldout_indices, epoch, "B", cfg.batch_size,
-                                           cfg.crop_size, cfg.seed, cfg.ignore_label, cfg.search_scale))
+        crops = (batch for epoch in range(SUPERNET_SCORE_EPOCHS) for batch in trainer.heldout_batches(epoch))
         scores[arch_path] = trainer.validate(crops)
         print(f"supernet as {arch_path}: held-out mIoU {scores[arch_path]:.4f}", flush=True)
     return scores

@@ -241,6 +241,12 @@ class SearchTrainer:
                             self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label, self.cfg.search_scale,
                             shuffle=shuffle)
 
+    def heldout_batches(self, epoch, shuffle=True):
+        """Crops of the held-out records, cut as half B's (the supernet's scores on unseen images)."""
+        return half_batches(self.heldout_path, self.heldout_indices, epoch, "B", self.cfg.batch_size,
+                            self.cfg.crop_size, self.cfg.seed, self.cfg.ignore_label, self.cfg.search_scale,
+                            shuffle=shuffle)
+
     def train_epoch(self, epoch):
         """One epoch of weight steps on A and (from arch_start_epoch) arch steps on B."""
         search_arch = epoch >= self.cfg.arch_start_epoch
@@ -349,9 +355,7 @@ class SearchTrainer:
         records are unseen."""
         sets = {"B": self.batches(0, "B", shuffle=False)}
         if self.heldout_path:
-            sets["heldout"] = half_batches(self.heldout_path, self.heldout_indices, 0, "B",
-                                           self.cfg.batch_size, self.cfg.crop_size, self.cfg.seed,
-                                           self.cfg.ignore_label, self.cfg.search_scale, shuffle=False)
+            sets["heldout"] = self.heldout_batches(0, shuffle=False)
         scores = self.score(sets)
         return scores["B"], scores.get("heldout", float("nan"))
 
