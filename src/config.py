@@ -234,6 +234,10 @@ SCHEMA = {
                     {"minimum": 0.0, "maximum": 1.0, "exclusive_maximum": True, "length": 2}),
         memory_mode=("str", "none", "supernet activation memory saving",
                      {"choices": ("none", "recompute", "partial_channel")}),
+        move_mixing=("str", "paper", "how a supernet node weighs its incoming moves: paper = the move's beta "
+                     "softmax over its source's moves (the first cell's level then gets no gradient); path = "
+                     "the probability that the path came through the move (beta's Markov chain)",
+                     {"choices": ("paper", "path")}),
         partial_channel_k=("int", 4, "partial_channel: 1/k of the channels go through the mixed op",
                            {"minimum": 1}),
         path_decode=("str", "rescaled", "score of a network-path move: rescaled = p * k / 3 for a node with k "

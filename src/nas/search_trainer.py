@@ -53,6 +53,8 @@ from src.train.progress_log import format_duration
 
 LOG = logging.getLogger("search")
 META_KEY = SEARCH_META_KEY  # the JSON string of ``SearchTrainer.meta`` in every search checkpoint
+# What the searches whose checkpoints predate a meta key ran with.
+META_BEFORE_RECORDED = {"move_mixing": "paper"}
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
@@ -439,7 +441,7 @@ class SearchTrainer:
         partial_channel changes the maths, so its k is recorded (None otherwise); recompute does
         not, so a run may resume with or without it."""
         keys = ("seed", "num_layers", "filter_multiplier", "block_multiplier", "num_classes",
-                "epochs", "batch_size", "crop_size")
+                "epochs", "batch_size", "crop_size", "move_mixing")
         partial_k = self.cfg.partial_channel_k if self.cfg.memory_mode == "partial_channel" else None
         return {"epoch": epoch, "steps_per_epoch": self.steps_per_epoch,
                 "stem_channels": self.cfg.stem_channels, "partial_channel_k": partial_k,
@@ -451,7 +453,7 @@ class SearchTrainer:
         meta = ckpt.meta
         expected = self.meta(epoch=meta["epoch"])
         for key, value in expected.items():
-            if meta.get(key) != value:
+            if meta.get(key, META_BEFORE_RECORDED.get(key)) != value:
                 raise UserError(f"checkpoint {path} was made with {key}={meta.get(key)}, this run "
                                 f"has {value}; resume with the same settings")
         split = tuple(params.pop(key).asnumpy().astype(np.int64) for key in SPLIT_KEYS)

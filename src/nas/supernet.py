@@ -5,7 +5,15 @@ channels at output stride 4*2^s. Its incoming moves come from the existing nodes
 (l-1, s), (l-1, s+1) (the stem's stride-4 output for l = 0): 105 moves at 12 layers, each with
 its own cell weights and its own preprocess (``search_cell.transition``)::
 
-    node(l, s) = sum_moves beta_norm(move) * Cell_move(prev = moved source, prev-prev)
+    node(l, s) = sum_moves weight(move) * Cell_move(prev = moved source, prev-prev)
+
+Move weights (``move_mixing``): "paper" = beta_norm(move), the softmax over the source node's
+moves. Every cell starts with ReLU-conv-BN, which undoes a scale, so a node fed by one move (both
+layer-0 nodes, the top diagonal) passes no gradient to its beta: the first cell's level gets
+~1e-8 against ~1e-3 elsewhere (docs/search.md, The first cell's level). "path" = the posterior
+P(source) * beta_norm(move) / P(node) of beta's Markov chain over paths (P = the probability
+that the path passes through a node, 1 at the stem): each node mixes its moves by how likely the
+path came through them, so the first move's beta reaches layer 1's mixtures.
 
 Prev-prev rule (the node two layers back at the same level, else the nearest-size earlier
 tensor, never dropped): l = 0 uses the stem's stride-2 output, l = 1 the stem's stride-4 output,
@@ -45,6 +53,9 @@ from src.nas.search_cell import (COMPILED_NODE_OPS, EAGER_NODE_OPS, EDGE_WEIGHT_
 ASPP_RATE_TIMES_STRIDE = 96
 ARCH_INIT_SCALE = 1e-3
 MEMORY_MODES = ("none", "recompute", "partial_channel")
+MOVE_MIXINGS = ("paper", "path")
+# P(node) of a node the path (almost) never reaches underflows to 0; its moves then weigh 0.
+MIN_REACH = 1e-30
 
 
 def level_sizes(size, num_levels):
@@ -107,8 +118,11 @@ class SearchSupernet(nn.Cell):
 
     def __init__(self, *, num_classes, num_layers, filter_multiplier, block_multiplier,
                  stem_channels, norm, seed, compiled, memory_mode,
-                 partial_channel_k, num_levels=4, head_channels=None):
+                 partial_channel_k, move_mixing="paper", num_levels=4, head_channels=None):
         super().__init__()
+        if move_mixing not in MOVE_MIXINGS:
+            raise UserError(f"move_mixing {move_mixing!r} is not one of {', '.join(MOVE_MIXINGS)}")
+        self.move_mixing = move_mixing
         if memory_mode not in MEMORY_MODES:
             raise UserError(f"memory_mode {memory_mode!r} is not one of {', '.join(MEMORY_MODES)}")
         self.partial_k = partial_channel_k if memory_mode == "partial_channel" else 1
@@ -128,6 +142,13 @@ class SearchSupernet(nn.Cell):
         self.betas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
             (num_layers, num_levels, 3)).astype(np.float32)), name="betas")
         self.move_mask = Tensor(move_mask(num_layers, num_levels).astype(np.float32))
+        # destination[s * 3 + k, d] = 1 when move k from level s lands on level d (= s - 1 + k)
+        destination = np.zeros((num_levels * 3, num_levels), np.float32)
+        for source in range(num_levels):
+            for move in range(3):
+                if 0 <= source - 1 + move < num_levels:
+                    destination[source * 3 + move, source - 1 + move] = 1.0
+        self.move_destination = Tensor(destination)
         # DARTS- (Chu et al., ICLR 2021): an auxiliary skip connection on every edge, weight set by
         # the trainer per step (its schedule is a function of the step: nothing to checkpoint). It
         # takes the residual path's advantage away from the searched skip_connect.
@@ -191,6 +212,21 @@ class SearchSupernet(nn.Cell):
         masked = self.betas + (self.move_mask - 1.0) * 1e9
         return ops.softmax(masked, axis=-1) * self.move_mask
 
+    def move_weights(self):
+        """(layers, levels, 3) weight of each move in its destination node's sum (``move_mixing``)."""
+        probs = self.normalized_betas()
+        if self.move_mixing == "paper":
+            return probs
+        num_levels = self.num_levels
+        reach = Tensor(np.eye(1, num_levels, dtype=np.float32))  # (1, levels): the stem, level 0
+        weights = []
+        for layer in range(self.num_layers):
+            mass = (reach.reshape(num_levels, 1) * probs[layer]).reshape(1, num_levels * 3)
+            reach = ops.matmul(mass, self.move_destination)
+            destination_reach = ops.matmul(self.move_destination, reach.reshape(num_levels, 1))
+            weights.append(mass.reshape(num_levels * 3, 1) / ops.maximum(destination_reach, MIN_REACH))
+        return ops.stack(weights).reshape(self.num_layers, num_levels, 3)
+
     def construct(self, x):
         stem1 = self.stem1(x)
         stem2 = self.stem2(stem1)
@@ -199,7 +235,7 @@ class SearchSupernet(nn.Cell):
         if self.aux_skip_weight:
             alpha_weights = alpha_weights + self.aux_skip_weight * self.skip_column
         # One split, not a slice per node: each PyNative op costs its dispatch (docs/search_step.md).
-        node_move_probs = ops.split(ops.gather_nd(self.normalized_betas(), self.move_index),
+        node_move_probs = ops.split(ops.gather_nd(self.move_weights(), self.move_index),
                                     [len(sources) for _, _, sources, _ in self.nodes])
         outputs = {"stem1": stem1, "stem2": stem2}
         num_edge_w = len(EDGE_WEIGHT_NAMES)
@@ -230,4 +266,4 @@ def build_supernet(cfg):
                           block_multiplier=cfg.block_multiplier, stem_channels=cfg.stem_channels,
                           norm=norm_settings(cfg), seed=cfg.seed,
                           compiled=cfg.mode == "graph", memory_mode=cfg.memory_mode,
-                          partial_channel_k=cfg.partial_channel_k)
+                          partial_channel_k=cfg.partial_channel_k, move_mixing=cfg.move_mixing)
