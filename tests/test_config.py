@@ -149,6 +149,7 @@ BAD_VALUES = [
     ("arch_betas", "-0.1,0.9", "must be >= 0.0"),
     ("memory_mode", "all", "must be one of none, recompute, partial_channel"),
     ("partial_channel_k", "0", "must be >= 1"),
+    ("move_mixing", "mean", "must be one of paper, path"),
     ("aux_skip_weight", "-0.5", "must be >= 0"),
     ("alpha_logsumexp_weight", "-1", "must be >= 0"),
     ("eval_interval", "-1", "must be >= 0"),

@@ -453,8 +453,9 @@ class SearchTrainer:
         meta = ckpt.meta
         expected = self.meta(epoch=meta["epoch"])
         for key, value in expected.items():
-            if meta.get(key, META_BEFORE_RECORDED.get(key)) != value:
-                raise UserError(f"checkpoint {path} was made with {key}={meta.get(key)}, this run "
+            recorded = meta.get(key, META_BEFORE_RECORDED.get(key))
+            if recorded != value:
+                raise UserError(f"checkpoint {path} was made with {key}={recorded}, this run "
                                 f"has {value}; resume with the same settings")
         split = tuple(params.pop(key).asnumpy().astype(np.int64) for key in SPLIT_KEYS)
         self.resume_evidence(params, os.path.dirname(os.path.abspath(path)))

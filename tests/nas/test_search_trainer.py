@@ -261,6 +261,21 @@ def test_resume_matches_partial_channel_k_but_not_recompute(demo_mindrecord_dir,
         partial.resume(checkpoint)
 
 
+def test_resume_matches_move_mixing_and_reads_earlier_checkpoints_as_paper(demo_mindrecord_dir, tmp_path,
+                                                                          monkeypatch):
+    # move_mixing changes the supernet's maths; checkpoints from before it was recorded used "paper".
+    checkpoint = str(tmp_path / "search_epoch1.ckpt")
+    earlier = make_trainer(demo_mindrecord_dir, tmp_path)
+    meta = earlier.meta
+    monkeypatch.setattr(earlier, "meta", lambda epoch: {k: v for k, v in meta(epoch).items() if k != "move_mixing"})
+    earlier.save_checkpoint(checkpoint, 1)
+    paper = make_trainer(demo_mindrecord_dir, tmp_path)
+    paper.resume(checkpoint)
+    assert paper.start_epoch == 1
+    with pytest.raises(UserError, match="move_mixing=paper, this run has path"):
+        make_trainer(demo_mindrecord_dir, tmp_path, move_mixing="path").resume(checkpoint)
+
+
 def test_search_checkpoints_of_the_earlier_stem_and_head_names_resume():
     """Search checkpoints written before the stem and head blocks became ConvNormAct cells named
     them by position (the names below are those of that version's supernet): resume maps each

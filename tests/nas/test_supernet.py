@@ -174,13 +174,14 @@ def test_partial_channel_k_must_divide_the_channels():
                          partial_channel_k=3)
 
 
-def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(pynative_mode):
+@pytest.mark.parametrize("move_mixing", ["paper", "path"])
+def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(pynative_mode, move_mixing):
     """With encode_architecture's logits and the path's head only, the logits depend on the path's
     nodes and not on the others (here path [0, 0, 0]: every prev-prev input lies on the path too);
     with all heads scored (the search) they do."""
     from src.nas.decode import encode_architecture
     net = build_search_net(True, num_classes=3, num_layers=3, filter_multiplier=2, block_multiplier=2,
-                           stem_channels=4, seed=3)
+                           stem_channels=4, seed=3, move_mixing=move_mixing)
     net.set_train(False)
     path = [0, 0, 0]
     alphas, betas = encode_architecture(path, [[0, "sep_conv_3x3"], [1, "skip_connect"],
@@ -208,3 +209,52 @@ def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(
     assert np.abs(logits_after_redrawing((1, 0)) - fixed).max() > 1e-3  # on the path
     net.scored_levels = tuple(net.head_levels)
     assert np.abs(logits_after_redrawing((2, 1)) - net(x).asnumpy()).max() > 1e-3
+
+
+def _posterior_move_weights(probs):
+    """Reference: P(source) * p(move) / P(destination), P the chain's probability of reaching a node."""
+    num_layers, num_levels, _ = probs.shape
+    reach, weights = np.eye(1, num_levels)[0], np.zeros_like(probs)
+    for layer in range(num_layers):
+        arriving = np.zeros(num_levels)
+        for source, move in np.ndindex(num_levels, 3):
+            if 0 <= source - 1 + move < num_levels:
+                arriving[source - 1 + move] += reach[source] * probs[layer, source, move]
+        for source, move in np.ndindex(num_levels, 3):
+            if 0 <= source - 1 + move < num_levels and arriving[source - 1 + move] > 0:
+                weights[layer, source, move] = reach[source] * probs[layer, source, move] / arriving[source - 1 + move]
+        reach = arriving
+    return weights
+
+
+def test_move_weights_paper_are_the_beta_softmax_and_path_the_path_posterior():
+    from src.nas.decode import move_mask, normalize_betas
+    betas = np.random.default_rng(4).standard_normal((5, 4, 3)).astype(np.float32)
+    probs = normalize_betas(betas)
+    weights = {}
+    for mixing in ("paper", "path"):
+        net = build_search_net(False, num_classes=3, num_layers=5, filter_multiplier=2, block_multiplier=1,
+                               stem_channels=4, move_mixing=mixing)
+        net.betas.set_data(ms.Tensor(betas))
+        weights[mixing] = net.move_weights().asnumpy()
+    np.testing.assert_allclose(weights["paper"], probs, atol=1e-6)
+    np.testing.assert_allclose(weights["path"], _posterior_move_weights(probs), atol=1e-5)
+    # every node the path can reach mixes its incoming moves with weights summing to 1
+    for layer, level in supernet_nodes(5, 4):
+        incoming = sum(weights["path"][layer, source, level - source + 1]
+                       for source in incoming_levels(layer, level, 4))
+        assert incoming == pytest.approx(1.0, abs=1e-5), (layer, level)
+    assert (weights["path"][move_mask(5, 4) == 0] == 0).all()
+
+
+def test_first_cell_level_gets_a_gradient_with_path_mixing_only(pynative_mode):
+    """The paper's weights scale a single-input node (both layer-0 nodes), which the next cell's
+    BN undoes: the stem's move beta gets no gradient. The path posterior passes it to layer 1."""
+    magnitude = {}
+    for mixing in ("paper", "path"):
+        _, grads = _loss_and_grads(compiled=True, num_layers=2, move_mixing=mixing)
+        first, rest = np.abs(grads["betas"][0, 0, 1:]), np.abs(grads["betas"][1])
+        magnitude[mixing] = first.max() / rest.max()
+    assert magnitude["paper"] < 1e-2  # measured 1e-3 here (BN's eps), 1e-5 on the search's crops
+    assert magnitude["path"] > 1e-1  # measured 1.0
+
