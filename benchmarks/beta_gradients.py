@@ -9,7 +9,7 @@ computes the architecture gradient on ``--batches`` batches of half B in trainin
 architecture step does. Prints per source node (layer, level) each existing move's mean gradient
 and its spread over the batches. A move whose gradient is orders of magnitude below the others
 is one the search cannot learn: under ``move_mixing: paper`` that is the stem's move, the first
-cell's level (docs/search.md, The first cell's level). A diagnostic, not a test.
+cell's level (docs/search.md, The level of the first cell). A diagnostic, not a test.
 """
 import argparse
 import os

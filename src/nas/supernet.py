@@ -10,7 +10,7 @@ its own cell weights and its own preprocess (``search_cell.transition``)::
 Move weights (``move_mixing``): "paper" = beta_norm(move), the softmax over the source node's
 moves. Every cell starts with ReLU-conv-BN, which undoes a scale, so a node fed by one move (both
 layer-0 nodes, the top diagonal) passes no gradient to its beta: the first cell's level gets
-~1e-8 against ~1e-3 elsewhere (docs/search.md, The first cell's level). "path" = the posterior
+~1e-8 against ~1e-3 elsewhere (docs/search.md, The level of the first cell). "path" = the posterior
 P(source) * beta_norm(move) / P(node) of beta's Markov chain over paths (P = the probability
 that the path passes through a node, 1 at the stem): each node mixes its moves by how likely the
 path came through them, so the first move's beta reaches layer 1's mixtures.
