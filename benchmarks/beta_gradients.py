@@ -44,8 +44,8 @@ def main(argv=None):
         raise UserError(f"--batches {args.batches}: the spread needs at least 2")
     ms.set_context(mode=ms.PYNATIVE_MODE)
     output = os.path.join(os.path.dirname(os.path.abspath(args.ckpt_path)), "beta_gradients")
-    cfg = load_config(args.config_path, {**{key[2:]: value for key, value in zip(rest[::2], rest[1::2])}, "data_path": args.data_path,
-                                         "output_path": output})
+    overrides = {key[2:]: value for key, value in zip(rest[::2], rest[1::2])}
+    cfg = load_config(args.config_path, {**overrides, "data_path": args.data_path, "output_path": output})
     trainer = SearchTrainer(cfg, find_mindrecord(args.data_path, "train"), output)
     if args.ckpt_path != "init":
         trainer.resume(args.ckpt_path)

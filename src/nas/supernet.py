@@ -46,7 +46,7 @@ from src.layers.conv import Conv2d, downsampled_size
 from src.layers.norm import batch_norm, norm_settings
 from src.layers.operations import PRIMITIVES
 from src.layers.resize import resize_bilinear
-from src.nas.decode import move_mask, num_cell_edges
+from src.nas.decode import NUM_MOVES, move_mask, num_cell_edges
 from src.nas.search_cell import (COMPILED_NODE_OPS, EAGER_NODE_OPS, EDGE_WEIGHT_NAMES,
                                  RecomputedNodeForward, init_node_weights, node_forward)
 
@@ -142,13 +142,10 @@ class SearchSupernet(nn.Cell):
         self.betas = Parameter(Tensor(ARCH_INIT_SCALE * rng.standard_normal(
             (num_layers, num_levels, 3)).astype(np.float32)), name="betas")
         self.move_mask = Tensor(move_mask(num_layers, num_levels).astype(np.float32))
-        # destination[s * 3 + k, d] = 1 when move k from level s lands on level d (= s - 1 + k)
-        destination = np.zeros((num_levels * 3, num_levels), np.float32)
-        for source in range(num_levels):
-            for move in range(3):
-                if 0 <= source - 1 + move < num_levels:
-                    destination[source * 3 + move, source - 1 + move] = 1.0
-        self.move_destination = Tensor(destination)
+        # destination[s * 3 + k, d] = 1 when move k from level s lands on level d = s - 1 + k
+        target = np.arange(num_levels)[:, None] - 1 + np.arange(NUM_MOVES)
+        self.move_destination = Tensor((target[..., None] == np.arange(num_levels)).reshape(
+            num_levels * NUM_MOVES, num_levels).astype(np.float32))
         # DARTS- (Chu et al., ICLR 2021): an auxiliary skip connection on every edge, weight set by
         # the trainer per step (its schedule is a function of the step: nothing to checkpoint). It
         # takes the residual path's advantage away from the searched skip_connect.
@@ -221,11 +218,11 @@ class SearchSupernet(nn.Cell):
         reach = Tensor(np.eye(1, num_levels, dtype=np.float32))  # (1, levels): the stem, level 0
         weights = []
         for layer in range(self.num_layers):
-            mass = (reach.reshape(num_levels, 1) * probs[layer]).reshape(1, num_levels * 3)
+            mass = (reach.reshape(num_levels, 1) * probs[layer]).reshape(1, num_levels * NUM_MOVES)
             reach = ops.matmul(mass, self.move_destination)
             destination_reach = ops.matmul(self.move_destination, reach.reshape(num_levels, 1))
-            weights.append(mass.reshape(num_levels * 3, 1) / ops.maximum(destination_reach, MIN_REACH))
-        return ops.stack(weights).reshape(self.num_layers, num_levels, 3)
+            weights.append(mass.reshape(num_levels * NUM_MOVES, 1) / ops.maximum(destination_reach, MIN_REACH))
+        return ops.stack(weights).reshape(self.num_layers, num_levels, NUM_MOVES)
 
     def construct(self, x):
         stem1 = self.stem1(x)
