@@ -238,6 +238,13 @@ SCHEMA = {
                      "softmax over its source's moves (the first cell's level then gets no gradient); path = "
                      "the probability that the path came through the move (beta's Markov chain)",
                      {"choices": ("paper", "path")}),
+        path_search=("str", "relaxed", "how the network path is searched: relaxed = the paper's beta, learnt by "
+                     "gradient and decoded by path_decode; single_path = every weight and architecture step "
+                     "trains one uniformly drawn valid path (Guo et al. 2020), and from arch_start_epoch each "
+                     "epoch end scores scored_paths of them on half B and keeps the best (beta unused)",
+                     {"choices": ("relaxed", "single_path")}),
+        scored_paths=("int", 64, "path_search single_path: valid paths scored at an epoch end (all of them "
+                      "when there are no more; else this many drawn uniformly)", {"minimum": 1}),
         partial_channel_k=("int", 4, "partial_channel: 1/k of the channels go through the mixed op",
                            {"minimum": 1}),
         path_decode=("str", "rescaled", "score of a network-path move: rescaled = p * k / 3 for a node with k "

@@ -150,6 +150,8 @@ BAD_VALUES = [
     ("memory_mode", "all", "must be one of none, recompute, partial_channel"),
     ("partial_channel_k", "0", "must be >= 1"),
     ("move_mixing", "mean", "must be one of paper, path"),
+    ("path_search", "evolution", "must be one of relaxed, single_path"),
+    ("scored_paths", "0", "must be >= 1"),
     ("aux_skip_weight", "-0.5", "must be >= 0"),
     ("alpha_logsumexp_weight", "-1", "must be >= 0"),
     ("eval_interval", "-1", "must be >= 0"),

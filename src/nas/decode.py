@@ -164,10 +164,7 @@ def path_log_probability(betas, path):
 def encode_architecture(path, cell, num_levels=NUM_LEVELS, confidence=30.0, primitives=None):
     """(alphas, betas) logits that make the supernet one architecture of its space, the inverse of
     the decode: every softmax one-hot up to exp(-2 * confidence). Alpha: each block's two rows of
-    ``cell`` get their op, the block's other edges ``none``. Beta: the path's moves, and every node
-    off the path moves away from the path's next node, so the path's nodes see only the path
-    (the supernet then differs from the retrain network only in its prev-prev inputs and its heads:
-    ``SearchSupernet.scored_levels``)."""
+    ``cell`` get their op, the block's other edges ``none``. Beta: ``encode_path``."""
     if primitives is None:
         from src.layers.operations import PRIMITIVES as primitives
     blocks = edge_block_ranges(len(cell) // 2)
@@ -178,6 +175,14 @@ def encode_architecture(path, cell, num_levels=NUM_LEVELS, confidence=30.0, prim
         edge = blocks[row // 2][0] + state
         alphas[edge] = -confidence
         alphas[edge, primitives.index(op)] = confidence
+    return alphas, encode_path(path, num_levels, confidence)
+
+
+def encode_path(path, num_levels=NUM_LEVELS, confidence=30.0):
+    """Beta logits of one network path: the path's moves, and every node off the path moves away
+    from the path's next node, so the path's nodes see only the path (the supernet then differs
+    from the retrain network only in its prev-prev inputs and its heads:
+    ``SearchSupernet.scored_levels``)."""
     betas = np.full((len(path), num_levels, NUM_MOVES), -confidence)
     mask = move_mask(len(path), num_levels)
     previous = 0  # the stem
@@ -190,7 +195,17 @@ def encode_architecture(path, cell, num_levels=NUM_LEVELS, confidence=30.0, prim
                 away = [k for k in moves if source - 1 + k != target]
                 betas[layer, source, away[0]] = confidence
         previous = target
-    return alphas, betas
+    return betas
+
+
+def valid_paths(num_layers, num_levels=NUM_LEVELS):
+    """Every valid network path (from the stem at level 0, at most one level per layer), in
+    lexicographic order."""
+    paths = [[]]
+    for _ in range(num_layers):
+        paths = [path + [level] for path in paths
+                 for level in range(num_levels) if abs(level - (path[-1] if path else 0)) <= 1]
+    return paths
 
 
 def edge_block_ranges(num_blocks):

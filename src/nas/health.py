@@ -179,6 +179,20 @@ def _path_direction(betas, path_decode=DEFAULT_PATH_DECODE):
     return weights
 
 
+def scored_path_z(best_scores, mean_scores):
+    """z of a path's supernet scores against the mean scored path's, paired per batch of crops:
+    the one-sided t statistic over the batches (n - 1 degrees of freedom) as the normal quantile
+    of the same p-value, comparable with the verdict's bound (which counts every valid path, so
+    picking the best of them is covered)."""
+    differences = np.asarray(best_scores, dtype=np.float64) - np.asarray(mean_scores, dtype=np.float64)
+    effect, count = differences.mean(), len(differences)
+    error = differences.std(ddof=1) / np.sqrt(count) if count > 1 else 0.0
+    if error == 0:
+        return float(np.sign(effect) * np.inf) if effect else 0.0
+    from scipy.stats import norm, t  # a dependency of MindSpore
+    return float(norm.isf(t.sf(effect / error, count - 1)))
+
+
 def move_evidence(beta_moments):
     """(L, levels, 3) z of every move against the mean of its source node's moves (-inf where no
     move exists; 0 before any architecture step): the per-move scores of ``path_decode:
@@ -230,9 +244,10 @@ def epoch_figures(alphas0, alphas, betas0, betas, path_decode=DEFAULT_PATH_DECOD
 
 
 def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH_DECODE,
-            significance=SIGNIFICANCE, min_steps=MIN_STEPS, earlier=None):
+            significance=SIGNIFICANCE, min_steps=MIN_STEPS, earlier=None, scored_path_z=None):
     """Decided, or not determined by the data with what to do. ``betas``: the path decode's input
-    (``path_decode_input``).
+    (``path_decode_input``). ``scored_path_z``: the z of a path chosen by its supernet score
+    (path_search single_path, ``scored_path_z``) in place of the gradients' path z.
 
     Decisions: the op on each kept edge and the network path, each against chance (module
     docstring). Each needs z >= the one-sided bound at ``significance`` Bonferroni-corrected over
@@ -249,13 +264,16 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
     directions = [(weights, 0) for weights in _op_directions(alphas)] + [(_path_direction(betas, path_decode), 1)]
     moments = (alpha_moments, beta_moments)
     zs = [_z(weights, moments[stream]) for weights, stream in directions]
+    if scored_path_z is not None:
+        zs[-1] = scored_path_z
     op_z, path_z = zs[:-1], zs[-1]
     bound = NormalDist().inv_cdf(1 - significance / candidates(alphas, betas))
     steps = min(alpha_moments.count, beta_moments.count)
     weakest_index = int(np.argmin(zs))
     weakest = zs[weakest_index]
     halves = None
-    if earlier is not None and min_steps <= earlier[0].count <= steps - min_steps:
+    gradient_decision = scored_path_z is None or weakest_index < len(op_z)
+    if earlier is not None and gradient_decision and min_steps <= earlier[0].count <= steps - min_steps:
         weights, stream = directions[weakest_index]
         later = moments[stream].since(earlier[stream])
         halves = (earlier[stream].count, _z(weights, earlier[stream]), later.count, _z(weights, later))
@@ -281,7 +299,7 @@ def verdict(alphas, betas, alpha_moments, beta_moments, path_decode=DEFAULT_PATH
                   "crop_size: each step's evidence grows with them, while a faded signal adds little per "
                   "step), or retrain the paper's architecture (leave arch_path unset)")
     evidence_path = None
-    if path_decode not in EVIDENCE_DECODES and steps >= min_steps:
+    if scored_path_z is None and path_decode not in EVIDENCE_DECODES and steps >= min_steps:
         evidence_path, decoded = decode_path(move_evidence(beta_moments), "evidence"), decode_path(betas, path_decode)
         if evidence_path != decoded:
             advice += (f"; the architecture gradients favour path {evidence_path}, not the logits' {decoded} "

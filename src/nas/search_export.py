@@ -15,6 +15,10 @@ def export_architecture(ckpt_path, output_dir, path_decode=None):
     search's); returns {kind: path}."""
     ckpt = read_checkpoint(ckpt_path, "--ckpt_path", expect=SEARCH).require(SEARCH, purpose="decode.py")
     alphas, betas = ckpt.params["alphas"].asnumpy(), ckpt.params["betas"].asnumpy()
+    scored_path = ckpt.meta.get("scored_path")  # path_search single_path, from its first scoring on
+    if scored_path and path_decode is not None:
+        raise UserError(f"{ckpt_path} is from a single_path search, whose path was chosen by its supernet "
+                        "score, not decoded from beta: drop --path_decode")
     if path_decode is None:  # the search's; older checkpoints: the default
         path_decode = ckpt.meta.get("path_decode", DEFAULT_PATH_DECODE)
     evidence = read_evidence(ckpt.params)
@@ -31,9 +35,11 @@ def export_architecture(ckpt_path, output_dir, path_decode=None):
         steps = evidence["alpha"].count
         earlier = halfway_evidence(history_evidence(os.path.dirname(os.path.abspath(ckpt_path)), steps), steps)
         path_input = path_decode_input(betas, evidence["beta"], path_decode)
-        provenance.update(verdict_provenance(verdict(alphas, path_input, evidence["alpha"], evidence["beta"],
-                                                     path_decode, earlier=earlier)))
-    architecture = write_decoded_architecture(paths["architecture"], alphas, path_input, provenance, path_decode)
+        provenance.update(verdict_provenance(verdict(
+            alphas, path_input, evidence["alpha"], evidence["beta"], path_decode, earlier=earlier,
+            scored_path_z=scored_path["z"] if scored_path else None)))
+    architecture = write_decoded_architecture(paths["architecture"], alphas, path_input, provenance, path_decode,
+                                              scored_path=scored_path)
     paths["net_arch"] = os.path.join(output_dir, "net_arch.npy")
     paths["cell_arch"] = os.path.join(output_dir, "cell_arch.npy")
     architecture.save_modelzoo_npy(paths["net_arch"], paths["cell_arch"])

@@ -41,8 +41,9 @@ from src.fileio import atomic_path, folder_lock, kill_point, remove_stale_tempor
 from src.errors import UserError, interruption_note, reclaim_signals
 from src.eval.metrics import ConfusionMatrix
 from src.architecture import Architecture
-from src.nas.decode import DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decode_path, move_mask, normalize_betas
-from src.nas.health import GradientMoments, epoch_figures, path_decode_input, verdict
+from src.nas.decode import (DEFAULT_PATH_DECODE, PATH_DECODES, decode_cell, decode_path, move_mask, normalize_betas,
+                            uniform_random_path, valid_paths)
+from src.nas.health import GradientMoments, epoch_figures, path_decode_input, scored_path_z, verdict
 from src.nas.search_data import count_records, half_batches, split_records
 from src.nas.supernet import build_supernet
 from src.numeric import softmax
@@ -54,7 +55,7 @@ from src.train.progress_log import format_duration
 LOG = logging.getLogger("search")
 META_KEY = SEARCH_META_KEY  # the JSON string of ``SearchTrainer.meta`` in every search checkpoint
 # What the searches whose checkpoints predate a meta key ran with.
-META_BEFORE_RECORDED = {"move_mixing": "paper"}
+META_BEFORE_RECORDED = {"move_mixing": "paper", "path_search": "relaxed"}
 SPLIT_KEYS = ("search_split_a", "search_split_b")
 OPTIMIZER_PREFIXES = ("weight_optimizer/", "arch_optimizer/")
 HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy", "beta_entropy")
@@ -63,6 +64,8 @@ HEALTH_KEYS = ("arch_steps", "alpha_grad_norm", "beta_grad_norm", "alpha_entropy
 # stream + "_" + field.
 EVIDENCE_STREAMS = ("alpha", "beta")
 EVAL_BATCHES_PER_CALL = 8  # training batches per supernet call when scoring (SearchTrainer.eval_batch)
+HALVES_DRAWN = ("A", "B")  # single_path: a path is drawn per step and half
+LOGGED_PATHS = 5  # single_path: the best scored paths in the log and architecture.json
 EVIDENCE_FIELDS = ("count", "total", "total_outer")
 FIGURE_KEYS = ("alpha_change", "beta_change", "op_prob_margin", "op_logit_margin", "path_margin",
                "parameter_free_ops")
@@ -127,10 +130,14 @@ class Architect:
 
     def __init__(self, net, cfg):
         self.net = net
+        # single_path searches the path by scores, not by beta: Adam leaves beta as it started.
+        self.learns_betas = cfg.path_search == "relaxed"
+        learnt = net.arch_parameters()[:None if self.learns_betas else 1]
         self.optimizer = nn.Adam(
-            [{"params": net.arch_parameters(), "weight_decay": cfg.arch_weight_decay}],
+            [{"params": learnt, "weight_decay": cfg.arch_weight_decay}],
             learning_rate=cfg.arch_lr, beta1=cfg.arch_betas[0], beta2=cfg.arch_betas[1])
         self.path_decode = cfg.path_decode
+        self.scored_path = None  # single_path: {path, z, scores} of the best scored path, once scored
         # The architecture the steps start from: the reference of the health's "change since the start".
         self.start = (net.alphas.asnumpy().copy(), net.betas.asnumpy().copy())
         self.evidence = {stream: GradientMoments.zeros(start.shape)
@@ -152,7 +159,7 @@ class Architect:
             alphas = self.net.alphas.asnumpy()
             applied = (ms.Tensor(alpha_grad + logsumexp_weight * softmax(alphas) / len(alphas)),
                        applied[1])
-        self.optimizer(applied)
+        self.optimizer(applied if self.learns_betas else applied[:1])
         self.steps += 1
         self.alpha_norms.append(float(np.linalg.norm(alpha_grad)))
         self.beta_norms.append(float(np.linalg.norm(beta_grad)))
@@ -164,7 +171,8 @@ class Architect:
         evidence of the last epoch end at or before half the steps as its earlier half)."""
         return verdict(self.net.alphas.asnumpy(), self.path_input(), self.evidence["alpha"],
                        self.evidence["beta"], self.path_decode,
-                       earlier=halfway_evidence(self.epoch_evidence, self.evidence["alpha"].count))
+                       earlier=halfway_evidence(self.epoch_evidence, self.evidence["alpha"].count),
+                       scored_path_z=self.scored_path["z"] if self.scored_path else None)
 
     def path_input(self):
         """What the path decode reads now (``src.nas.health.path_decode_input``)."""
@@ -258,7 +266,9 @@ class SearchTrainer:
         for step, (image, label) in enumerate(self.batches(epoch, "A")):
             started = time.time()
             self.net.aux_skip_weight = self.aux_skip_weight(epoch, step)
+            self.sample_path(epoch, step, "A")
             loss = self.weight_step(image, label)
+            self.sample_path(epoch, step, "B")
             arch_loss = (self.arch_step(*next(arch_batches), self.alpha_logsumexp_weight(epoch, step))
                          if search_arch else float("nan"))
             losses.append(loss)
@@ -269,7 +279,42 @@ class SearchTrainer:
                          step + 1, self.steps_per_epoch, loss, arch_loss, time.time() - started, eta)
             if step + 1 == self.steps_per_epoch:
                 break
+        self.net.use_path(None)
         return float(np.mean(losses))
+
+    def sample_path(self, epoch, step, half):
+        """path_search single_path: the step on ``half`` trains one valid path, drawn uniformly
+        (a function of (seed, epoch, step, half): a resumed run draws the same)."""
+        if self.cfg.path_search == "single_path":
+            rng = np.random.default_rng([self.cfg.seed, epoch, step, HALVES_DRAWN.index(half)])
+            self.net.use_path(uniform_random_path(self.cfg.num_layers, rng))
+
+    def path_candidates(self, epoch):
+        """The paths scored at the end of ``epoch``: every valid one, or ``scored_paths`` distinct
+        uniform draws when there are more (seeded by (seed, epoch))."""
+        paths = valid_paths(self.cfg.num_layers)
+        if len(paths) <= self.cfg.scored_paths:
+            return paths
+        rng = np.random.default_rng([self.cfg.seed, epoch, len(HALVES_DRAWN)])
+        drawn = {}
+        while len(drawn) < self.cfg.scored_paths:
+            path = uniform_random_path(self.cfg.num_layers, rng)
+            drawn.setdefault(tuple(path), path)
+        return list(drawn.values())
+
+    def score_paths(self, epoch):
+        """path_search single_path: every candidate path's supernet mIoU on each of the first
+        ``EVAL_BATCHES_PER_CALL`` batches of half B (epoch-0 crops, file order; one supernet call
+        per path). Returns [(path, per-batch mIoU)], best mean first."""
+        batches = list(itertools.islice(self.batches(0, "B", shuffle=False), EVAL_BATCHES_PER_CALL))
+        scored = []
+        for path in self.path_candidates(epoch):
+            self.net.use_path(path)
+            scores = self.score({index: [batch] for index, batch in enumerate(batches)})
+            scored.append((path, [scores[index] for index in range(len(batches))]))
+        self.net.use_path(None)
+        scored.sort(key=lambda item: -np.mean(item[1]))
+        return scored
 
     def calls_per_step(self, epoch):
         """Gradient calls of one step of ``epoch``: the weight step's, and the architecture step's
@@ -354,11 +399,13 @@ class SearchTrainer:
     def epoch_scores(self):
         """(mIoU on half B, mIoU on the held-out records or NaN without them), from one pass: the
         search trains the weights on half A and the architecture on half B, so only the held-out
-        records are unseen."""
+        records are unseen. single_path: of its chosen path, once there is one."""
         sets = {"B": self.batches(0, "B", shuffle=False)}
         if self.heldout_path:
             sets["heldout"] = self.heldout_batches(0, shuffle=False)
+        self.net.use_path(self.architect.scored_path["path"] if self.architect.scored_path else None)
         scores = self.score(sets)
+        self.net.use_path(None)
         return scores["B"], scores.get("heldout", float("nan"))
 
     def write_architecture(self, epoch, checkpoint_path, judged):
@@ -368,7 +415,7 @@ class SearchTrainer:
                       **verdict_provenance(judged)}
         write_decoded_architecture(os.path.join(self.output_dir, "architecture.json"),
                                    self.net.alphas.asnumpy(), self.architect.path_input(), provenance,
-                                   self.cfg.path_decode)
+                                   self.cfg.path_decode, scored_path=self.architect.scored_path)
 
     def run(self, until_epoch=None):
         """Train from ``start_epoch`` to ``until_epoch`` (default: all epochs)."""
@@ -377,6 +424,8 @@ class SearchTrainer:
         for epoch in range(self.start_epoch, until_epoch or self.cfg.epochs):
             loss = self.train_epoch(epoch)
             health = self.architect.epoch_health()
+            if self.cfg.path_search == "single_path" and epoch >= self.cfg.arch_start_epoch:
+                self.choose_scored_path(epoch)
             miou, health["miou_heldout"] = self.epoch_scores()
             judged = self.architect.verdict()
             self.architect.end_epoch()
@@ -389,6 +438,20 @@ class SearchTrainer:
             LOG.info("epoch %d done: mean weight loss %.4f, supernet mIoU on B %.4f, held out %.4f, "
                      "checkpoint %s", epoch + 1, loss, miou, health["miou_heldout"], checkpoint_path)
             log_health(epoch + 1, health, judged)
+
+    def choose_scored_path(self, epoch):
+        """single_path: score the candidate paths, keep the best with its z against the mean
+        scored path (``src.nas.health.scored_path_z``) and log the best ``LOGGED_PATHS``."""
+        scored = self.score_paths(epoch)
+        mean_path = np.mean([scores for _, scores in scored], axis=0)
+        best, best_scores = scored[0]
+        summary = {"crops": EVAL_BATCHES_PER_CALL * self.cfg.batch_size, "scored": len(scored),
+                   "mean": round(float(mean_path.mean()), 4),
+                   "best": [[path, round(float(np.mean(scores)), 4)] for path, scores in scored[:LOGGED_PATHS]]}
+        self.architect.scored_path = {"path": best, "z": scored_path_z(best_scores, mean_path), "scores": summary}
+        LOG.info("epoch %d path scores (supernet mIoU on %d crops of half B, %d paths, mean %.4f): %s", epoch + 1,
+                 summary["crops"], len(scored), summary["mean"],
+                 ", ".join(f"{path} {score:.4f}" for path, score in summary["best"]))
 
     def resume_evidence(self, params, folder):
         """The verdict's gradient moments from a checkpoint (a checkpoint written before they were
@@ -432,6 +495,8 @@ class SearchTrainer:
         entries += [{"name": evidence_entry(stream, field), "data": ms.Tensor(np.asarray(getattr(moments, field)))}
                     for stream, moments in self.architect.evidence.items() for field in EVIDENCE_FIELDS]
         meta = {**self.meta(epoch), "path_decode": self.cfg.path_decode}  # decode.py's default, not a resume check
+        if self.architect.scored_path:  # decode.py writes it; a resume scores afresh at its next epoch end
+            meta["scored_path"] = self.architect.scored_path
         write_checkpoint_atomic(entries, path, append_dict={META_KEY: json.dumps(meta)})
         kill_point("search_checkpoint_saved")
 
@@ -441,7 +506,7 @@ class SearchTrainer:
         partial_channel changes the maths, so its k is recorded (None otherwise); recompute does
         not, so a run may resume with or without it."""
         keys = ("seed", "num_layers", "filter_multiplier", "block_multiplier", "num_classes",
-                "epochs", "batch_size", "crop_size", "move_mixing")
+                "epochs", "batch_size", "crop_size", "move_mixing", "path_search")
         partial_k = self.cfg.partial_channel_k if self.cfg.memory_mode == "partial_channel" else None
         return {"epoch": epoch, "steps_per_epoch": self.steps_per_epoch,
                 "stem_channels": self.cfg.stem_channels, "partial_channel_k": partial_k,
@@ -565,17 +630,24 @@ def verdict_provenance(judged):
                          "evidence_path": judged["evidence_path"]}}
 
 
+SCORED_PATH = ("path: single-path training, then the valid path whose supernet (that path alone) scores "
+               "the best mIoU on half B")
 CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op"
 
 
-def write_decoded_architecture(path, alphas, betas, provenance, path_decode=DEFAULT_PATH_DECODE):
-    """Decode alpha and the path decode's input ``betas`` (``src.nas.health.path_decode_input``)
-    and write the (validated, retrainable) architecture file; returns the Architecture: as many
-    cells as the supernet has layers, as many blocks as it has. The provenance records the path
-    decode by name and by method."""
-    architecture = Architecture(decode_path(betas, path_decode), decode_cell(alphas),
-                                {**provenance, "path_decode": path_decode,
-                                 "decode": f"{PATH_DECODES[path_decode]}; {CELL_DECODE}"})
+def write_decoded_architecture(path, alphas, betas, provenance, path_decode=DEFAULT_PATH_DECODE, scored_path=None):
+    """Decode alpha and the path decode's input ``betas`` (``src.nas.health.path_decode_input``),
+    or take the path of ``scored_path`` (path_search single_path: {path, z, scores}), and write the
+    (validated, retrainable) architecture file; returns the Architecture: as many cells as the
+    supernet has layers, as many blocks as it has. The provenance records the path decode by name
+    and by method."""
+    if scored_path:
+        network_path, path_decode, method = list(scored_path["path"]), "scored", SCORED_PATH
+        provenance = {**provenance, "path_scores": scored_path["scores"]}
+    else:
+        network_path, method = decode_path(betas, path_decode), PATH_DECODES[path_decode]
+    architecture = Architecture(network_path, decode_cell(alphas),
+                                {**provenance, "path_decode": path_decode, "decode": f"{method}; {CELL_DECODE}"})
     architecture.save(path)
     return architecture
 

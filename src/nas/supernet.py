@@ -46,7 +46,7 @@ from src.layers.conv import Conv2d, downsampled_size
 from src.layers.norm import batch_norm, norm_settings
 from src.layers.operations import PRIMITIVES
 from src.layers.resize import resize_bilinear
-from src.nas.decode import NUM_MOVES, move_mask, num_cell_edges
+from src.nas.decode import NUM_MOVES, encode_path, move_mask, normalize_betas, num_cell_edges
 from src.nas.search_cell import (COMPILED_NODE_OPS, EAGER_NODE_OPS, EDGE_WEIGHT_NAMES,
                                  RecomputedNodeForward, init_node_weights, node_forward)
 
@@ -181,6 +181,9 @@ class SearchSupernet(nn.Cell):
         # Last-layer levels whose heads are summed into the logits: all in the search; the path's
         # last level when the supernet stands for one architecture (decode.encode_architecture).
         self.scored_levels = tuple(self.head_levels)
+        # path_search single_path: the (L, levels, 3) move weights of the one path trained or scored
+        # now (``use_path``), in place of beta's; None: beta's (``move_weights``).
+        self.path_move_weights = None
         self.heads = nn.CellList([
             SearchHead(out_channels[(last, level)], head_channels, num_classes,
                        max(1, ASPP_RATE_TIMES_STRIDE // (4 * 2 ** level)), norm)
@@ -209,8 +212,20 @@ class SearchSupernet(nn.Cell):
         masked = self.betas + (self.move_mask - 1.0) * 1e9
         return ops.softmax(masked, axis=-1) * self.move_mask
 
+    def use_path(self, path):
+        """Make the supernet the one network ``path`` (its moves alone, its last level's head), or
+        the whole supernet again for None: single-path training and scoring (path_search)."""
+        if path is None:
+            self.path_move_weights, self.scored_levels = None, tuple(self.head_levels)
+            return
+        self.path_move_weights = Tensor(normalize_betas(encode_path(path, self.num_levels)).astype(np.float32))
+        self.scored_levels = (path[-1],)
+
     def move_weights(self):
-        """(layers, levels, 3) weight of each move in its destination node's sum (``move_mixing``)."""
+        """(layers, levels, 3) weight of each move in its destination node's sum (``move_mixing``;
+        the single path's when ``use_path`` set one)."""
+        if self.path_move_weights is not None:
+            return self.path_move_weights
         probs = self.normalized_betas()
         if self.move_mixing == "paper":
             return probs
