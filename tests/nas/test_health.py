@@ -8,7 +8,7 @@ import pytest
 from src.nas.decode import best_paths, decode_cell, decode_path, move_mask
 from src.nas.health import (DECIDED, NOT_DETERMINED, GradientMoments, architecture_change, move_evidence,
                             op_evidence, op_margins, parameter_free_ops, path_decode_input, path_margin,
-                            verdict)
+                            scored_path_z, verdict)
 
 LAYERS, EDGES, OPS = 12, 20, 8
 GENOTYPE = [[0, "dil_conv_5x5"], [1, "sep_conv_3x3"], [0, "sep_conv_3x3"], [1, "dil_conv_3x3"],
@@ -282,3 +282,27 @@ def test_move_evidence_is_each_moves_z_against_its_nodes_mean_move():
     assert scores[1, 1, 0] == pytest.approx(np.mean(votes) / (np.std(votes, ddof=1) / np.sqrt(len(votes))))
     assert decode_path(path_decode_input(np.zeros((3, 4, 3)), moments, "evidence"), "evidence")[0] == 0
     assert path_decode_input("logits", moments, "rescaled") == "logits"
+
+
+def test_scored_path_z_is_the_paired_t_test_as_a_normal_quantile():
+    """Per-batch differences 1, 2, 3: t = 2 / (1 / sqrt 3) with 2 degrees of freedom, whose upper
+    tail has the closed form 1/2 - t / (2 sqrt(2 + t^2)); z is the normal quantile of that tail."""
+    from statistics import NormalDist
+    t = 2 * np.sqrt(3)
+    expected = NormalDist().inv_cdf(1 - (0.5 - t / (2 * np.sqrt(2 + t * t))))
+    assert scored_path_z([1.5, 2.5, 3.5], [0.5, 0.5, 0.5]) == pytest.approx(expected, rel=1e-9)
+    assert scored_path_z([0.5, 0.5, 0.5], [1.5, 2.5, 3.5]) == pytest.approx(-expected, rel=1e-9)
+    assert scored_path_z([0.3, 0.3], [0.3, 0.3]) == 0.0
+
+
+def test_a_scored_path_z_replaces_the_gradients_path_decision():
+    """path_search single_path: the path's decision is its scored z; the gradients' evidence path
+    is not offered (beta was not searched)."""
+    alpha_push, beta_push = planted_directions()
+    (alphas, betas), (alpha_stats, beta_stats) = adam_search(
+        signal(1.0, alpha_push, beta_push), steps=300, lr=3e-3, seed=0)
+    decided = verdict(alphas, betas, alpha_stats, beta_stats)
+    assert decided["verdict"] == DECIDED
+    for z, outcome in ((decided["z_bound"] + 0.1, DECIDED), (decided["z_bound"] - 0.1, NOT_DETERMINED)):
+        result = verdict(alphas, betas, alpha_stats, beta_stats, scored_path_z=z)
+        assert result["path_z"] == z and result["verdict"] == outcome and result["evidence_path"] is None

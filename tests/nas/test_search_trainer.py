@@ -261,19 +261,79 @@ def test_resume_matches_partial_channel_k_but_not_recompute(demo_mindrecord_dir,
         partial.resume(checkpoint)
 
 
-def test_resume_matches_move_mixing_and_reads_earlier_checkpoints_as_paper(demo_mindrecord_dir, tmp_path,
-                                                                          monkeypatch):
-    # move_mixing changes the supernet's maths; checkpoints from before it was recorded used "paper".
+@pytest.mark.parametrize("key, value, legacy", [("move_mixing", "path", "paper"),
+                                               ("path_search", "single_path", "relaxed")])
+def test_resume_matches_a_key_of_the_maths_and_reads_earlier_checkpoints_as_its_old_value(
+        demo_mindrecord_dir, tmp_path, monkeypatch, key, value, legacy):
+    # move_mixing and path_search change the search's maths; checkpoints from before they were
+    # recorded used the legacy value.
     checkpoint = str(tmp_path / "search_epoch1.ckpt")
     earlier = make_trainer(demo_mindrecord_dir, tmp_path)
     meta = earlier.meta
-    monkeypatch.setattr(earlier, "meta", lambda epoch: {k: v for k, v in meta(epoch).items() if k != "move_mixing"})
+    monkeypatch.setattr(earlier, "meta", lambda epoch: {k: v for k, v in meta(epoch).items() if k != key})
     earlier.save_checkpoint(checkpoint, 1)
-    paper = make_trainer(demo_mindrecord_dir, tmp_path)
-    paper.resume(checkpoint)
-    assert paper.start_epoch == 1
-    with pytest.raises(UserError, match="move_mixing=paper, this run has path"):
-        make_trainer(demo_mindrecord_dir, tmp_path, move_mixing="path").resume(checkpoint)
+    same = make_trainer(demo_mindrecord_dir, tmp_path)
+    same.resume(checkpoint)
+    assert same.start_epoch == 1
+    with pytest.raises(UserError, match=f"{key}={legacy}, this run has {value}"):
+        make_trainer(demo_mindrecord_dir, tmp_path, **{key: value}).resume(checkpoint)
+
+
+@pytest.fixture(scope="module")
+def single_path_run(demo_mindrecord_dir, tmp_path_factory):
+    out = tmp_path_factory.mktemp("search_single_path")
+    trainer = make_trainer(demo_mindrecord_dir, out, num_layers=2, epochs=1, path_search="single_path")
+    initial = params_of(trainer)
+    trainer.run()
+    return trainer, initial, out
+
+
+def test_single_path_search_keeps_beta_and_writes_its_best_scored_path(single_path_run, tmp_path):
+    """Beta is not searched (Adam leaves it), alpha is; architecture.json holds the best of every
+    valid path's scores, as the checkpoint and decode.py do; decode.py refuses a path decode."""
+    from src.checkpoint import SEARCH, read_checkpoint
+    from src.nas.decode import valid_paths
+    from src.nas.search_export import export_architecture
+    from src.nas.search_trainer import finite_or_none
+
+    trainer, initial, out = single_path_run
+    np.testing.assert_array_equal(trainer.net.betas.asnumpy(), initial["betas"])
+    assert not np.allclose(trainer.net.alphas.asnumpy(), initial["alphas"])
+    written = json.loads((out / "architecture.json").read_text())
+    provenance, scores = written["provenance"], written["provenance"]["path_scores"]
+    assert provenance["path_decode"] == "scored" and scores["scored"] == len(valid_paths(2)) == 5
+    best = [score for _, score in scores["best"]]
+    assert best == sorted(best, reverse=True) and best[0] >= scores["mean"]
+    assert written["network_path"] == scores["best"][0][0]
+    checkpoint = str(out / "search_epoch1.ckpt")
+    meta = read_checkpoint(checkpoint, "--ckpt_path", expect=SEARCH).meta
+    assert meta["path_search"] == "single_path" and meta["scored_path"]["path"] == written["network_path"]
+    assert provenance["evidence"]["path_z"] == finite_or_none(meta["scored_path"]["z"])
+    decoded = export_architecture(checkpoint, str(tmp_path / "decoded"))
+    assert json.loads(open(decoded["architecture"]).read())["network_path"] == written["network_path"]
+    with pytest.raises(UserError, match="single_path search, whose path was chosen by its supernet score"):
+        export_architecture(checkpoint, str(tmp_path / "again"), "rescaled")
+    assert not (tmp_path / "again").exists()
+
+
+def test_single_path_steps_draw_every_valid_path_uniformly_and_repeatably(demo_mindrecord_dir, tmp_path):
+    from collections import Counter
+    from scipy.stats import chisquare
+    from src.nas.decode import valid_paths
+
+    trainer = make_trainer(demo_mindrecord_dir, tmp_path, num_layers=3, path_search="single_path")
+
+    def drawn(epoch, step, half):
+        trainer.sample_path(epoch, step, half)
+        return tuple(trainer.net.path_move_weights.asnumpy().ravel()), trainer.net.scored_levels
+
+    assert drawn(1, 2, "A") == drawn(1, 2, "A")  # a function of (seed, epoch, step, half): resumes draw the same
+    counts = Counter(drawn(epoch, step, half) for epoch in range(10) for step in range(30) for half in "AB")
+    assert len(counts) == len(valid_paths(3))
+    assert chisquare(list(counts.values())).pvalue > 1e-3
+    relaxed = make_trainer(demo_mindrecord_dir, tmp_path)
+    relaxed.sample_path(0, 0, "A")
+    assert relaxed.net.path_move_weights is None
 
 
 def test_search_checkpoints_of_the_earlier_stem_and_head_names_resume():

@@ -178,7 +178,7 @@ def test_partial_channel_k_must_divide_the_channels():
 def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(pynative_mode, move_mixing):
     """With encode_architecture's logits and the path's head only, the logits depend on the path's
     nodes and not on the others (here path [0, 0, 0]: every prev-prev input lies on the path too);
-    with all heads scored (the search) they do."""
+    with all heads scored (the search) they do. ``use_path`` gives that supernet whatever the betas."""
     from src.nas.decode import encode_architecture
     net = build_search_net(True, num_classes=3, num_layers=3, filter_multiplier=2, block_multiplier=2,
                            stem_channels=4, seed=3, move_mixing=move_mixing)
@@ -208,7 +208,17 @@ def test_encoded_architecture_makes_the_supernet_ignore_every_node_off_its_path(
         np.testing.assert_allclose(logits_after_redrawing(node), fixed, rtol=1e-5, atol=1e-6, err_msg=str(node))
     assert np.abs(logits_after_redrawing((1, 0)) - fixed).max() > 1e-3  # on the path
     net.scored_levels = tuple(net.head_levels)
-    assert np.abs(logits_after_redrawing((2, 1)) - net(x).asnumpy()).max() > 1e-3
+    mixed = net(x).asnumpy()
+    assert np.abs(logits_after_redrawing((2, 1)) - mixed).max() > 1e-3
+    # path_search single_path: use_path makes the same one-path supernet whatever the betas hold,
+    # and use_path(None) gives back beta's, every head scored.
+    net.betas.set_data(ms.Tensor(np.random.default_rng(4).standard_normal(betas.shape).astype(np.float32)))
+    shuffled = net(x).asnumpy()
+    net.use_path(path)
+    assert net.scored_levels == (path[-1],)
+    np.testing.assert_allclose(net(x).asnumpy(), fixed, rtol=1e-5, atol=1e-6)
+    net.use_path(None)
+    np.testing.assert_array_equal(net(x).asnumpy(), shuffled)
 
 
 def _posterior_move_weights(probs):
