@@ -196,6 +196,8 @@ class Architect:
                   "beta_entropy": mean_entropy(normalize_betas(betas), mask),
                   **epoch_figures(self.start[0], alphas, self.start[1], betas, self.path_decode,
                                   self.path_input())}
+        if not self.learns_betas:  # single_path: the path margin of betas nobody searched says nothing
+            health["path_margin"] = float("nan")
         if self.steps and not any(self.alpha_norms) and not any(self.beta_norms):
             raise FrozenArchitectureError(
                 f"{self.steps} architecture steps this epoch all had exactly zero alpha and beta "

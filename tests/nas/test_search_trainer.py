@@ -305,6 +305,7 @@ def test_single_path_search_keeps_beta_and_writes_its_best_scored_path(single_pa
     best = [score for _, score in scores["best"]]
     assert best == sorted(best, reverse=True) and best[0] >= scores["mean"]
     assert written["network_path"] == scores["best"][0][0]
+    assert np.isnan(np.load(out / "arch_history.npz")["path_margin"]).all()  # beta's margin: not the decision
     checkpoint = str(out / "search_epoch1.ckpt")
     meta = read_checkpoint(checkpoint, "--ckpt_path", expect=SEARCH).meta
     assert meta["path_search"] == "single_path" and meta["scored_path"]["path"] == written["network_path"]
