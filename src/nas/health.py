@@ -180,7 +180,8 @@ def _path_direction(betas, path_decode=DEFAULT_PATH_DECODE):
 
 
 def scored_path_z(best_scores, mean_scores):
-    """z of a path's supernet scores against the mean scored path's, paired per batch of crops:
+    """z of a path's supernet scores against the mean scored path's (higher is better: pass losses
+    the other way round), paired per batch of crops:
     the one-sided t statistic over the batches (n - 1 degrees of freedom) as the normal quantile
     of the same p-value, comparable with the verdict's bound (which counts every valid path, so
     picking the best of them is covered)."""

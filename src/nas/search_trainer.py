@@ -285,9 +285,11 @@ class SearchTrainer:
         return float(np.mean(losses))
 
     def sample_path(self, epoch, step, half):
-        """path_search single_path: the step on ``half`` trains one valid path, drawn uniformly
-        (a function of (seed, epoch, step, half): a resumed run draws the same)."""
-        if self.cfg.path_search == "single_path":
+        """path_search single_path, from ``arch_start_epoch`` on: the step on ``half`` trains one
+        valid path, drawn uniformly (a function of (seed, epoch, step, half): a resumed run draws
+        the same). Before, the whole supernet warms the weights up (a path drawn per step would get
+        a few dozen of them: too few to learn more than the majority class)."""
+        if self.cfg.path_search == "single_path" and epoch >= self.cfg.arch_start_epoch:
             rng = np.random.default_rng([self.cfg.seed, epoch, step, HALVES_DRAWN.index(half)])
             self.net.use_path(uniform_random_path(self.cfg.num_layers, rng))
 
@@ -305,17 +307,24 @@ class SearchTrainer:
         return list(drawn.values())
 
     def score_paths(self, epoch):
-        """path_search single_path: every candidate path's supernet mIoU on each of the first
-        ``EVAL_BATCHES_PER_CALL`` batches of half B (epoch-0 crops, file order; one supernet call
-        per path). Returns [(path, per-batch mIoU)], best mean first."""
+        """path_search single_path: every candidate path's supernet loss (cross-entropy) on each of
+        the first ``EVAL_BATCHES_PER_CALL`` batches of half B (epoch-0 crops, file order; one
+        supernet call per path, BN as in ``score``). The loss, not the mIoU: a briefly trained
+        path predicts the majority class almost everywhere, and every path's mIoU then ties.
+        Returns [(path, per-batch loss)], lowest mean first."""
         batches = list(itertools.islice(self.batches(0, "B", shuffle=False), EVAL_BATCHES_PER_CALL))
+        images = ms.Tensor(np.concatenate([image for image, _ in batches]))
+        bounds = [int(b) for b in np.cumsum([0] + [len(label) for _, label in batches])]
         scored = []
+        self.net.set_train(False)
         for path in self.path_candidates(epoch):
             self.net.use_path(path)
-            scores = self.score({index: [batch] for index, batch in enumerate(batches)})
-            scored.append((path, [scores[index] for index in range(len(batches))]))
+            logits = self.net(images)
+            scored.append((path, [float(self.criterion(logits[start:end], ms.Tensor(label)).asnumpy())
+                                  for start, end, (_, label) in zip(bounds, bounds[1:], batches)]))
         self.net.use_path(None)
-        scored.sort(key=lambda item: -np.mean(item[1]))
+        self.net.set_train(True)
+        scored.sort(key=lambda item: np.mean(item[1]))
         return scored
 
     def calls_per_step(self, epoch):
@@ -442,16 +451,16 @@ class SearchTrainer:
             log_health(epoch + 1, health, judged)
 
     def choose_scored_path(self, epoch):
-        """single_path: score the candidate paths, keep the best with its z against the mean
-        scored path (``src.nas.health.scored_path_z``) and log the best ``LOGGED_PATHS``."""
+        """single_path: score the candidate paths, keep the best (lowest loss) with its z against
+        the mean scored path (``src.nas.health.scored_path_z``) and log the best ``LOGGED_PATHS``."""
         scored = self.score_paths(epoch)
-        mean_path = np.mean([scores for _, scores in scored], axis=0)
-        best, best_scores = scored[0]
+        mean_path = np.mean([losses for _, losses in scored], axis=0)
+        best, best_losses = scored[0]
         summary = {"crops": EVAL_BATCHES_PER_CALL * self.cfg.batch_size, "scored": len(scored),
                    "mean": round(float(mean_path.mean()), 4),
-                   "best": [[path, round(float(np.mean(scores)), 4)] for path, scores in scored[:LOGGED_PATHS]]}
-        self.architect.scored_path = {"path": best, "z": scored_path_z(best_scores, mean_path), "scores": summary}
-        LOG.info("epoch %d path scores (supernet mIoU on %d crops of half B, %d paths, mean %.4f): %s", epoch + 1,
+                   "best": [[path, round(float(np.mean(losses)), 4)] for path, losses in scored[:LOGGED_PATHS]]}
+        self.architect.scored_path = {"path": best, "z": scored_path_z(mean_path, best_losses), "scores": summary}
+        LOG.info("epoch %d path scores (supernet loss on %d crops of half B, %d paths, mean %.4f): %s", epoch + 1,
                  summary["crops"], len(scored), summary["mean"],
                  ", ".join(f"{path} {score:.4f}" for path, score in summary["best"]))
 
@@ -632,8 +641,8 @@ def verdict_provenance(judged):
                          "evidence_path": judged["evidence_path"]}}
 
 
-SCORED_PATH = ("path: single-path training, then the valid path whose supernet (that path alone) scores "
-               "the best mIoU on half B")
+SCORED_PATH = ("path: single-path training, then the valid path whose supernet (that path alone) has "
+               "the lowest loss on half B")
 CELL_DECODE = "cell: per block the 2 edges with the largest non-none op weight, argmax non-none op"
 
 
