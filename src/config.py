@@ -239,9 +239,9 @@ SCHEMA = {
                      "the probability that the path came through the move (beta's Markov chain)",
                      {"choices": ("paper", "path")}),
         path_search=("str", "relaxed", "how the network path is searched: relaxed = the paper's beta, learnt by "
-                     "gradient and decoded by path_decode; single_path = every weight and architecture step "
-                     "trains one uniformly drawn valid path (Guo et al. 2020), and from arch_start_epoch each "
-                     "epoch end scores scored_paths of them on half B and keeps the best (beta unused)",
+                     "gradient and decoded by path_decode; single_path = from arch_start_epoch on, every weight and "
+                     "architecture step trains one uniformly drawn valid path (Guo et al. 2020) and each epoch "
+                     "end keeps the path of lowest loss on half B of scored_paths scored (beta unused)",
                      {"choices": ("relaxed", "single_path")}),
         scored_paths=("int", 64, "path_search single_path: valid paths scored at an epoch end (all of them "
                       "when there are no more; else this many drawn uniformly)", {"minimum": 1}),
